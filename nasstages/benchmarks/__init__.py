@@ -1,0 +1,18 @@
+"""Tabular benchmarks: building normalized stores and querying them, registered by name."""
+
+from pathlib import Path
+
+from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
+from nasstages.benchmarks.nb201 import NB201Benchmark
+from nasstages.registry import Registry
+
+BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
+BENCHMARKS.register("nb201")(NB201Benchmark)
+
+
+def load_benchmark(name: str, store_path: str | Path) -> Benchmark:
+    """Open the store at ``store_path`` as benchmark ``name``."""
+    return BENCHMARKS.get(name)(store_path)
+
+
+__all__ = ["BENCHMARKS", "NOISE_MODES", "Benchmark", "Evaluation", "load_benchmark"]

@@ -1,0 +1,39 @@
+"""The report stage: figures and tables from search logs (never from optimizer internals)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from nasstages.io import write_text_atomic
+from nasstages.report.figures import plot_error_curves
+from nasstages.report.tables import latex_table, markdown_table
+from nasstages.report.trajectories import MethodRuns, load_runs
+
+
+def figure_stem(out_dir: Path, benchmark: str, dataset: str) -> Path:
+    return out_dir / "figures" / f"{benchmark}_{dataset}"
+
+
+def table_stem(out_dir: Path, benchmark: str) -> Path:
+    return out_dir / "tables" / f"{benchmark}_final"
+
+
+def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path) -> list[Path]:
+    """Write one figure per (benchmark, dataset) and one table per benchmark; return the paths."""
+    out_dir = Path(out_dir)
+    runs = load_runs(csv_paths)
+    written: list[Path] = []
+    by_pair: dict[tuple[str, str], list[MethodRuns]] = {}
+    by_benchmark: dict[str, list[MethodRuns]] = {}
+    for run in runs:
+        by_pair.setdefault((run.benchmark, run.dataset), []).append(run)
+        by_benchmark.setdefault(run.benchmark, []).append(run)
+    for (benchmark, dataset), group in by_pair.items():
+        written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset))
+    for benchmark, group in by_benchmark.items():
+        stem = table_stem(out_dir, benchmark)
+        write_text_atomic(stem.with_suffix(".md"), markdown_table(group))
+        write_text_atomic(stem.with_suffix(".tex"), latex_table(group))
+        written += [stem.with_suffix(".md"), stem.with_suffix(".tex")]
+    return written

@@ -1,0 +1,41 @@
+"""Best-found validation error against queries, mean +- one standard error over seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from nasstages.io import atomic_path  # noqa: E402
+from nasstages.report.names import benchmark_name, dataset_name, method_name  # noqa: E402
+from nasstages.report.trajectories import MethodRuns, mean_and_se  # noqa: E402
+
+
+def plot_error_curves(runs: list[MethodRuns], out_stem: Path) -> list[Path]:
+    """Plot all methods of one (benchmark, dataset); writes ``out_stem``.pdf and .png."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.4), constrained_layout=True)
+    for run in runs:
+        mean, se = mean_and_se(run.error)
+        steps = range(1, len(mean) + 1)
+        line, = ax.plot(steps, mean, label=f"{method_name(run.method)} (n={len(run.seeds)})")
+        if len(run.seeds) > 1:
+            ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
+    optimum_error = 100.0 - runs[0].optimum
+    ax.axhline(optimum_error, color="black", linestyle="--", linewidth=0.8, label=f"optimum ({optimum_error:.2f})")
+    ax.set_yscale("log")
+    ax.set_xlabel("number of queries")
+    ax.set_ylabel("best-found validation error (%)")
+    ax.set_title(f"{benchmark_name(runs[0].benchmark)}, {dataset_name(runs[0].dataset)}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    written = []
+    for suffix in (".pdf", ".png"):
+        target = out_stem.with_suffix(suffix)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=suffix[1:], dpi=150)
+        written.append(target)
+    plt.close(fig)
+    return written

@@ -1,0 +1,20 @@
+"""Display names for methods, benchmarks and datasets, as the NAS papers print them."""
+
+METHOD_NAMES = {
+    "rs": "Random search",
+    "re": "Regularized evolution",
+}
+BENCHMARK_NAMES = {"nb201": "NAS-Bench-201"}
+DATASET_NAMES = {"cifar10-valid": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}
+
+
+def method_name(key: str) -> str:
+    return METHOD_NAMES.get(key, key)
+
+
+def benchmark_name(key: str) -> str:
+    return BENCHMARK_NAMES.get(key, key)
+
+
+def dataset_name(key: str) -> str:
+    return DATASET_NAMES.get(key, key)

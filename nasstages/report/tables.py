@@ -1,0 +1,111 @@
+"""Final best-found validation accuracy per method and dataset, as Markdown and LaTeX tables."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from nasstages.report.names import benchmark_name, dataset_name, method_name
+from nasstages.report.trajectories import MethodRuns, mean_and_se
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    se: float
+    n: int
+
+    def text(self) -> str:
+        return f"{self.mean:.2f}" if math.isnan(self.se) else f"{self.mean:.2f} ± {self.se:.2f}"
+
+
+def final_cells(runs: list[MethodRuns]) -> dict[tuple[str, str], Cell]:
+    """(method, dataset) -> mean +- SE of the incumbent's mean accuracy after the last query."""
+    cells = {}
+    for run in runs:
+        mean, se = mean_and_se(run.incumbent_mean_acc[:, -1:])
+        cells[(run.method, run.dataset)] = Cell(float(mean[0]), float(se[0]), len(run.seeds))
+    return cells
+
+
+def _layout(runs: list[MethodRuns]) -> tuple[list[str], list[str], dict[tuple[str, str], Cell], dict[str, float]]:
+    datasets = list(dict.fromkeys(run.dataset for run in runs))
+    methods = list(dict.fromkeys(run.method for run in runs))
+    optimum = {run.dataset: run.optimum for run in runs}
+    return datasets, methods, final_cells(runs), optimum
+
+
+def _caption(runs: list[MethodRuns]) -> str:
+    budgets = sorted({run.incumbent_mean_acc.shape[1] for run in runs})
+    seeds = sorted({len(run.seeds) for run in runs})
+    return (
+        f"{benchmark_name(runs[0].benchmark)}: validation accuracy (%) of the best architecture found after "
+        f"{'/'.join(map(str, budgets))} queries, mean ± standard error over {'/'.join(map(str, seeds))} seeds. "
+        "The incumbent is chosen by observed (single-seed, noisy) validation accuracy; the value shown is its "
+        "mean validation accuracy over the benchmark's training seeds."
+    )
+
+
+def _best_methods(datasets: list[str], methods: list[str], cells: dict[tuple[str, str], Cell]) -> dict[str, str]:
+    best = {}
+    for dataset in datasets:
+        scored = [(cells[(m, dataset)].mean, m) for m in methods if (m, dataset) in cells]
+        if scored:
+            best[dataset] = max(scored)[1]
+    return best
+
+
+def markdown_table(runs: list[MethodRuns]) -> str:
+    """A Markdown table (methods x datasets), best mean in bold, plus the optimum row."""
+    datasets, methods, cells, optimum = _layout(runs)
+    best = _best_methods(datasets, methods, cells)
+    lines = [
+        "| Method | " + " | ".join(dataset_name(d) for d in datasets) + " |",
+        "|---|" + "---:|" * len(datasets),
+    ]
+    for method in methods:
+        entries = []
+        for dataset in datasets:
+            cell = cells.get((method, dataset))
+            text = "–" if cell is None else cell.text()
+            entries.append(f"**{text}**" if best.get(dataset) == method else text)
+        lines.append(f"| {method_name(method)} | " + " | ".join(entries) + " |")
+    lines.append("| Optimum | " + " | ".join(f"{optimum[d]:.2f}" for d in datasets) + " |")
+    return "\n".join(lines) + "\n\n" + _caption(runs) + "\n"
+
+
+def latex_table(runs: list[MethodRuns]) -> str:
+    """A booktabs LaTeX table (methods x datasets), best mean in bold, plus the optimum row."""
+    datasets, methods, cells, optimum = _layout(runs)
+    best = _best_methods(datasets, methods, cells)
+
+    def tex(cell: Cell | None, bold: bool) -> str:
+        if cell is None:
+            return "--"
+        body = f"{cell.mean:.2f}" if np.isnan(cell.se) else f"{cell.mean:.2f}$\\pm${cell.se:.2f}"
+        return f"\\textbf{{{body}}}" if bold else body
+
+    caption = _caption(runs).replace("±", "$\\pm$").replace("%", "\\%")
+    lines = [
+        "\\begin{table}[t]",
+        "\\centering",
+        f"\\caption{{{caption}}}",
+        f"\\label{{tab:{runs[0].benchmark}}}",
+        "\\begin{tabular}{l" + "c" * len(datasets) + "}",
+        "\\toprule",
+        "Method & " + " & ".join(dataset_name(d) for d in datasets) + " \\\\",
+        "\\midrule",
+    ]
+    for method in methods:
+        row = [tex(cells.get((method, d)), best.get(d) == method) for d in datasets]
+        lines.append(f"{method_name(method)} & " + " & ".join(row) + " \\\\")
+    lines += [
+        "\\midrule",
+        "Optimum & " + " & ".join(f"{optimum[d]:.2f}" for d in datasets) + " \\\\",
+        "\\bottomrule",
+        "\\end{tabular}",
+        "\\end{table}",
+    ]
+    return "\n".join(lines) + "\n"

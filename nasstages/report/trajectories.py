@@ -1,0 +1,82 @@
+"""Read search logs into per-(benchmark, dataset, method) trajectories and summarise them.
+
+Convention (stated in every table caption): the incumbent is chosen by observed validation
+accuracy; the plotted value is its noise-free mean validation accuracy; curves and table
+entries are the mean +- one standard error over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from nasstages.errors import NasstagesError
+
+log = logging.getLogger(__name__)
+
+_PATH = re.compile(r"(?P<benchmark>[^/]+)/(?P<dataset>[^/]+)/(?P<method>[^/]+)/seed(?P<seed>\d+)\.csv$")
+
+
+@dataclass
+class MethodRuns:
+    """All seeds of one method on one (benchmark, dataset)."""
+
+    benchmark: str
+    dataset: str
+    method: str
+    seeds: list[int]
+    incumbent_mean_acc: np.ndarray  # (seeds, queries)
+    optimum: float
+
+    @property
+    def error(self) -> np.ndarray:
+        """Best-found validation error (100 - incumbent mean accuracy), (seeds, queries)."""
+        return 100.0 - self.incumbent_mean_acc
+
+
+def mean_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error over axis 0 (SE is NaN with a single seed)."""
+    values = np.asarray(values, dtype=float)
+    n = values.shape[0]
+    mean = values.mean(axis=0)
+    se = values.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.full_like(mean, np.nan)
+    return mean, se
+
+
+def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
+    """Group search CSVs (``.../{benchmark}/{dataset}/{method}/seed{S}.csv``) into MethodRuns."""
+    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float]]] = {}
+    for path in map(Path, csv_paths):
+        match = _PATH.search(path.as_posix())
+        if match is None:
+            raise NasstagesError(f"{path} is not a search log named .../benchmark/dataset/method/seedS.csv")
+        meta_path = path.with_suffix(".json")
+        try:
+            frame = pd.read_csv(path)
+            meta = json.loads(meta_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise NasstagesError(f"cannot read search result {path} or {meta_path} ({exc}); rerun its search job") from exc
+        if "incumbent_mean_acc" not in frame.columns or frame.empty:
+            raise NasstagesError(f"{path} has no incumbent_mean_acc column or no rows; rerun its search job")
+        key = (match["benchmark"], match["dataset"], match["method"])
+        groups.setdefault(key, []).append((int(match["seed"]), frame["incumbent_mean_acc"].to_numpy(), float(meta["optimum"])))
+    runs = []
+    for (benchmark, dataset, method), items in sorted(groups.items()):
+        items.sort(key=lambda item: item[0])
+        length = min(len(curve) for _, curve, _ in items)
+        if any(len(curve) != length for _, curve, _ in items):
+            log.warning("%s/%s/%s: seeds have different budgets; truncating to %d queries", benchmark, dataset, method, length)
+        runs.append(MethodRuns(
+            benchmark=benchmark, dataset=dataset, method=method,
+            seeds=[seed for seed, _, _ in items],
+            incumbent_mean_acc=np.stack([curve[:length] for _, curve, _ in items]),
+            optimum=items[0][2],
+        ))
+    return runs

@@ -1,0 +1,41 @@
+"""Search methods (optimizers), registered by the names configs use, and the search runner."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+from nasstages.errors import ConfigError
+from nasstages.registry import Registry
+from nasstages.search.base import Optimizer
+from nasstages.search.evolution import RegularizedEvolution
+from nasstages.search.random_search import RandomSearch
+from nasstages.spaces import SearchSpace
+
+METHODS: Registry[Optimizer] = Registry("search method")
+METHODS.register("rs")(RandomSearch)
+METHODS.register("re")(RegularizedEvolution)
+
+
+def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:
+    """Raise ConfigError if ``method`` is unknown or ``params`` holds a parameter it does not accept."""
+    prefix = f"config {where}: " if where else ""
+    if method not in METHODS:
+        raise ConfigError(f"{prefix}unknown search method {method!r}; choose one of: {', '.join(METHODS)}")
+    accepted = [p for p in inspect.signature(METHODS.get(method)).parameters if p not in ("space", "rng")]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(
+            f"{prefix}method {method!r} has no parameter(s) {', '.join(unknown)}; it accepts: {', '.join(accepted) or 'none'}"
+        )
+
+
+def make_optimizer(method: str, space: SearchSpace, rng: np.random.Generator, params: dict[str, Any]) -> Optimizer:
+    """Build method ``method`` with ``params`` (checked by :func:`check_method_params`)."""
+    check_method_params(method, params)
+    return METHODS.get(method)(space, rng, **params)
+
+
+__all__ = ["METHODS", "Optimizer", "check_method_params", "make_optimizer"]

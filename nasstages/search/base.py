@@ -1,0 +1,49 @@
+"""The optimizer interface every search method implements: ask for architectures, be told results.
+
+The search loop, budget accounting, logging and checkpointing live once, in
+:mod:`nasstages.search.runner`; an optimizer only proposes and learns. It sees the observed
+(noisy) validation accuracy, never the benchmark's mean.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any, Sequence
+
+import numpy as np
+
+from nasstages.benchmarks.base import Evaluation
+from nasstages.spaces import Arch, SearchSpace
+
+
+class Optimizer(abc.ABC):
+    """Base class: ``ask(n)`` proposes, ``tell`` reports, ``state_dict`` checkpoints."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        self.space = space
+        self.rng = rng
+
+    @abc.abstractmethod
+    def ask(self, n: int) -> list[Arch]:
+        """The next ``n`` architectures to evaluate."""
+
+    @abc.abstractmethod
+    def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
+        """Results of evaluating ``archs`` (in the order asked)."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """JSON-serialisable state, enough to resume exactly (includes the RNG)."""
+        return {"rng": self.rng.bit_generator.state, **self._state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict`."""
+        self.rng.bit_generator.state = state["rng"]
+        self._load_state(state)
+
+    @abc.abstractmethod
+    def _state(self) -> dict[str, Any]:
+        """The optimizer's own state (archs as strings)."""
+
+    @abc.abstractmethod
+    def _load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`_state`."""

@@ -1,0 +1,174 @@
+"""The one search loop: budget accounting, per-query logging, checkpoints and resume.
+
+Every method runs through :func:`run_search`, so budgets, incumbent rules and log columns are
+identical across methods. The incumbent is the architecture with the best *observed*
+validation accuracy so far (what a practitioner could know); its noise-free mean accuracy is
+logged beside it for plotting, as in the NAS-Bench-201 protocol.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from tqdm import tqdm
+
+from nasstages.benchmarks.base import Benchmark
+from nasstages.io import write_json_atomic, write_text_atomic
+from nasstages.provenance import config_hash, provenance
+from nasstages.rng import job_seed_sequence
+from nasstages.search import make_optimizer
+
+log = logging.getLogger(__name__)
+
+COLUMNS = (
+    "step", "arch", "observed_acc", "mean_acc", "seed_slot",
+    "incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc",
+    "sim_time_s", "elapsed_s",
+)
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """What identifies one search run; everything that can change its result is here."""
+
+    benchmark: str
+    dataset: str
+    method: str
+    seed: int
+    budget: int
+    global_seed: int = 0
+    noise: str = "sample"
+    batch_size: int = 1
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self) -> tuple[Any, ...]:
+        return (self.benchmark, self.dataset, self.method, self.seed)
+
+
+@dataclass
+class _Progress:
+    rows: list[dict[str, Any]]
+    sim_time_s: float = 0.0
+    elapsed_before_s: float = 0.0
+    incumbent: tuple[str, float, float] | None = None  # arch, observed, mean
+
+
+def _rows_to_csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def run_search(
+    job: SearchJob,
+    bench: Benchmark,
+    out_csv: str | Path,
+    *,
+    checkpoint_every: int = 25,
+    show_progress: bool = True,
+    stop_after: int | None = None,
+) -> Path:
+    """Run ``job`` on ``bench``, writing ``out_csv`` and ``<out_csv stem>.json`` (provenance).
+
+    A checkpoint ``<stem>.ckpt.json`` is written every ``checkpoint_every`` queries and resumed
+    from if it belongs to the same job config; the resumed run is identical to an uninterrupted
+    one. ``stop_after`` (for tests) interrupts after that many queries, as a killed job would.
+    """
+    out_csv = Path(out_csv)
+    meta_path = out_csv.with_suffix(".json")
+    ckpt_path = out_csv.with_suffix(".ckpt.json")
+    bench.check_dataset(job.dataset)
+    job_config = {**asdict(job), "benchmark_content_sha256": bench.content_sha256}
+    job_hash = config_hash(job_config)
+
+    optimizer_seq, noise_seq = job_seed_sequence(job.global_seed, *job.identity()).spawn(2)
+    optimizer = make_optimizer(job.method, bench.space, np.random.default_rng(optimizer_seq), job.params)
+    noise_rng = np.random.default_rng(noise_seq)
+    state = _Progress(rows=[])
+    if ckpt_path.exists():
+        state = _resume(ckpt_path, job_hash, optimizer, noise_rng) or state
+
+    space = bench.space
+    started = time.perf_counter()
+    bar = tqdm(total=job.budget, initial=len(state.rows), disable=not show_progress, mininterval=1.0,
+               desc=f"{job.method} {job.dataset} seed{job.seed}")
+    while len(state.rows) < job.budget:
+        n = min(job.batch_size, job.budget - len(state.rows))
+        archs = optimizer.ask(n)
+        evaluations = [bench.query(a, job.dataset, noise_rng, job.noise) for a in archs]
+        optimizer.tell(archs, evaluations)
+        for arch, evaluation in zip(archs, evaluations):
+            text = space.to_string(arch)
+            mean = bench.mean_valid(arch, job.dataset)
+            state.sim_time_s += evaluation.cost_s
+            if state.incumbent is None or evaluation.valid_acc > state.incumbent[1]:
+                state.incumbent = (text, evaluation.valid_acc, mean)
+            state.rows.append({
+                "step": len(state.rows) + 1, "arch": text,
+                "observed_acc": evaluation.valid_acc, "mean_acc": mean, "seed_slot": evaluation.seed_slot,
+                "incumbent_arch": state.incumbent[0], "incumbent_observed_acc": state.incumbent[1],
+                "incumbent_mean_acc": state.incumbent[2], "sim_time_s": round(state.sim_time_s, 3),
+                "elapsed_s": round(state.elapsed_before_s + time.perf_counter() - started, 4),
+            })
+        bar.update(n)
+        done = len(state.rows)
+        if checkpoint_every and done < job.budget and done // checkpoint_every != (done - n) // checkpoint_every:
+            _checkpoint(ckpt_path, job_hash, optimizer, noise_rng, state, started)
+        if stop_after is not None and done >= stop_after and done < job.budget:
+            _checkpoint(ckpt_path, job_hash, optimizer, noise_rng, state, started)
+            raise KeyboardInterrupt(f"stopped after {done} queries (stop_after)")
+    bar.close()
+
+    write_text_atomic(out_csv, _rows_to_csv(state.rows))
+    meta = provenance(job_config)
+    meta.update({
+        "optimum": bench.optimum(job.dataset),
+        "split": bench.split(job.dataset),
+        "final": {k: state.rows[-1][k] for k in ("incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc")},
+        "csv": out_csv.name,
+    })
+    write_json_atomic(meta_path, meta)
+    if ckpt_path.exists():
+        ckpt_path.unlink()
+    return out_csv
+
+
+def _checkpoint(path: Path, job_hash: str, optimizer: Any, noise_rng: np.random.Generator,
+                state: _Progress, started: float) -> None:
+    write_json_atomic(path, {
+        "job_hash": job_hash,
+        "optimizer": optimizer.state_dict(),
+        "noise_rng": noise_rng.bit_generator.state,
+        "rows": state.rows,
+        "sim_time_s": state.sim_time_s,
+        "elapsed_s": state.elapsed_before_s + time.perf_counter() - started,
+        "incumbent": state.incumbent,
+    })
+
+
+def _resume(path: Path, job_hash: str, optimizer: Any, noise_rng: np.random.Generator) -> _Progress | None:
+    """Load a checkpoint of this very job; a stale or unreadable one is ignored (and logged)."""
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable checkpoint %s (%s); starting over", path, exc)
+        return None
+    if saved.get("job_hash") != job_hash:
+        log.warning("ignoring checkpoint %s of a different job config; starting over", path)
+        return None
+    optimizer.load_state_dict(saved["optimizer"])
+    noise_rng.bit_generator.state = saved["noise_rng"]
+    log.info("resuming %s at query %d", path, len(saved["rows"]))
+    incumbent = tuple(saved["incumbent"]) if saved["incumbent"] else None
+    return _Progress(rows=saved["rows"], sim_time_s=saved["sim_time_s"],
+                     elapsed_before_s=saved["elapsed_s"], incumbent=incumbent)  # type: ignore[arg-type]

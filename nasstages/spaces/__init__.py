@@ -1,0 +1,16 @@
+"""Search spaces, registered by name."""
+
+from nasstages.registry import Registry
+from nasstages.spaces.base import Arch, ArchGraph, CellGraph, SearchSpace
+from nasstages.spaces.nb201 import NB201Space
+
+SPACES: Registry[SearchSpace] = Registry("search space")
+SPACES.register("nb201")(NB201Space)
+
+
+def get_space(name: str) -> SearchSpace:
+    """The search space registered as ``name`` (UnknownNameError lists the choices)."""
+    return SPACES.get(name)()
+
+
+__all__ = ["Arch", "ArchGraph", "CellGraph", "SearchSpace", "SPACES", "get_space"]

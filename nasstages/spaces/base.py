@@ -1,0 +1,120 @@
+"""The search-space interface every space implements, and the graph form distances consume.
+
+An *architecture* is an immutable, hashable value owned by its space (callers treat it as
+opaque and go through the space for strings, graphs, mutation and hashing). A *network* is a
+macro skeleton of cells: NB201 repeats one cell, DARTS has a normal and a reduction cell, so
+:meth:`SearchSpace.to_graph` returns one :class:`CellGraph` per cell type.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Hashable, Iterator
+
+import numpy as np
+
+Arch = Hashable
+
+
+@dataclass(frozen=True)
+class CellGraph:
+    """An op-on-node DAG: ``adjacency[i, j] = 1`` for an edge i -> j, ``ops[i]`` labels node i.
+
+    Nodes are topologically ordered: node 0 is the input, the last node the output.
+    """
+
+    adjacency: np.ndarray
+    ops: tuple[str, ...]
+    vocabulary: tuple[str, ...]
+
+    def one_hot(self) -> np.ndarray:
+        """Node-by-vocabulary one-hot matrix of the ops (as arch2vec and GATES consume)."""
+        index = {op: k for k, op in enumerate(self.vocabulary)}
+        encoded = np.zeros((len(self.ops), len(self.vocabulary)), dtype=np.float32)
+        encoded[np.arange(len(self.ops)), [index[op] for op in self.ops]] = 1.0
+        return encoded
+
+
+@dataclass(frozen=True)
+class ArchGraph:
+    """A network as its cell graphs plus the macro skeleton (sequence of cell names)."""
+
+    cells: dict[str, CellGraph]
+    skeleton: tuple[str, ...]
+
+
+class SearchSpace(abc.ABC):
+    """Sampling, mutation, neighbourhoods, hashing and (de)serialisation of architectures."""
+
+    name: str
+
+    @abc.abstractmethod
+    def sample(self, rng: np.random.Generator) -> Arch:
+        """One architecture drawn uniformly at random."""
+
+    @abc.abstractmethod
+    def mutate(self, arch: Arch, rng: np.random.Generator) -> Arch:
+        """A random neighbour: the smallest change the space allows (e.g. one edge op)."""
+
+    @abc.abstractmethod
+    def neighbours(self, arch: Arch) -> list[Arch]:
+        """Every architecture one mutation away, in a fixed order."""
+
+    @abc.abstractmethod
+    def to_string(self, arch: Arch) -> str:
+        """The space's canonical text form (what result files store)."""
+
+    @abc.abstractmethod
+    def from_string(self, text: str) -> Arch:
+        """Parse :meth:`to_string`'s form; raises ValueError naming the bad token."""
+
+    @abc.abstractmethod
+    def iso_hash(self, arch: Arch) -> str:
+        """A hash shared by architectures that compute the same function (isomorphism-invariant)."""
+
+    @abc.abstractmethod
+    def to_graph(self, arch: Arch) -> ArchGraph:
+        """The op-on-node DAG form(s) that distances and encoders consume."""
+
+    # Enumerable spaces (NB201, TransNAS micro) also implement these three.
+    @property
+    def size(self) -> int | None:
+        """Number of architectures if the space is finite and enumerable, else None."""
+        return None
+
+    def to_index(self, arch: Arch) -> int:
+        raise NotImplementedError(f"space {self.name!r} has no index")
+
+    def from_index(self, index: int) -> Arch:
+        raise NotImplementedError(f"space {self.name!r} has no index")
+
+    def enumerate(self) -> Iterator[Arch]:
+        """All architectures in index order (finite spaces only)."""
+        if self.size is None:
+            raise NotImplementedError(f"space {self.name!r} is not enumerable")
+        return (self.from_index(i) for i in range(self.size))
+
+    def sample_unique(self, n: int, rng: np.random.Generator, *, by: str = "arch",
+                      seen: set[Hashable] | None = None) -> list[Arch]:
+        """``n`` new architectures drawn uniformly, distinct by ``arch`` or by ``iso_hash``.
+
+        ``seen`` holds the keys already taken (it is updated in place, so repeated calls keep
+        sampling without replacement). Raises ValueError if the space runs out.
+        """
+        if by not in ("arch", "iso"):
+            raise ValueError(f"by must be 'arch' or 'iso', not {by!r}")
+        seen = set() if seen is None else seen
+        out: list[Arch] = []
+        misses = 0
+        while len(out) < n:
+            arch = self.sample(rng)
+            key = arch if by == "arch" else self.iso_hash(arch)
+            if key in seen:
+                misses += 1
+                if misses > 1000 * (n + 10):
+                    raise ValueError(f"space {self.name!r} has fewer than {n} new distinct architectures left")
+                continue
+            seen.add(key)
+            out.append(arch)
+        return out
