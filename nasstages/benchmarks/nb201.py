@@ -77,7 +77,7 @@ def read_mirror(folder: Path) -> TabularData:
             raise BenchmarkSourceError(f"{folder / MIRROR_FILES[0]} has no rows for dataset {dataset}")
         index = rows["arch_index"].to_numpy()
         slot = rows["seed_slot"].to_numpy()
-        valid = np.full((n, MAX_SEEDS), np.nan, dtype=np.float32)
+        valid = np.full((n, MAX_SEEDS), np.nan, dtype=np.float64)
         valid[index, slot] = rows["valid_acc_200ep"].to_numpy()
         per_arch = rows.groupby("arch_index")[["train_time_s", "params_mb"]].first().reindex(range(n))
         if per_arch.isna().any().any() or np.isnan(valid).all(axis=1).any():
@@ -124,7 +124,7 @@ def read_official(path: Path) -> TabularData:  # pragma: no cover - needs the 2 
         raise BenchmarkSourceError(f"{path} holds {len(api)} cells, not {n}: not the NATS-tss file")
     tables = {}
     for dataset in DATASETS:
-        valid = np.full((n, MAX_SEEDS), np.nan, dtype=np.float32)
+        valid = np.full((n, MAX_SEEDS), np.nan, dtype=np.float64)
         time_s = np.zeros(n, dtype=np.float32)
         params = np.zeros(n, dtype=np.float32)
         metric = f"{SPLITS[dataset]}-accuracy"

@@ -68,7 +68,7 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
         key = (match["benchmark"], match["dataset"], match["method"])
         groups.setdefault(key, []).append((int(match["seed"]), frame["incumbent_mean_acc"].to_numpy(), float(meta["optimum"])))
     runs = []
-    for (benchmark, dataset, method), items in sorted(groups.items()):
+    for (benchmark, dataset, method), items in groups.items():  # input order = config order
         items.sort(key=lambda item: item[0])
         length = min(len(curve) for _, curve, _ in items)
         if any(len(curve) != length for _, curve, _ in items):

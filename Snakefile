@@ -1,0 +1,37 @@
+# nasstages workflow: benchmarks -> sample -> search -> report.
+# Each rule calls one `nasstages` subcommand and names only its inputs and outputs.
+import json
+
+from snakemake.utils import min_version, validate
+
+min_version("8.0")
+
+
+configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+from nasstages.config import check_config, seeds_of  # noqa: E402
+
+check_config(config)
+
+R = config["results"]
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/benchmarks.smk"
+include: "workflow/rules/sample.smk"
+include: "workflow/rules/search.smk"
+include: "workflow/rules/report.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    input:
+        pool_targets(),
+        search_targets(),
+        report_targets(),

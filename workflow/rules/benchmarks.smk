@@ -1,0 +1,22 @@
+# Stage 1: normalize a tabular benchmark into one verified HDF5 store.
+import shlex
+
+
+def source_args(space):
+    """--mirror/--official options for the configured (non-empty) sources, in trial order."""
+    sources = config["benchmarks"][space]
+    return " ".join(
+        f"--{key} {shlex.quote(str(sources[key]))}" for key in ("mirror", "official") if sources.get(key)
+    )
+
+
+rule benchmark_store:
+    output:
+        f"{R}/benchmarks/{{space}}.h5",
+    params:
+        sources=lambda w: source_args(w.space),
+    log:
+        f"{R}/logs/benchmarks/{{space}}.log",
+    shell:
+        "nasstages benchmarks fetch --space {wildcards.space} {params.sources}"
+        " --out {output:q} 2>&1 | tee {log:q}"

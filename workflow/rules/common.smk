@@ -1,0 +1,37 @@
+# Target lists derived from the config, shared by the rules.
+
+
+wildcard_constraints:
+    space=r"[A-Za-z0-9_-]+",
+    benchmark=r"[A-Za-z0-9_-]+",
+    dataset=r"[A-Za-z0-9_.-]+",
+    method=r"[A-Za-z0-9_-]+",
+    pool=r"[A-Za-z0-9_-]+",
+    seed=r"\d+",
+
+
+def search_jobs():
+    """(benchmark, dataset, method, seed) for every configured search run."""
+    search = config["search"]
+    return [
+        (benchmark, dataset, method, seed)
+        for benchmark, datasets in search["benchmarks"].items()
+        for dataset in datasets
+        for method in search["methods"]
+        for seed in seeds_of(search)
+    ]
+
+
+def search_targets():
+    return [f"{R}/search/{b}/{d}/{m}/seed{s}.csv" for b, d, m, s in search_jobs()]
+
+
+def pool_targets():
+    return [f"{R}/pools/{space}/{pool}.h5" for space, pools in config.get("pools", {}).items() for pool in pools]
+
+
+def report_targets():
+    jobs = search_jobs()
+    figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
+    tables = sorted({f"{R}/report/tables/{b}_final.{ext}" for b, _, _, _ in jobs for ext in ("md", "tex")})
+    return figures + tables

@@ -1,0 +1,15 @@
+# Stage 2: uniform architecture pools per search space, deduplicated.
+
+
+rule sample_pool:
+    output:
+        f"{R}/pools/{{space}}/{{pool}}.h5",
+    params:
+        size=lambda w: config["pools"][w.space][w.pool]["size"],
+        dedup=lambda w: config["pools"][w.space][w.pool].get("dedup", "iso"),
+        seed=config["seed"],
+    log:
+        f"{R}/logs/pools/{{space}}/{{pool}}.log",
+    shell:
+        "nasstages sample --space {wildcards.space} --name {wildcards.pool} --size {params.size}"
+        " --dedup {params.dedup} --global-seed {params.seed} --out {output:q} > {log:q} 2>&1"
