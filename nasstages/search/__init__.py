@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from nasstages.errors import ConfigError
+from nasstages.errors import ConfigError, UnknownNameError
 from nasstages.registry import Registry
 from nasstages.search.base import Optimizer
 from nasstages.search.evolution import RegularizedEvolution
@@ -23,7 +23,7 @@ def check_method_params(method: str, params: dict[str, Any], where: str = "") ->
     """Raise ConfigError if ``method`` is unknown or ``params`` holds a parameter it does not accept."""
     prefix = f"config {where}: " if where else ""
     if method not in METHODS:
-        raise ConfigError(f"{prefix}unknown search method {method!r}; choose one of: {', '.join(METHODS)}")
+        raise UnknownNameError(f"{prefix}unknown search method {method!r}; choose one of: {', '.join(METHODS)}")
     accepted = [p for p in inspect.signature(METHODS.get(method)).parameters if p not in ("space", "rng")]
     unknown = sorted(set(params) - set(accepted))
     if unknown:

@@ -1,0 +1,38 @@
+"""Shared fixtures: the NB201 mirror (real data, ../shared beside the checkout) and a store built from it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NASSTAGES_SHARED", REPO.parent / "shared"))
+NB201_MIRROR = SHARED / "benchmarks" / "nb201"
+
+
+@pytest.fixture(scope="session")
+def nb201_mirror() -> Path:
+    if not (NB201_MIRROR / "nb201_200ep_per_seed.csv.gz").is_file():
+        pytest.fail(f"the NB201 mirror is missing at {NB201_MIRROR}; put shared/ beside the checkout "
+                    "or set NASSTAGES_SHARED")
+    return NB201_MIRROR
+
+
+@pytest.fixture(scope="session")
+def nb201_store(tmp_path_factory: pytest.TempPathFactory, nb201_mirror: Path) -> Path:
+    """results/benchmarks/nb201.h5 built once per test session from the mirror."""
+    from nasstages.benchmarks.nb201 import NB201Sources, load_sources
+    from nasstages.benchmarks.store import write_store
+
+    path = tmp_path_factory.mktemp("bench") / "nb201.h5"
+    write_store(path, load_sources(NB201Sources(mirror=nb201_mirror)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def nb201_bench(nb201_store: Path):
+    from nasstages.benchmarks.nb201 import NB201Benchmark
+
+    return NB201Benchmark(nb201_store)

@@ -1,0 +1,71 @@
+"""Report: figures exist and tables carry mean +- standard error computed from the search logs."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasstages.errors import NasstagesError
+from nasstages.report import write_report
+from nasstages.search.runner import SearchJob, run_search
+
+DATASETS = ("cifar10-valid", "ImageNet16-120")
+
+
+@pytest.fixture(scope="module")
+def search_logs(nb201_bench, tmp_path_factory):
+    root = tmp_path_factory.mktemp("results")
+    paths = []
+    for dataset in DATASETS:
+        for method in ("rs", "re"):
+            for seed in range(4):
+                job = SearchJob(benchmark="nb201", dataset=dataset, method=method, seed=seed, budget=30,
+                                params={"population_size": 10, "sample_size": 3} if method == "re" else {})
+                out = root / "search" / "nb201" / dataset / method / f"seed{seed}.csv"
+                run_search(job, nb201_bench, out, show_progress=False)
+                paths.append(out)
+    return root, paths
+
+
+def test_report_writes_figures_and_tables(search_logs):
+    root, paths = search_logs
+    written = write_report(paths, root / "report")
+    names = sorted(p.name for p in written)
+    assert names == sorted([f"nb201_{d}.{e}" for d in DATASETS for e in ("pdf", "png")]
+                           + ["nb201_final.md", "nb201_final.tex"])
+    for path in written:
+        assert path.stat().st_size > 200
+    assert (root / "report" / "figures" / "nb201_cifar10-valid.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_table_values_are_mean_and_standard_error(search_logs, nb201_bench):
+    root, paths = search_logs
+    write_report(paths, root / "report")
+    markdown = (root / "report" / "tables" / "nb201_final.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip().strip("*") for c in line.split("|")[2:-1]]
+            for line in markdown.splitlines() if line.startswith("| ") and "---" not in line}
+    assert rows["Method"] == ["CIFAR-10", "ImageNet16-120"]
+    for method, label in (("rs", "Random search"), ("re", "Regularized evolution")):
+        for column, dataset in enumerate(DATASETS):
+            finals = np.array([pd.read_csv(p)["incumbent_mean_acc"].iloc[-1] for p in paths
+                               if f"/{dataset}/{method}/" in p.as_posix()])
+            assert len(finals) == 4
+            expected = f"{finals.mean():.2f} ± {finals.std(ddof=1) / 2:.2f}"
+            assert rows[label][column] == expected
+    assert rows["Optimum"] == [f"{nb201_bench.optimum(d):.2f}" for d in DATASETS]
+    assert len(re.findall(r"\*\*(.+?)\*\*", markdown)) == 2  # one bold winner per column
+    latex = (root / "report" / "tables" / "nb201_final.tex").read_text()
+    assert "\\toprule" in latex and "$\\pm$" in latex and latex.count("\\textbf") == 2
+
+
+def test_report_rejects_unreadable_logs(tmp_path):
+    bad = tmp_path / "nb201" / "cifar100" / "rs" / "seed0.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("step,arch\n")
+    with pytest.raises(NasstagesError, match="rerun its search job"):
+        write_report([bad], tmp_path / "report")
+    with pytest.raises(NasstagesError, match="not a search log"):
+        write_report([tmp_path / "whatever.csv"], tmp_path / "report")
