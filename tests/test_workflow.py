@@ -1,0 +1,123 @@
+"""End-to-end Snakemake runs on a tiny config in a temporary folder (real NB201 mirror data)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def _config(mirror: Path, **search) -> dict:
+    return {
+        "results": "results",
+        "seed": 0,
+        "benchmarks": {"nb201": {"mirror": str(mirror), "official": None}},
+        "pools": {"nb201": {"tiny": {"size": 25, "dedup": "iso"}}},
+        "search": {
+            "budget": 12,
+            "seeds": 2,
+            "benchmarks": {"nb201": ["cifar10-valid"]},
+            "methods": {"rs": {}, "re": {"population_size": 5, "sample_size": 2}},
+            **search,
+        },
+    }
+
+
+def _snakemake(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--cores", "2", *extra],
+        capture_output=True, text=True, env=env, timeout=600,
+    )
+
+
+def _jobs_run(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Rule -> number of jobs, from Snakemake's 'Job stats' table."""
+    text = result.stdout + result.stderr
+    counts: dict[str, int] = {}
+    block = text.split("Job stats:", 1)[1] if "Job stats:" in text else ""
+    for line in block.splitlines()[3:]:
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if not match:
+            break
+        if match[1] != "total":
+            counts[match[1]] = int(match[2])
+    return counts
+
+
+def _write(workdir: Path, config: dict) -> None:
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
+    _write(tmp_path, _config(nb201_mirror))
+    first = _snakemake(tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert _jobs_run(first) == {"benchmark_store": 1, "sample_pool": 1, "search": 4, "report": 1, "all": 1}
+    results = tmp_path / "results"
+    log = pd.read_csv(results / "search/nb201/cifar10-valid/re/seed1.csv")
+    assert len(log) == 12
+    for name in ("figures/nb201_cifar10-valid.pdf", "figures/nb201_cifar10-valid.png", "tables/nb201_final.md",
+                 "tables/nb201_final.tex"):
+        assert (results / "report" / name).stat().st_size > 0
+    assert (results / "logs/search/nb201/cifar10-valid/rs/seed0.log").exists()
+    assert "2 seeds" in (results / "report/tables/nb201_final.md").read_text()
+
+    again = _snakemake(tmp_path)
+    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
+
+    untouched = (results / "search/nb201/cifar10-valid/rs/seed0.csv").stat().st_mtime_ns
+    _write(tmp_path, _config(nb201_mirror, seeds=3))
+    more = _snakemake(tmp_path)
+    assert more.returncode == 0, more.stderr[-3000:]
+    assert _jobs_run(more) == {"search": 2, "report": 1, "all": 1}
+    assert (results / "search/nb201/cifar10-valid/re/seed2.csv").exists()
+    assert (results / "search/nb201/cifar10-valid/rs/seed0.csv").stat().st_mtime_ns == untouched
+    assert "3 seeds" in (results / "report/tables/nb201_final.md").read_text()
+
+    config = _config(nb201_mirror, seeds=3)
+    config["search"]["methods"]["re"]["population_size"] = 6
+    _write(tmp_path, config)
+    changed = _snakemake(tmp_path)
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    assert _jobs_run(changed) == {"search": 3, "report": 1, "all": 1}  # only the re jobs
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["search"].update(seeds="ten"), "seeds"),
+        (lambda c: c["search"].update(budgett=3), "budgett"),
+        (lambda c: c["search"]["methods"].update(bananas9={}), "search.methods.bananas9"),
+        (lambda c: c["search"]["methods"]["re"].update(tournament=3), "accepts: population_size, sample_size"),
+        (lambda c: c["search"]["benchmarks"].update(nb201=["cifar10"]), "unknown dataset 'cifar10'"),
+    ],
+)
+def test_bad_config_fails_before_any_job(tmp_path, nb201_mirror, mutate, expected):
+    config = _config(nb201_mirror)
+    mutate(config)
+    _write(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert expected in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_missing_benchmark_fails_with_the_fix(tmp_path):
+    _write(tmp_path, _config(tmp_path / "no-mirror-here"))
+    result = _snakemake(tmp_path)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "benchmarks.nb201.mirror" in output and "NATS-tss" in output
+    assert not (tmp_path / "results/benchmarks/nb201.h5").exists()
