@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+import inspect
+from typing import Any, Callable, Generic, Iterator, TypeVar
 
-from nasstages.errors import UnknownNameError
+from nasstages.errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
 
@@ -36,6 +37,26 @@ class Registry(Generic[T]):
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; choose one of: {known}"
             ) from None
+
+    def parameters(self, name: str) -> list[str]:
+        """Keyword parameters a config may set for ``name`` (positional context arguments excluded)."""
+        signature = inspect.signature(self.get(name))
+        return [p.name for p in signature.parameters.values()
+                if p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)]
+
+    def check_params(self, name: str, params: dict[str, Any], where: str = "") -> None:
+        """Raise if ``name`` is unknown or ``params`` sets a parameter it does not accept."""
+        prefix = f"config {where}: " if where else ""
+        if name not in self._entries:
+            known = ", ".join(sorted(self._entries)) or "(none)"
+            raise UnknownNameError(f"{prefix}unknown {self.kind} {name!r}; choose one of: {known}")
+        accepted = self.parameters(name)
+        unknown = sorted(set(params) - set(accepted))
+        if unknown:
+            raise ConfigError(
+                f"{prefix}{self.kind} {name!r} has no parameter(s) {', '.join(unknown)}; "
+                f"it accepts: {', '.join(accepted) or 'none'}"
+            )
 
     def names(self) -> list[str]:
         return sorted(self._entries)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import numpy as np
 
-from nasstages.errors import ConfigError, UnknownNameError
 from nasstages.registry import Registry
 from nasstages.search.base import Optimizer
 from nasstages.search.evolution import RegularizedEvolution
@@ -21,15 +19,7 @@ METHODS.register("re")(RegularizedEvolution)
 
 def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:
     """Raise ConfigError if ``method`` is unknown or ``params`` holds a parameter it does not accept."""
-    prefix = f"config {where}: " if where else ""
-    if method not in METHODS:
-        raise UnknownNameError(f"{prefix}unknown search method {method!r}; choose one of: {', '.join(METHODS)}")
-    accepted = [p for p in inspect.signature(METHODS.get(method)).parameters if p not in ("space", "rng")]
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise ConfigError(
-            f"{prefix}method {method!r} has no parameter(s) {', '.join(unknown)}; it accepts: {', '.join(accepted) or 'none'}"
-        )
+    METHODS.check_params(method, params, where)
 
 
 def make_optimizer(method: str, space: SearchSpace, rng: np.random.Generator, params: dict[str, Any]) -> Optimizer:

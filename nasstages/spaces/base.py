@@ -77,6 +77,15 @@ class SearchSpace(abc.ABC):
     def to_graph(self, arch: Arch) -> ArchGraph:
         """The op-on-node DAG form(s) that distances and encoders consume."""
 
+    def canonicalize(self, arch: Arch) -> Arch:
+        """A fixed representative of the architectures whose graphs are isomorphic once dead
+        parts (ops that cannot reach the output or be reached from the input) are removed.
+
+        Distances are computed on representatives, so such architectures get equal distances
+        and a pool's cells are solved once per representative. Default: ``arch`` itself.
+        """
+        return arch
+
     # Enumerable spaces (NB201, TransNAS micro) also implement these three.
     @property
     def size(self) -> int | None:

@@ -126,6 +126,24 @@ def canonical_form(arch: NB201Arch) -> str:
     return "+".join(node_terms[-1]) or "0"
 
 
+def prune_dead_edges(arch: NB201Arch) -> NB201Arch:
+    """Set to ``none`` every edge that no input->output path uses (its op cannot matter)."""
+    ops = list(arch)
+    while True:
+        fed = {0}
+        for node in range(1, N_NODES):
+            if any(to == node and op != "none" and src in fed for (to, src), op in zip(EDGES, ops)):
+                fed.add(node)
+        feeds = {N_NODES - 1}
+        for node in range(N_NODES - 2, -1, -1):
+            if any(src == node and op != "none" and to in feeds for (to, src), op in zip(EDGES, ops)):
+                feeds.add(node)
+        pruned = [op if (src in fed and to in feeds) else "none" for (to, src), op in zip(EDGES, ops)]
+        if pruned == ops:
+            return tuple(ops)  # type: ignore[return-value]
+        ops = pruned
+
+
 class NB201Space(SearchSpace):
     """The NAS-Bench-201 topology space; indices follow the official ``arch_index``."""
 
@@ -163,6 +181,15 @@ class NB201Space(SearchSpace):
 
     def iso_hash(self, arch: NB201Arch) -> str:
         return hashlib.sha256(canonical_form(arch).encode("ascii")).hexdigest()[:16]
+
+    def canonicalize(self, arch: NB201Arch) -> NB201Arch:
+        """Dead edges set to ``none``; with 2<-1 = none, nodes 1 and 2 are interchangeable and
+        the lexicographically smaller of the two orders is kept."""
+        arch = prune_dead_edges(arch)
+        if arch[2] == "none":
+            swapped = (arch[1], arch[0], "none", arch[3], arch[5], arch[4])
+            arch = min(arch, swapped)
+        return arch
 
     def to_index(self, arch: NB201Arch) -> int:
         return int(_official_order()[1][_code(arch)])

@@ -1,0 +1,66 @@
+"""Operation categories and the op-distance table D(o, o') shared by the OT distances.
+
+HOTNAS (Yang, Liu, Xu) gives conv3×3–conv1×1 0.1, conv–pool 2, anything–FC 2, same op 0. We
+extend it to every space's ops by category, reading the op name:
+
+=================  =======================================================================
+pair               D
+=================  =======================================================================
+same op            0
+conv – conv        0.1  (different kernel / kind: HOTNAS's conv3–conv1 value)
+pool – pool        0.1  (avg vs max)
+identity – pool    1    (both parameter-free, one mixes neighbours)
+identity – conv    2
+conv – pool        2    (HOTNAS)
+none – anything    2    (cuts the path)
+input/output/fc    2    (structural anchors, as HOTNAS's "anything–FC 2")
+=================  =======================================================================
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+
+def category(op: str) -> str:
+    """One of conv, pool, identity, none, io for an op name of any space."""
+    name = op.lower()
+    if name in ("input", "output", "fc", "linear", "head"):
+        return "io"
+    if name in ("none", "zero", "zeroize"):
+        return "none"
+    if "skip" in name or "identity" in name:
+        return "identity"
+    if "pool" in name:
+        return "pool"
+    if "conv" in name:
+        return "conv"
+    raise ValueError(f"no op category for {op!r}; add it to nasstages/distances/ops.py")
+
+
+def kernel_size(op: str) -> int:
+    """Kernel size parsed from names like nor_conv_3x3 (1 when absent)."""
+    match = re.search(r"(\d+)x\d+", op)
+    return int(match[1]) if match else 1
+
+
+def op_distance(a: str, b: str) -> float:
+    """D(a, b) from the table in the module docstring."""
+    if a == b:
+        return 0.0
+    ca, cb = category(a), category(b)
+    if "io" in (ca, cb) or "none" in (ca, cb):
+        return 2.0
+    if ca == cb:
+        return 0.1
+    if {ca, cb} == {"identity", "pool"}:
+        return 1.0
+    return 2.0
+
+
+def op_distance_table(vocabulary: Sequence[str]) -> np.ndarray:
+    """|V|×|V| matrix of :func:`op_distance` over a vocabulary."""
+    return np.array([[op_distance(a, b) for b in vocabulary] for a in vocabulary], dtype=np.float64)
