@@ -240,3 +240,58 @@ def fgw(M: np.ndarray, C1: np.ndarray, C2: np.ndarray, lam: float = 0.5, loss: s
     value, _ = fgw_cg(M, np.ascontiguousarray(C1, dtype=np.float64), np.ascontiguousarray(C2, dtype=np.float64),
                       float(lam), LOSSES[loss], start, max_iter, tol, ws)
     return float(value), ws[0][:n, :m].copy()
+
+
+@njit(cache=True)
+def _pair_cost(ops_a, S_a, na, ops_b, S_b, nb, D, eps, M):
+    """HOTNAS pointwise cost M_ij = ε D(o_i, o_j) + (1 − ε) H(s_i, s_j), H = mean |s_i − s_j|."""
+    dims = S_a.shape[1]
+    for i in range(na):
+        for j in range(nb):
+            h = 0.0
+            for k in range(dims):
+                h += abs(S_a[i, k] - S_b[j, k])
+            M[i, j] = eps * D[ops_a[i], ops_b[j]] + (1.0 - eps) * h / dims
+
+
+@njit(parallel=True, cache=True)
+def ifgw_block(ops_a, S_a, C_a, n_a, rank_a, ops_b, S_b, C_b, n_b, rank_b, D, eps, lam, kind,
+               perms, max_iter, tol, symmetric, out):
+    """iFGW between every cell of set a and every cell of set b, in parallel over rows.
+
+    Each unordered pair is solved with the cell of lower ``rank`` first, so a pair's value does
+    not depend on which block (tile) computes it. With ``symmetric`` (a is b) only i < j is
+    solved, mirrored, and the diagonal is 0; rows are dealt in pairs (i, K−1−i) so that both
+    threads get equal work.
+    """
+    ka = n_a.shape[0]
+    kb = n_b.shape[0]
+    nmax = max(S_a.shape[1], S_b.shape[1])
+    units = (ka + 1) // 2 if symmetric else ka
+    for unit in prange(units):
+        ws = _alloc(nmax)
+        M = np.empty((nmax, nmax))
+        start = np.empty((nmax, nmax))
+        first = np.int64(unit)
+        second = np.int64(ka - 1 - unit) if symmetric else np.int64(-1)
+        for r in range(2):
+            i = first if r == 0 else second
+            if i < 0 or (r == 1 and i == first):
+                continue
+            j0 = i + 1 if symmetric else 0
+            if symmetric:
+                out[i, i] = 0.0
+            for j in range(j0, kb):
+                if rank_a[i] <= rank_b[j]:
+                    na, nb = n_a[i], n_b[j]
+                    _pair_cost(ops_a[i], S_a[i], na, ops_b[j], S_b[j], nb, D, eps, M)
+                    value = fgw_best_of(M[:na, :nb], C_a[i, :na, :na], C_b[j, :nb, :nb], lam, kind,
+                                        perms[na], max_iter, tol, ws, start[:na, :nb])
+                else:
+                    na, nb = n_b[j], n_a[i]
+                    _pair_cost(ops_b[j], S_b[j], na, ops_a[i], S_a[i], nb, D, eps, M)
+                    value = fgw_best_of(M[:na, :nb], C_b[j, :na, :na], C_a[i, :nb, :nb], lam, kind,
+                                        perms[na], max_iter, tol, ws, start[:na, :nb])
+                out[i, j] = value
+                if symmetric:
+                    out[j, i] = value

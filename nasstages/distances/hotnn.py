@@ -1,0 +1,170 @@
+"""HOTNN, the hierarchical optimal-transport distance of HOTNAS (Yang, Liu, Xu).
+
+Cell level (iFGW): nodes carry an op o and a structural vector s (see ``cells.py``);
+pointwise cost C_ij = ε D(o_i, o_j) + (1 − ε) H(s_i, s_j), intra-cell costs C^p_ik the same
+within a cell, and
+
+    iFGW(B1, B2) = min_{T ∈ Π(1/n, 1/m)} λ Σ T_ij C_ij + (1 − λ) Σ T_ij T_kl |C^p_ik − C^q_jl|,
+
+solved by the compiled conditional-gradient solver (``fgw_solver.py``), best of ``restarts``
+starts. Network level: S_st = (1 − η) iFGW(B_s, B_t) + η |pos(B_s) − pos(B_t)| with pos the
+relative position of a cell in its network's skeleton, and HOTNN = EMD(uniform, uniform, S).
+When two networks repeat cells through equal skeletons (NB201), the EMD is the identity
+matching and HOTNN = (1 − η) iFGW of their cells.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from nasstages.distances.base import Distance, unique_index
+from nasstages.distances.cells import cell_features
+from nasstages.distances.ops import op_distance_table
+from nasstages.errors import ConfigError
+from nasstages.spaces import Arch, CellGraph, SearchSpace
+
+STRUCTURE_DIMS = 6
+
+
+class PackedCells:
+    """Unique cells as padded arrays for the compiled solver."""
+
+    def __init__(self, cells: Sequence[CellGraph], vocabulary: list[str], D: np.ndarray, eps: float) -> None:
+        k = len(cells)
+        nmax = max(len(c.ops) for c in cells)
+        self.sizes = np.array([len(c.ops) for c in cells], dtype=np.int64)
+        self.ops = np.zeros((k, nmax), dtype=np.int64)
+        self.structure = np.zeros((k, nmax, STRUCTURE_DIMS))
+        self.intra = np.zeros((k, nmax, nmax))
+        op_index = {op: v for v, op in enumerate(vocabulary)}
+        for c, cell in enumerate(cells):
+            n = len(cell.ops)
+            features = cell_features(cell)
+            ops = np.array([op_index[op] for op in cell.ops])
+            s = features.structure
+            self.ops[c, :n] = ops
+            self.structure[c, :n] = s
+            h = np.abs(s[:, None, :] - s[None, :, :]).mean(axis=2)
+            self.intra[c, :n, :n] = eps * D[ops[:, None], ops[None, :]] + (1 - eps) * h
+
+
+def restart_permutations(nmax: int, restarts: int, seed: int = 0) -> np.ndarray:
+    """perms[n, r, :n]: a fixed list of ``restarts − 1`` permutations of n items per size n."""
+    rng = np.random.default_rng(seed)
+    perms = np.zeros((nmax + 1, max(restarts - 1, 0), nmax), dtype=np.int64)
+    for n in range(1, nmax + 1):
+        for r in range(restarts - 1):
+            perms[n, r, :n] = rng.permutation(n)
+    return perms
+
+
+class HOTNN(Distance):
+    """Hierarchical OT distance; cells solved once per unique canonical cell pair."""
+
+    name = "hotnn"
+
+    def __init__(self, space: SearchSpace, epsilon: float = 0.5, lam: float = 0.5, eta: float = 0.2,
+                 loss: str = "absolute", restarts: int = 1, max_iter: int = 100, tol: float = 1e-9) -> None:
+        super().__init__(space)
+        if not (0 <= epsilon <= 1 and 0 <= lam <= 1 and 0 <= eta <= 1):
+            raise ConfigError(f"hotnn: epsilon, lam and eta must lie in [0, 1], got {epsilon}, {lam}, {eta}")
+        if loss not in ("absolute", "square"):
+            raise ConfigError(f"hotnn: loss must be 'absolute' (the paper's) or 'square', not {loss!r}")
+        if restarts < 1 or max_iter < 1:
+            raise ConfigError("hotnn: restarts and max_iter must be at least 1")
+        self.epsilon, self.lam, self.eta, self.loss = float(epsilon), float(lam), float(eta), loss
+        self.restarts, self.max_iter, self.tol = int(restarts), int(max_iter), float(tol)
+
+    def params(self) -> dict[str, Any]:
+        return {"epsilon": self.epsilon, "lam": self.lam, "eta": self.eta, "loss": self.loss,
+                "restarts": self.restarts, "max_iter": self.max_iter, "tol": self.tol}
+
+    def cell_distances(self, cells_a: Sequence[CellGraph], cells_b: Sequence[CellGraph] | None,
+                       keys_a: Sequence[str], keys_b: Sequence[str] | None) -> np.ndarray:
+        """iFGW matrix between two lists of unique cells (``None``: a against itself)."""
+        from nasstages.distances import fgw_solver
+
+        all_cells = list(cells_a) + list(cells_b or [])
+        vocabulary = sorted({op for cell in all_cells for op in cell.ops} | set(all_cells[0].vocabulary))
+        D = op_distance_table(vocabulary)
+        pa = PackedCells(cells_a, vocabulary, D, self.epsilon)
+        pb = pa if cells_b is None else PackedCells(cells_b, vocabulary, D, self.epsilon)
+        order = {key: r for r, key in enumerate(sorted(set(keys_a) | set(keys_b or [])))}
+        rank_a = np.array([order[k] for k in keys_a], dtype=np.int64)
+        rank_b = rank_a if keys_b is None else np.array([order[k] for k in keys_b], dtype=np.int64)
+        nmax = int(max(pa.sizes.max(), pb.sizes.max()))
+        perms = restart_permutations(nmax, self.restarts)
+        out = np.zeros((len(pa.sizes), len(pb.sizes)))
+        fgw_solver.ifgw_block(pa.ops, pa.structure, pa.intra, pa.sizes, rank_a,
+                              pb.ops, pb.structure, pb.intra, pb.sizes, rank_b,
+                              D, self.epsilon, self.lam, fgw_solver.LOSSES[self.loss], perms,
+                              self.max_iter, self.tol, cells_b is None, out)
+        return out
+
+    def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
+        net_a = [self.space.to_graph(self.space.canonicalize(a)) for a in archs_a]
+        net_b = net_a if archs_b is None else [self.space.to_graph(self.space.canonicalize(b)) for b in archs_b]
+        # one unique-cell list per side, keyed by (cell name, cell content)
+        def unique_cells(nets):
+            keys = [(name, cell.ops, cell.adjacency.tobytes()) for net in nets for name, cell in net.cells.items()]
+            cells = [cell for net in nets for cell in net.cells.values()]
+            uniq, index = unique_index(keys)
+            first = {}
+            for k, u in enumerate(index):
+                first.setdefault(int(u), cells[k])
+            return [repr(k) for k in uniq], [first[u] for u in range(len(uniq))], index
+
+        keys_a, cells_a, idx_a = unique_cells(net_a)
+        if archs_b is None:
+            cell_d = self.cell_distances(cells_a, None, keys_a, None)
+            keys_b, idx_b = keys_a, idx_a
+        else:
+            keys_b, cells_b, idx_b = unique_cells(net_b)
+            cell_d = self.cell_distances(cells_a, cells_b, keys_a, keys_b)
+        # cell index of each network's cells, in skeleton order
+        pos_a = _cell_positions(net_a, idx_a)
+        pos_b = pos_a if archs_b is None else _cell_positions(net_b, idx_b)
+        out = network_distances(cell_d, pos_a, pos_b, self.eta)
+        if archs_b is None:
+            np.fill_diagonal(out, 0.0)
+        return out
+
+
+def _cell_positions(nets, cell_index: np.ndarray) -> list[np.ndarray]:
+    """For each network, the unique-cell index of each skeleton slot."""
+    out, k = [], 0
+    for net in nets:
+        names = list(net.cells)
+        local = {name: int(cell_index[k + i]) for i, name in enumerate(names)}
+        k += len(names)
+        out.append(np.array([local[name] for name in net.skeleton], dtype=np.int64))
+    return out
+
+
+def network_distances(cell_d: np.ndarray, slots_a: list[np.ndarray], slots_b: list[np.ndarray],
+                      eta: float) -> np.ndarray:
+    """HOTNN between networks from cell-level iFGW: EMD with cost (1−η) iFGW + η |Δpos|.
+
+    Networks whose skeletons repeat a single cell and have equal length reduce to
+    (1 − η) iFGW (the EMD's optimal plan is the identity); the rest call POT's exact ``ot.emd2``.
+    """
+    single_a = np.array([len(s) and np.all(s == s[0]) for s in slots_a])
+    single_b = single_a if slots_b is slots_a else np.array([len(s) and np.all(s == s[0]) for s in slots_b])
+    len_a = np.array([len(s) for s in slots_a])
+    len_b = len_a if slots_b is slots_a else np.array([len(s) for s in slots_b])
+    first_a = np.array([s[0] for s in slots_a])
+    first_b = first_a if slots_b is slots_a else np.array([s[0] for s in slots_b])
+    out = (1.0 - eta) * cell_d[first_a[:, None], first_b[None, :]]
+    fast = single_a[:, None] & single_b[None, :] & (len_a[:, None] == len_b[None, :])
+    if not fast.all():
+        import ot
+
+        for i, j in zip(*np.nonzero(~fast)):
+            sa, sb = slots_a[i], slots_b[j]
+            pa = np.arange(len(sa)) / max(len(sa) - 1, 1)
+            pb = np.arange(len(sb)) / max(len(sb) - 1, 1)
+            cost = (1.0 - eta) * cell_d[sa[:, None], sb[None, :]] + eta * np.abs(pa[:, None] - pb[None, :])
+            out[i, j] = ot.emd2(np.full(len(sa), 1 / len(sa)), np.full(len(sb), 1 / len(sb)), cost)
+    return out
