@@ -1,0 +1,27 @@
+"""Pairwise architecture distances, registered by the names configs use.
+
+The compiled solvers (numba) are imported only when a distance that needs them is computed,
+so importing nasstages stays fast.
+"""
+
+from nasstages.distances.base import Distance
+from nasstages.distances.embedding import EmbeddingL2
+from nasstages.distances.hotnn import HOTNN
+from nasstages.distances.otmann import OTMANN
+from nasstages.distances.simple import AnasodDistance, EditDistance, PathDistance, TreeWasserstein
+from nasstages.registry import Registry
+from nasstages.spaces import SearchSpace
+
+DISTANCES: Registry[Distance] = Registry("distance metric")
+for _cls in (HOTNN, OTMANN, TreeWasserstein, EditDistance, PathDistance, AnasodDistance, EmbeddingL2):
+    DISTANCES.register(_cls.name)(_cls)
+
+
+def make_distance(name: str, space: SearchSpace, params: dict | None = None, where: str = "") -> Distance:
+    """Build metric ``name`` for ``space``; unknown names or parameters fail naming the choices."""
+    params = params or {}
+    DISTANCES.check_params(name, params, where)
+    return DISTANCES.get(name)(space, **params)
+
+
+__all__ = ["DISTANCES", "Distance", "make_distance"]

@@ -1,0 +1,51 @@
+"""Euclidean distance between learned architecture embeddings (the encoder stage's output).
+
+The embedding file is HDF5 with ``archs`` (strings) and ``embeddings`` (N×d); the encoder
+issue writes it, any other source of vectors per architecture string can too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+
+from nasstages.distances.base import FeatureDistance
+from nasstages.errors import ConfigError
+from nasstages.io import sha256_file
+from nasstages.spaces import Arch, SearchSpace
+
+
+class EmbeddingL2(FeatureDistance):
+    """L2 distance between the embeddings stored for each architecture string."""
+
+    name = "embedding_l2"
+    metric = "euclidean"
+
+    def __init__(self, space: SearchSpace, embeddings: str = "") -> None:
+        super().__init__(space)
+        path = Path(embeddings)
+        if not embeddings or not path.is_file():
+            raise ConfigError(
+                f"embedding_l2: embeddings file {embeddings!r} not found; set the metric's 'embeddings' parameter "
+                "to an HDF5 file with 'archs' and 'embeddings' (the pretrain stage writes one)"
+            )
+        with h5py.File(path, "r") as h5:
+            strings = [s.decode() if isinstance(s, bytes) else str(s) for s in h5["archs"][()]]
+            self.vectors = np.asarray(h5["embeddings"][()], dtype=np.float64)
+        self.row = {text: k for k, text in enumerate(strings)}
+        self.path = path
+        self.checksum = sha256_file(path)
+
+    def params(self) -> dict[str, Any]:
+        return {"embeddings": str(self.path), "sha256": self.checksum}
+
+    def features(self, archs: Sequence[Arch]) -> np.ndarray:
+        strings = [self.space.to_string(a) for a in archs]
+        missing = [s for s in strings if s not in self.row]
+        if missing:
+            raise ConfigError(f"embedding_l2: {len(missing)} architectures have no embedding in {self.path}, "
+                              f"e.g. {missing[0]!r}; embed the same pool")
+        return self.vectors[[self.row[s] for s in strings]]

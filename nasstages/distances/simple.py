@@ -1,0 +1,161 @@
+"""Encoding distances: edit (BO-edit), path (BANANAS), ANASOD and tree-Wasserstein (TW-NAS).
+
+Each is a norm between per-architecture vectors of its canonical representative, computed in
+one ``scipy.spatial.distance.cdist`` call. Multi-cell networks concatenate their cells' vectors
+in cell-name order.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from scipy.spatial.distance import cdist
+
+from nasstages.distances.base import Distance, FeatureDistance
+from nasstages.distances.cells import active_adjacency
+from nasstages.distances.ops import category
+from nasstages.errors import ConfigError
+from nasstages.spaces import Arch, CellGraph, SearchSpace
+
+
+def _cells(space: SearchSpace, arch: Arch) -> list[CellGraph]:
+    graph = space.to_graph(space.canonicalize(arch))
+    return [graph.cells[name] for name in sorted(graph.cells)]
+
+
+class EditDistance(FeatureDistance):
+    """BO-edit: Hamming distance between active adjacency matrices plus the number of op mismatches."""
+
+    name = "edit"
+    metric = "cityblock"
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def features(self, archs: Sequence[Arch]) -> np.ndarray:
+        rows = []
+        for arch in archs:
+            parts = []
+            for cell in _cells(self.space, arch):
+                _, adj = active_adjacency(cell)
+                parts += [adj.ravel().astype(np.float64), 0.5 * cell.one_hot().ravel()]
+            rows.append(np.concatenate(parts))
+        return np.array(rows)
+
+
+def input_output_paths(cell: CellGraph) -> list[tuple[str, ...]]:
+    """Op sequences (input and output excluded) of every active input->output path."""
+    _, adj = active_adjacency(cell)
+    n = len(cell.ops)
+    paths: list[list[tuple[str, ...]]] = [[] for _ in range(n)]
+    paths[0] = [()]
+    for j in range(1, n):
+        for i in np.flatnonzero(adj[:j, j]):
+            step = () if j == n - 1 else (cell.ops[j],)
+            paths[j] += [p + step for p in paths[i]]
+    return paths[n - 1]
+
+
+class PathDistance(Distance):
+    """BANANAS path encoding (White et al., AAAI 2021): one bit per op sequence of an input->output
+    path present in the cell; the distance is the Hamming distance between the bit vectors."""
+
+    name = "path"
+
+    def params(self) -> dict[str, Any]:
+        return {}
+
+    def path_sets(self, archs: Sequence[Arch]) -> list[set[tuple[int, tuple[str, ...]]]]:
+        return [{(k, path) for k, cell in enumerate(_cells(self.space, arch)) for path in input_output_paths(cell)}
+                for arch in archs]
+
+    def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
+        sets_a = self.path_sets(archs_a)
+        sets_b = sets_a if archs_b is None else self.path_sets(archs_b)
+        vocabulary = {p: k for k, p in enumerate(sorted(set().union(*sets_a, *sets_b)))}
+
+        def encode(sets: list[set]) -> np.ndarray:
+            bits = np.zeros((len(sets), max(len(vocabulary), 1)))
+            for row, paths in enumerate(sets):
+                bits[row, [vocabulary[p] for p in paths]] = 1.0
+            return bits
+
+        fa = encode(sets_a)
+        out = cdist(fa, fa if archs_b is None else encode(sets_b), metric="cityblock")
+        if archs_b is None:
+            np.fill_diagonal(out, 0.0)
+        return out
+
+
+class AnasodDistance(FeatureDistance):
+    """ANASOD: distance between operation-distribution encodings (fraction of each op per cell)."""
+
+    name = "anasod"
+
+    def __init__(self, space: SearchSpace, norm: str = "l2") -> None:
+        super().__init__(space)
+        if norm not in ("l1", "l2"):
+            raise ConfigError(f"anasod: norm must be 'l1' or 'l2', not {norm!r}")
+        self.norm = norm
+        self.metric = "cityblock" if norm == "l1" else "euclidean"
+
+    def params(self) -> dict[str, Any]:
+        return {"norm": self.norm}
+
+    def features(self, archs: Sequence[Arch]) -> np.ndarray:
+        rows = []
+        for arch in archs:
+            parts = []
+            for cell in _cells(self.space, arch):
+                ops = [k for k, op in enumerate(cell.vocabulary) if category(op) != "io"]
+                hist = cell.one_hot()[:, ops].sum(axis=0)
+                parts.append(hist / max(hist.sum(), 1.0))
+            rows.append(np.concatenate(parts))
+        return np.array(rows)
+
+
+class TreeWasserstein(FeatureDistance):
+    """Tree-Wasserstein architecture distance (Nguyen, Le, Yamada, Osborne, ICML 2021).
+
+    d = λ_o TW_ops + λ_in TW_in + λ_out TW_out. TW(μ, ν) = Σ_e w_e |μ(Γ_e) − ν(Γ_e)| (eq. 2),
+    Γ_e the leaves below edge e. Ops: 1-gram op histogram on the tree root -> category (weight 1)
+    -> op (weight ``leaf_weight``). Structure: histograms of the active nodes' in- and out-degrees
+    on a chain tree (1-D Wasserstein, unit steps scaled by 1/(n−1)). Each term is an L1 distance
+    between tree embeddings, so d is negative definite and exp(−t d) a positive-definite kernel.
+    """
+
+    name = "tw"
+    metric = "cityblock"
+
+    def __init__(self, space: SearchSpace, lambda_ops: float = 1.0, lambda_in: float = 1.0,
+                 lambda_out: float = 1.0, leaf_weight: float = 0.05) -> None:
+        super().__init__(space)
+        if min(lambda_ops, lambda_in, lambda_out, leaf_weight) < 0:
+            raise ConfigError("tw: weights must be non-negative")
+        self.lambda_ops, self.lambda_in, self.lambda_out = float(lambda_ops), float(lambda_in), float(lambda_out)
+        self.leaf_weight = float(leaf_weight)
+
+    def params(self) -> dict[str, Any]:
+        return {"lambda_ops": self.lambda_ops, "lambda_in": self.lambda_in, "lambda_out": self.lambda_out,
+                "leaf_weight": self.leaf_weight}
+
+    def _cell_embedding(self, cell: CellGraph) -> np.ndarray:
+        vocabulary = list(cell.vocabulary)
+        categories = sorted({category(op) for op in vocabulary})
+        active, adj = active_adjacency(cell)
+        ops = [op for op, alive in zip(cell.ops, active) if alive] or ["none"]
+        mass = 1.0 / len(ops)
+        leaf = np.array([mass * ops.count(op) for op in vocabulary])
+        cat = np.array([leaf[[category(op) == c for op in vocabulary]].sum() for c in categories])
+        n = len(cell.ops)
+        parts = [self.lambda_ops * cat, self.lambda_ops * self.leaf_weight * leaf]
+        for weight, degree in ((self.lambda_in, adj.sum(axis=0)), (self.lambda_out, adj.sum(axis=1))):
+            hist = np.bincount(degree[active], minlength=n).astype(np.float64)[:n] if active.any() else np.eye(n)[0]
+            hist /= hist.sum()
+            parts.append(weight * np.cumsum(hist)[:-1] / max(n - 1, 1))  # chain tree: CDF differences
+        return np.concatenate(parts)
+
+    def features(self, archs: Sequence[Arch]) -> np.ndarray:
+        return np.array([np.concatenate([self._cell_embedding(c) for c in _cells(self.space, a)]) for a in archs])
