@@ -22,6 +22,7 @@ R = config["results"]
 include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/sample.smk"
+include: "workflow/rules/distances.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/report.smk"
 
@@ -33,5 +34,6 @@ localrules:
 rule all:
     input:
         pool_targets(),
+        distance_targets(),
         search_targets(),
         report_targets(),

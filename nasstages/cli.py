@@ -72,6 +72,37 @@ def cmd_search(args: argparse.Namespace) -> None:
     log.info("wrote %s (%d queries) in %.2f s", args.out, job.budget, time.perf_counter() - started)
 
 
+def _distance_inputs(args: argparse.Namespace):
+    from nasstages.distances import make_distance
+    from nasstages.pools import read_pool
+
+    pool = read_pool(args.pool)
+    if pool.space.name != args.space:
+        raise ConfigError(f"pool {args.pool} is of space {pool.space.name!r}, not {args.space!r}")
+    distance = make_distance(args.metric, pool.space, args.params)
+    strings = [pool.space.to_string(a) for a in pool.archs]
+    return distance, pool, strings
+
+
+def cmd_distances_tile(args: argparse.Namespace) -> None:
+    from nasstages.distances.store import compute_tile
+
+    distance, pool, strings = _distance_inputs(args)
+    seconds = compute_tile(distance, pool.archs, strings, args.tiles, args.tile[0], args.tile[1], args.out)
+    log.info("wrote %s tile (%d, %d) of %d archs in %.1f s", args.metric, args.tile[0], args.tile[1],
+             len(strings), seconds)
+
+
+def cmd_distances_merge(args: argparse.Namespace) -> None:
+    from nasstages.distances.store import merge_tiles
+
+    distance, pool, strings = _distance_inputs(args)
+    config = {"space": args.space, "metric": args.metric, "params": distance.params(), "pool": str(args.pool),
+              "tiles": args.tiles}
+    merge_tiles(distance, strings, args.tiles, args.inputs, args.out, config)
+    log.info("wrote %s (%d×%d)", args.out, len(strings), len(strings))
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from nasstages.report import write_report
 
@@ -117,6 +148,24 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.add_argument("--out", type=Path, required=True, help="CSV log; provenance goes to the .json beside it")
     search.set_defaults(func=cmd_search)
+
+    distances = stages.add_parser("distances", help="pairwise architecture distances, in tiles")
+    distances_sub = distances.add_subparsers(dest="action", required=True)
+    for action, helptext in (("tile", "compute one tile (i, j), i <= j, of the matrix"),
+                             ("merge", "merge all tiles into results/distances/{space}/{metric}/{pool}.h5")):
+        sub = distances_sub.add_parser(action, help=helptext)
+        sub.add_argument("--space", required=True)
+        sub.add_argument("--metric", required=True)
+        sub.add_argument("--params", type=_json_object, default={}, help="metric parameters as a JSON object")
+        sub.add_argument("--pool", type=Path, required=True, help="the pool's HDF5 file")
+        sub.add_argument("--tiles", type=int, required=True, help="tiles per side of the matrix")
+        sub.add_argument("--out", type=Path, required=True)
+        if action == "tile":
+            sub.add_argument("--tile", type=int, nargs=2, required=True, metavar=("I", "J"))
+            sub.set_defaults(func=cmd_distances_tile)
+        else:
+            sub.add_argument("--inputs", nargs="+", required=True, help="the tile files")
+            sub.set_defaults(func=cmd_distances_merge)
 
     report = stages.add_parser("report", help="figures and tables from search logs")
     report.add_argument("--inputs", nargs="+", required=True, help="search CSVs")

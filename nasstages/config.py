@@ -11,6 +11,7 @@ from typing import Any
 
 from nasstages.benchmarks import BENCHMARKS
 from nasstages.benchmarks.nb201 import DATASETS as NB201_DATASETS
+from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.search import check_method_params
 from nasstages.spaces import SPACES
@@ -32,6 +33,15 @@ def check_config(config: dict[str, Any]) -> None:
     for space, pools in config.get("pools", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config pools.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
+    for space, settings in config.get("distances", {}).items():
+        pools = config.get("pools", {}).get(space, {})
+        for pool in settings["pools"]:
+            if pool not in pools:
+                raise ConfigError(f"config distances.{space}.pools: pool {pool!r} is not defined under pools.{space}")
+            if settings.get("tiles", 1) > pools[pool]["size"]:
+                raise ConfigError(f"config distances.{space}.tiles: more tiles per side than pool {pool!r} has archs")
+        for metric, params in settings["metrics"].items():
+            DISTANCES.check_params(metric, params or {}, where=f"distances.{space}.metrics.{metric}")
     search = config.get("search", {})
     for benchmark, datasets in search.get("benchmarks", {}).items():
         if benchmark not in BENCHMARKS:

@@ -6,6 +6,7 @@ wildcard_constraints:
     benchmark=r"[A-Za-z0-9_-]+",
     dataset=r"[A-Za-z0-9_.-]+",
     method=r"[A-Za-z0-9_-]+",
+    metric=r"[A-Za-z0-9_]+",
     pool=r"[A-Za-z0-9_-]+",
     seed=r"\d+",
 
@@ -28,6 +29,15 @@ def search_targets():
 
 def pool_targets():
     return [f"{R}/pools/{space}/{pool}.h5" for space, pools in config.get("pools", {}).items() for pool in pools]
+
+
+def distance_targets():
+    return [
+        f"{R}/distances/{space}/{metric}/{pool}.h5"
+        for space, settings in config.get("distances", {}).items()
+        for pool in settings["pools"]
+        for metric in settings["metrics"]
+    ]
 
 
 def report_targets():

@@ -1,0 +1,140 @@
+"""Tiled distance matrices: tile files written by separate jobs, merged into one chunked HDF5.
+
+A tile (i, j), i <= j, holds rows of block i against columns of block j of the pool's
+architectures (diagonal tiles are symmetric). A tile exists only when complete (atomic write),
+so a killed job leaves nothing marked done. Every file records the metric, its parameters'
+hash and the pool's checksum; merging refuses tiles made from anything else.
+
+Matrix layout: ``/distances`` N×N float32 (chunked, symmetric, zero diagonal), ``/archs``;
+attributes ``metric``, ``params`` (JSON), ``params_hash``, ``space``, ``pool_sha256``,
+``provenance``, ``format_version``, ``complete``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import h5py
+import numpy as np
+
+from nasstages.distances.base import Distance
+from nasstages.errors import CorruptStoreError, NasstagesError
+from nasstages.io import atomic_path
+from nasstages.provenance import provenance
+
+MATRIX_FORMAT_VERSION = 1
+
+
+def tile_bounds(n: int, tiles: int) -> np.ndarray:
+    """Block boundaries: block k is rows bounds[k]:bounds[k+1]."""
+    if not 1 <= tiles <= max(n, 1):
+        raise NasstagesError(f"tiles per side must be between 1 and the pool size {n}, not {tiles}")
+    return np.linspace(0, n, tiles + 1).astype(np.int64)
+
+
+def tile_pairs(tiles: int) -> list[tuple[int, int]]:
+    """The (i, j), i <= j, tiles of the upper triangle."""
+    return [(i, j) for i in range(tiles) for j in range(i, tiles)]
+
+
+def pool_checksum(strings: Sequence[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256("\n".join(strings).encode()).hexdigest()
+
+
+def compute_tile(distance: Distance, archs: Sequence, strings: Sequence[str], tiles: int, i: int, j: int,
+                 out: str | Path) -> float:
+    """Compute tile (i, j) and write it atomically; returns seconds spent."""
+    if not 0 <= i <= j < tiles:
+        raise NasstagesError(f"tile ({i}, {j}) is not in the upper triangle of a {tiles}×{tiles} grid")
+    bounds = tile_bounds(len(archs), tiles)
+    rows = list(archs[bounds[i] : bounds[i + 1]])
+    cols = list(archs[bounds[j] : bounds[j + 1]])
+    started = time.perf_counter()
+    block = distance.pairwise(rows) if i == j else distance.pairwise(rows, cols)
+    seconds = time.perf_counter() - started
+    with atomic_path(out) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.create_dataset("block", data=block.astype(np.float32))
+            h5.attrs.update({
+                "metric": distance.name, "params_hash": distance.params_hash(), "pool_sha256": pool_checksum(strings),
+                "tiles": tiles, "i": i, "j": j, "seconds": seconds, "complete": True,
+            })
+    return seconds
+
+
+def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_paths: Sequence[str | Path],
+                out: str | Path, config: dict[str, Any]) -> None:
+    """Assemble the tiles into the symmetric N×N matrix file, checking each tile's provenance."""
+    n = len(strings)
+    bounds = tile_bounds(n, tiles)
+    expected = {"metric": distance.name, "params_hash": distance.params_hash(), "pool_sha256": pool_checksum(strings),
+                "tiles": tiles}
+    matrix = np.zeros((n, n), dtype=np.float32)
+    seen = set()
+    for path in tile_paths:
+        try:
+            with h5py.File(path, "r") as h5:
+                attrs = dict(h5.attrs)
+                block = h5["block"][()]
+        except (OSError, KeyError) as exc:
+            raise CorruptStoreError(f"distance tile {path} is unreadable ({exc}); delete it and rerun its job") from exc
+        for key, value in expected.items():
+            if attrs.get(key) != value:
+                raise CorruptStoreError(
+                    f"distance tile {path} was made with {key}={attrs.get(key)!r}, not {value!r}; "
+                    "delete it and rerun its job"
+                )
+        i, j = int(attrs["i"]), int(attrs["j"])
+        matrix[bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]] = block
+        matrix[bounds[j] : bounds[j + 1], bounds[i] : bounds[i + 1]] = block.T
+        seen.add((i, j))
+    missing = sorted(set(tile_pairs(tiles)) - seen)
+    if missing:
+        raise NasstagesError(f"cannot merge: tiles {missing} are missing")
+    np.fill_diagonal(matrix, 0.0)
+    chunk = max(1, min(n, 512))
+    with atomic_path(out) as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.create_dataset("distances", data=matrix, chunks=(chunk, chunk), compression="gzip", shuffle=True)
+            h5.create_dataset("archs", data=np.array(list(strings), dtype=object), dtype=h5py.string_dtype())
+            h5.attrs.update({
+                "format_version": MATRIX_FORMAT_VERSION, "metric": distance.name, "space": distance.space.name,
+                "params": json.dumps(distance.params(), sort_keys=True), "params_hash": distance.params_hash(),
+                "pool_sha256": expected["pool_sha256"],
+                "provenance": json.dumps(provenance(config), sort_keys=True, default=str),
+            })
+            h5.attrs["complete"] = True
+
+
+@dataclass
+class DistanceMatrix:
+    archs: list[str]
+    distances: np.ndarray
+    metric: str
+    params: dict[str, Any]
+    params_hash: str
+
+
+def read_matrix(path: str | Path) -> DistanceMatrix:
+    """Read a merged matrix; raises CorruptStoreError with the fix on a partial or damaged file."""
+    fix = "delete it and rerun the distances stage (snakemake)"
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = dict(h5.attrs)
+            if not attrs.get("complete") or int(attrs.get("format_version", -1)) != MATRIX_FORMAT_VERSION:
+                raise CorruptStoreError(f"distance matrix {path} is partial or of another format; {fix}")
+            archs = [s.decode() for s in h5["archs"][()]]
+            distances = h5["distances"][()]
+    except CorruptStoreError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {fix}") from exc
+    if distances.shape != (len(archs), len(archs)):
+        raise CorruptStoreError(f"distance matrix {path} has shape {distances.shape} for {len(archs)} archs; {fix}")
+    return DistanceMatrix(archs, distances, str(attrs["metric"]), json.loads(attrs["params"]), str(attrs["params_hash"]))

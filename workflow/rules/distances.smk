@@ -1,0 +1,53 @@
+# Stage 3: pairwise distance matrices, computed in tiles (separate jobs) and merged.
+# A tile is marked done only by existing (atomic write); changing a metric's parameters changes
+# params and so reruns its tiles and merge.
+
+
+def distance_params(w):
+    return json.dumps(config["distances"][w.space]["metrics"][w.metric] or {}, sort_keys=True)
+
+
+def distance_tiles(w):
+    tiles = config["distances"][w.space].get("tiles", 1)
+    return [
+        f"{R}/distances/{w.space}/{w.metric}/tiles/{w.pool}/{i}_{j}.h5"
+        for i in range(tiles)
+        for j in range(i, tiles)
+    ]
+
+
+rule distance_tile:
+    input:
+        pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+    output:
+        temp(f"{R}/distances/{{space}}/{{metric}}/tiles/{{pool}}/{{i}}_{{j}}.h5"),
+    params:
+        metric_params=distance_params,
+        tiles=lambda w: config["distances"][w.space].get("tiles", 1),
+    log:
+        f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/tile{{i}}_{{j}}.log",
+    wildcard_constraints:
+        i=r"\d+",
+        j=r"\d+",
+    threads: workflow.cores
+    shell:
+        "NUMBA_NUM_THREADS={threads} nasstages distances tile --space {wildcards.space} --metric {wildcards.metric}"
+        " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
+        " --tile {wildcards.i} {wildcards.j} --out {output:q} > {log:q} 2>&1"
+
+
+rule distance_matrix:
+    input:
+        pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+        tiles=distance_tiles,
+    output:
+        f"{R}/distances/{{space}}/{{metric}}/{{pool}}.h5",
+    params:
+        metric_params=distance_params,
+        tiles=lambda w: config["distances"][w.space].get("tiles", 1),
+    log:
+        f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/merge.log",
+    shell:
+        "nasstages distances merge --space {wildcards.space} --metric {wildcards.metric}"
+        " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
+        " --inputs {input.tiles:q} --out {output:q} > {log:q} 2>&1"
