@@ -29,7 +29,7 @@ rule distance_tile:
     wildcard_constraints:
         i=r"\d+",
         j=r"\d+",
-    threads: workflow.cores
+    threads: lambda w: config["distances"][w.space].get("threads", 2)
     shell:
         "NUMBA_NUM_THREADS={threads} nasstages distances tile --space {wildcards.space} --metric {wildcards.metric}"
         " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
