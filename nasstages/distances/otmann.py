@@ -90,6 +90,7 @@ class OTMANN(Distance):
             raise ConfigError("otmann: nu_str, nu_nas, io_mass and conv_mismatch must be non-negative")
         self.nu_str, self.nu_nas, self.io_mass = float(nu_str), float(nu_nas), float(io_mass)
         self.conv_mismatch, self.normalize = float(conv_mismatch), bool(normalize)
+        self._op_index: dict[str, int] = {}  # op name -> id used in layers()
 
     def params(self) -> dict[str, Any]:
         return {"nu_str": self.nu_str, "nu_nas": self.nu_nas, "io_mass": self.io_mass,
@@ -98,7 +99,7 @@ class OTMANN(Distance):
     def layers(self, arch: Arch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(op ids, masses, path lengths) of the network's layers, cells concatenated in name order.
 
-        Op ids index ``self._op_index`` (set up by :meth:`pairwise`)."""
+        Op ids index ``self._op_index``, which grows as new ops are seen."""
         graph = self.space.to_graph(self.space.canonicalize(arch))
         ops: list[int] = []
         masses: list[np.ndarray] = []
@@ -134,7 +135,6 @@ class OTMANN(Distance):
 
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
                  show_progress: bool = False) -> np.ndarray:
-        self._op_index: dict[str, int] = {}
         keys_a, idx_a = unique_index([self.space.canonicalize(a) for a in archs_a])
         layers_a = [self.layers(k) for k in keys_a]
         if archs_b is None:

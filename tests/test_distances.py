@@ -1,0 +1,197 @@
+"""Distance metrics on NB201 cells: metric properties, invariances, oracles, and the tiled stage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import ot
+import pytest
+
+from nasstages.distances import DISTANCES, make_distance
+from nasstages.distances.fgw_solver import fgw
+from nasstages.distances.hotnn import HOTNN, PackedCells, network_distances
+from nasstages.distances.ops import op_distance_table
+from nasstages.distances.otmann import OTMANN, exact_emd_cost
+from nasstages.distances.store import read_matrix
+from nasstages.errors import ConfigError, CorruptStoreError, NasstagesError, UnknownNameError
+from nasstages.spaces import get_space
+
+space = get_space("nb201")
+CHEAP = ["hotnn", "otmann", "tw", "edit", "path", "anasod"]
+
+
+@pytest.fixture(scope="module")
+def archs():
+    rng = np.random.default_rng(0)
+    return [space.sample(rng) for _ in range(80)]
+
+
+@pytest.mark.parametrize("metric", CHEAP)
+def test_metric_properties(metric, archs):
+    distance = make_distance(metric, space)
+    whole = distance.pairwise(archs)
+    assert whole.shape == (80, 80)
+    np.testing.assert_allclose(whole, whole.T, atol=1e-12)
+    assert np.all(np.diag(whole) == 0) and np.all(whole >= -1e-12)
+    assert np.count_nonzero(whole) > 0.9 * 80 * 79
+    np.testing.assert_allclose(distance.pairwise(archs[:30], archs[30:]), whole[:30, 30:], atol=1e-12)
+
+
+@pytest.mark.parametrize("metric", CHEAP)
+def test_dead_edges_and_swapped_nodes_do_not_count(metric):
+    base = space.from_string("|nor_conv_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|")
+    swapped = space.from_string("|avg_pool_3x3~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|")
+    # node 1 fed by nothing: its outgoing ops are dead
+    dead_a = space.from_string("|none~0|+|avg_pool_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_1x1~1|nor_conv_3x3~2|")
+    dead_b = space.from_string("|none~0|+|avg_pool_3x3~0|skip_connect~1|+|skip_connect~0|avg_pool_3x3~1|nor_conv_3x3~2|")
+    other = space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    d = make_distance(metric, space).pairwise([base, swapped, dead_a, dead_b, other])
+    assert d[0, 1] == 0 and d[2, 3] == 0
+    np.testing.assert_allclose(d[0], d[1], atol=1e-12)
+    np.testing.assert_allclose(d[2], d[3], atol=1e-12)
+    assert d[0, 4] > 0 and d[2, 4] > 0
+
+
+def test_tree_wasserstein_kernel_is_positive_semidefinite():
+    rng = np.random.default_rng(1)
+    archs = [space.sample(rng) for _ in range(300)]
+    tw = make_distance("tw", space).pairwise(archs)
+    for t in (0.1, 1.0, 10.0):
+        assert np.linalg.eigvalsh(np.exp(-t * tw)).min() > -1e-8
+    # OTMANN is not negative definite in general; the check above is not vacuous for it
+    assert tw.max() > 0
+
+
+def test_edit_and_path_count_what_they_claim():
+    a = space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    b = space.from_string("|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    single = space.from_string("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
+    empty = space.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    edit = make_distance("edit", space).pairwise([a, b, single, empty])
+    assert edit[0, 1] == 1  # one op differs, same active edges
+    path = make_distance("path", space).pairwise([a, b, single, empty])
+    assert path[2, 3] == 1  # one path (conv3x3) against none
+    # a: paths 0-3, 0-1-3, 0-2-3, 0-1-2-3 give op sequences of length 1, 2, 3 -> 3 distinct bits
+    assert path[0, 3] == 3
+    # b: 0-1-3 becomes (c1,c3) and 0-1-2-3 (c1,c3,c3); (c3,c3) survives via 0-2-3: 1 bit off, 2 on
+    assert path[0, 1] == 3
+
+
+def test_otmann_uses_exact_ot_and_is_zero_only_for_equal_cells(archs):
+    d = OTMANN(space)
+    la, lb = d.layers(archs[0]), d.layers(archs[1])
+    a = np.append(la[1], lb[1].sum())
+    b = np.append(lb[1], la[1].sum())
+    cost = np.random.default_rng(0).random((len(a), len(b)))
+    assert exact_emd_cost(a, b, cost) == pytest.approx(ot.emd2(a, b, cost), rel=1e-9)
+    whole = d.pairwise(archs)
+    canonical = [space.canonicalize(x) for x in archs]
+    for i in range(len(archs)):
+        for j in range(i + 1, len(archs)):
+            assert (whole[i, j] == 0) == (canonical[i] == canonical[j])
+
+
+def test_hotnn_equals_per_pair_reference(archs):
+    hotnn = HOTNN(space, epsilon=0.3, lam=0.6, eta=0.2)
+    d = hotnn.pairwise(archs[:12])
+    cells = [space.to_graph(space.canonicalize(a)).cells["cell"] for a in archs[:12]]
+    vocabulary = sorted(set(cells[0].vocabulary))
+    D = op_distance_table(vocabulary)
+    packed = PackedCells(cells, vocabulary, D, 0.3)
+    for i in range(12):
+        for j in range(i + 1, 12):
+            first, second = sorted((i, j), key=lambda k: space.to_string(space.canonicalize(archs[k])))
+            h = np.abs(packed.structure[first][:, None] - packed.structure[second][None]).mean(axis=2)
+            M = 0.3 * D[packed.ops[first][:, None], packed.ops[second][None]] + 0.7 * h
+            value, _ = fgw(M, packed.intra[first], packed.intra[second], lam=0.6, loss="absolute")
+            if space.canonicalize(archs[i]) == space.canonicalize(archs[j]):
+                value = 0.0
+            assert d[i, j] == pytest.approx(0.8 * value, rel=1e-9, abs=1e-12)
+
+
+def test_network_level_emd_for_multi_cell_skeletons():
+    cell_d = np.array([[0.0, 0.4, 0.9], [0.4, 0.0, 0.5], [0.9, 0.5, 0.0]])
+    slots = [np.array([0, 0, 1]), np.array([2, 1]), np.array([0, 0, 0])]
+    out = network_distances(cell_d, slots, slots, eta=0.25)
+    for i, a in enumerate(slots):
+        for j, b in enumerate(slots):
+            pa = np.arange(len(a)) / max(len(a) - 1, 1)
+            pb = np.arange(len(b)) / max(len(b) - 1, 1)
+            cost = 0.75 * cell_d[a[:, None], b[None]] + 0.25 * np.abs(pa[:, None] - pb[None])
+            expected = ot.emd2(np.full(len(a), 1 / len(a)), np.full(len(b), 1 / len(b)), cost)
+            assert out[i, j] == pytest.approx(expected, abs=1e-12)
+
+
+def test_embedding_distance_reads_vectors(tmp_path, archs):
+    vectors = np.random.default_rng(2).normal(size=(len(archs), 5))
+    path = tmp_path / "emb.h5"
+    with h5py.File(path, "w") as h5:
+        h5["archs"] = np.array([space.to_string(a) for a in archs], dtype=object).astype("S")
+        h5["embeddings"] = vectors
+    d = make_distance("embedding_l2", space, {"embeddings": str(path)}).pairwise(archs[:5], archs[5:9])
+    np.testing.assert_allclose(d, np.linalg.norm(vectors[:5, None] - vectors[None, 5:9], axis=2))
+    missing = space.from_string("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    if missing not in archs:
+        with pytest.raises(ConfigError, match="no embedding"):
+            make_distance("embedding_l2", space, {"embeddings": str(path)}).pairwise([missing])
+    with pytest.raises(ConfigError, match="pretrain"):
+        make_distance("embedding_l2", space, {"embeddings": str(tmp_path / "none.h5")})
+
+
+def test_unknown_metric_and_parameter_fail_clearly():
+    with pytest.raises(UnknownNameError, match="choose one of: anasod"):
+        make_distance("wasserstein9", space)
+    with pytest.raises(ConfigError, match="accepts: epsilon, lam, eta"):
+        make_distance("hotnn", space, {"alpha": 0.5})
+    with pytest.raises(ConfigError, match="loss"):
+        make_distance("hotnn", space, {"loss": "cubic"})
+    assert set(CHEAP) < set(DISTANCES)
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "nasstages", *map(str, args)], capture_output=True, text=True)
+
+
+def test_tiles_merge_into_the_direct_matrix(tmp_path):
+    pool = tmp_path / "pool.h5"
+    assert _cli("sample", "--space", "nb201", "--name", "t", "--size", 23, "--out", pool).returncode == 0
+    tiles = []
+    for i in range(3):
+        for j in range(i, 3):
+            out = tmp_path / f"{i}_{j}.h5"
+            run = _cli("distances", "tile", "--space", "nb201", "--metric", "hotnn", "--params", '{"eta": 0.1}',
+                       "--pool", pool, "--tiles", 3, "--tile", i, j, "--out", out)
+            assert run.returncode == 0, run.stderr
+            tiles.append(out)
+    matrix = tmp_path / "m.h5"
+    run = _cli("distances", "merge", "--space", "nb201", "--metric", "hotnn", "--params", '{"eta": 0.1}',
+               "--pool", pool, "--tiles", 3, "--inputs", *tiles, "--out", matrix)
+    assert run.returncode == 0, run.stderr
+    result = read_matrix(matrix)
+    from nasstages.pools import read_pool
+
+    direct = HOTNN(space, eta=0.1).pairwise(read_pool(pool).archs)
+    np.testing.assert_allclose(result.distances, direct.astype(np.float32), rtol=1e-6)
+    assert result.params["eta"] == 0.1 and result.metric == "hotnn" and len(result.archs) == 23
+    with h5py.File(matrix) as h5:
+        assert h5["distances"].chunks is not None and h5["distances"].dtype == np.float32
+
+    # a tile made with other parameters is refused, a missing tile is named
+    run = _cli("distances", "merge", "--space", "nb201", "--metric", "hotnn", "--params", '{"eta": 0.3}',
+               "--pool", pool, "--tiles", 3, "--inputs", *tiles, "--out", tmp_path / "x.h5")
+    assert run.returncode == 2 and "params_hash" in run.stderr and not (tmp_path / "x.h5").exists()
+    run = _cli("distances", "merge", "--space", "nb201", "--metric", "hotnn", "--params", '{"eta": 0.1}',
+               "--pool", pool, "--tiles", 3, "--inputs", *tiles[:-1], "--out", tmp_path / "x.h5")
+    assert run.returncode == 2 and "missing" in run.stderr
+
+    truncated = tmp_path / "trunc.h5"
+    truncated.write_bytes(matrix.read_bytes()[:2000])
+    with pytest.raises(CorruptStoreError, match="delete it"):
+        read_matrix(truncated)
+    with pytest.raises(NasstagesError):
+        from nasstages.distances.store import tile_bounds
+
+        tile_bounds(5, 6)
