@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from nasstages.distances.store import read_matrix
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,8 @@ def _config(mirror: Path, **search) -> dict:
         "seed": 0,
         "benchmarks": {"nb201": {"mirror": str(mirror), "official": None}},
         "pools": {"nb201": {"tiny": {"size": 25, "dedup": "iso"}}},
+        "distances": {"nb201": {"pools": ["tiny"], "tiles": 2, "threads": 1,
+                                "metrics": {"hotnn": {"eta": 0.2}, "edit": {}}}},
         "search": {
             "budget": 12,
             "seeds": 2,
@@ -64,7 +67,8 @@ def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
     _write(tmp_path, _config(nb201_mirror))
     first = _snakemake(tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
-    assert _jobs_run(first) == {"benchmark_store": 1, "sample_pool": 1, "search": 4, "report": 1, "all": 1}
+    assert _jobs_run(first) == {"benchmark_store": 1, "sample_pool": 1, "distance_tile": 6, "distance_matrix": 2,
+                                "search": 4, "report": 1, "all": 1}
     results = tmp_path / "results"
     log = pd.read_csv(results / "search/nb201/cifar10-valid/re/seed1.csv")
     assert len(log) == 12
@@ -92,6 +96,16 @@ def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
     changed = _snakemake(tmp_path)
     assert changed.returncode == 0, changed.stderr[-3000:]
     assert _jobs_run(changed) == {"search": 3, "report": 1, "all": 1}  # only the re jobs
+
+    matrix = results / "distances/nb201/hotnn/tiny.h5"
+    assert read_matrix(matrix).distances.shape == (25, 25)
+    assert not list((results / "distances/nb201/hotnn/tiles").rglob("*.h5")), "tiles are temporary"
+    config["distances"]["nb201"]["metrics"]["hotnn"]["eta"] = 0.5
+    _write(tmp_path, config)
+    restale = _snakemake(tmp_path)
+    assert restale.returncode == 0, restale.stderr[-3000:]
+    assert _jobs_run(restale) == {"distance_tile": 3, "distance_matrix": 1, "all": 1}
+    assert read_matrix(matrix).params["eta"] == 0.5
 
 
 @pytest.mark.parametrize(

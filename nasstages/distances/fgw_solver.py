@@ -295,3 +295,16 @@ def ifgw_block(ops_a, S_a, C_a, n_a, rank_a, ops_b, S_b, C_b, n_b, rank_b, D, ep
                 out[i, j] = value
                 if symmetric:
                     out[j, i] = value
+
+
+@njit(parallel=True, cache=True)
+def fgw_batch(M, C1, C2, lam, kind, max_iter, tol, out):
+    """FGW of B explicit problems (M[b] n×m, C1[b] n×n, C2[b] m×m, product start), in parallel."""
+    batch = M.shape[0]
+    n, m = M.shape[1], M.shape[2]
+    chunk = 256
+    for c in prange((batch + chunk - 1) // chunk):
+        ws = _alloc(max(n, m))
+        start = np.full((n, m), 1.0 / (n * m))
+        for b in range(c * chunk, min(batch, (c + 1) * chunk)):
+            out[b], _ = fgw_cg(M[b], C1[b], C2[b], lam, kind, start, max_iter, tol, ws)
