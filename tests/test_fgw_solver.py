@@ -111,7 +111,11 @@ def test_restarts_reach_the_best_permutation_coupling():
         M, C1, C2 = ot.dist(x, y), ot.dist(x, x, metric="euclidean"), ot.dist(y, y, metric="euclidean")
         brute = min(objective(M, C1, C2, np.eye(n)[list(p)] / n, 0.5, "absolute") for p in perms)
         ws = fgw_solver._alloc(n)
-        best = fgw_solver.fgw_best_of(M, C1, C2, 0.5, fgw_solver.ABSOLUTE, perms, 100, 1e-9, ws, np.empty((n, n)))
+        R1, P1, R2, P2 = np.empty((n, n)), np.empty((n, n + 1)), np.empty((n, n)), np.empty((n, n + 1))
+        fgw_solver.sorted_rows(C1, R1, P1)
+        fgw_solver.sorted_rows(C2, R2, P2)
+        best = fgw_solver.fgw_best_of(M, C1, C2, R1, R2, P2, 0.5, fgw_solver.ABSOLUTE, perms, 100, 1e-9, ws,
+                                      np.empty((n, n)))
         assert best <= brute + 1e-12
 
 

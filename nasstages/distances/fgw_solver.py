@@ -114,10 +114,61 @@ def _alloc(nmax):
 
 
 @njit(cache=True)
-def fgw_cg(M, C1, C2, lam, kind, start, max_iter, tol, ws):
+def sorted_rows(C, rows, prefix):
+    """rows[i] = sort(C[i]); prefix[i, l] = Σ_{l' < l} rows[i, l'] (for the absolute-loss start)."""
+    n = C.shape[0]
+    for i in range(n):
+        rows[i, :n] = np.sort(C[i, :n])
+        prefix[i, 0] = 0.0
+        for l in range(n):
+            prefix[i, l + 1] = prefix[i, l] + rows[i, l]
+
+
+@njit(cache=True)
+def _product_start_LT(C1, C2, rows1, rows2, prefix2, kind, LT):
+    """L⊗T for the product coupling T = 1/(nm): O(nm) for the square loss (expand the square),
+    O(nm(n+m)) for the absolute loss (merge of the sorted rows ``rows1``, ``rows2`` with the
+    prefix sums ``prefix2``, see :func:`sorted_rows`) instead of O(n²m²)."""
+    n = C1.shape[0]
+    m = C2.shape[0]
+    scale = 1.0 / (n * m)
+    if kind == 0:
+        s1 = np.zeros(n)
+        q1 = np.zeros(n)
+        s2 = np.zeros(m)
+        q2 = np.zeros(m)
+        for i in range(n):
+            for k in range(n):
+                s1[i] += C1[i, k]
+                q1[i] += C1[i, k] * C1[i, k]
+        for j in range(m):
+            for l in range(m):
+                s2[j] += C2[j, l]
+                q2[j] += C2[j, l] * C2[j, l]
+        for i in range(n):
+            for j in range(m):
+                LT[i, j] = (m * q1[i] + n * q2[j] - 2.0 * s1[i] * s2[j]) * scale
+        return
+    for i in range(n):
+        for j in range(m):
+            # Σ_k Σ_l |a_k − b_l| with a, b sorted: for each a_k, r = #{b_l <= a_k}
+            total = 0.0
+            r = 0
+            for k in range(n):
+                a = rows1[i, k]
+                while r < m and rows2[j, r] <= a:
+                    r += 1
+                total += a * r - prefix2[j, r] + (prefix2[j, m] - prefix2[j, r]) - a * (m - r)
+            LT[i, j] = total * scale
+
+
+@njit(cache=True)
+def fgw_cg(M, C1, C2, R1, R2, P2, lam, kind, start, max_iter, tol, ws):
     """Conditional-gradient FGW from the coupling ``start`` (n×m); returns (F, iterations).
 
-    ``ws`` is a tuple from :func:`_alloc`; the final coupling is left in ``ws[0][:n, :m]``.
+    ``R1``, ``R2``, ``P2``: sorted rows of C1, C2 and prefix sums of C2's (:func:`sorted_rows`;
+    read only for the absolute loss from the product start). ``ws`` is a tuple from
+    :func:`_alloc`; the final coupling is left in ``ws[0][:n, :m]``.
     """
     T, LT, LG, grad, big, u, v, p, way, minv, used, col_of_row, rk, cl = ws
     n, m = M.shape
@@ -125,18 +176,24 @@ def fgw_cg(M, C1, C2, lam, kind, start, max_iter, tol, ws):
     rep_r = size // n
     rep_c = size // m
     w = 1.0 / size
+    product = True
     for i in range(n):
         for j in range(m):
             T[i, j] = start[i, j]
-    # L⊗T for the (dense) start: O(n² m²), once.
-    for i in range(n):
-        for j in range(m):
-            acc = 0.0
-            for k in range(n):
-                for l in range(m):
-                    if T[k, l] != 0.0:
-                        acc += _loss(C1[i, k], C2[j, l], kind) * T[k, l]
-            LT[i, j] = acc
+            if start[i, j] != start[0, 0]:
+                product = False
+    if product:
+        _product_start_LT(C1, C2, R1, R2, P2, kind, LT)
+    else:
+        # L⊗T for a general start: O(n² m²), skipping zero entries (permutation starts have n).
+        for i in range(n):
+            for j in range(m):
+                acc = 0.0
+                for k in range(n):
+                    for l in range(m):
+                        if T[k, l] != 0.0:
+                            acc += _loss(C1[i, k], C2[j, l], kind) * T[k, l]
+                LT[i, j] = acc
     mt = 0.0
     ltt = 0.0
     for i in range(n):
@@ -207,7 +264,7 @@ def fgw_cg(M, C1, C2, lam, kind, start, max_iter, tol, ws):
 
 
 @njit(cache=True)
-def fgw_best_of(M, C1, C2, lam, kind, restarts, max_iter, tol, ws, start):
+def fgw_best_of(M, C1, C2, R1, R2, P2, lam, kind, restarts, max_iter, tol, ws, start):
     """Best F over the product start and permutation starts ``restarts`` (rows: permutations).
 
     Permutation restarts apply only when n == m (a permutation coupling needs equal sizes).
@@ -216,7 +273,7 @@ def fgw_best_of(M, C1, C2, lam, kind, restarts, max_iter, tol, ws, start):
     for i in range(n):
         for j in range(m):
             start[i, j] = 1.0 / (n * m)
-    best, _ = fgw_cg(M, C1, C2, lam, kind, start, max_iter, tol, ws)
+    best, _ = fgw_cg(M, C1, C2, R1, R2, P2, lam, kind, start, max_iter, tol, ws)
     if n == m:
         for r in range(restarts.shape[0]):
             for i in range(n):
@@ -224,7 +281,7 @@ def fgw_best_of(M, C1, C2, lam, kind, restarts, max_iter, tol, ws, start):
                     start[i, j] = 0.0
             for i in range(n):
                 start[i, restarts[r, i] % n] = 1.0 / n
-            value, _ = fgw_cg(M, C1, C2, lam, kind, start, max_iter, tol, ws)
+            value, _ = fgw_cg(M, C1, C2, R1, R2, P2, lam, kind, start, max_iter, tol, ws)
             if value < best:
                 best = value
     return best
@@ -237,8 +294,13 @@ def fgw(M: np.ndarray, C1: np.ndarray, C2: np.ndarray, lam: float = 0.5, loss: s
     n, m = M.shape
     ws = _alloc(max(n, m))
     start = np.full((n, m), 1.0 / (n * m)) if start is None else np.ascontiguousarray(start, dtype=np.float64)
-    value, _ = fgw_cg(M, np.ascontiguousarray(C1, dtype=np.float64), np.ascontiguousarray(C2, dtype=np.float64),
-                      float(lam), LOSSES[loss], start, max_iter, tol, ws)
+    C1 = np.ascontiguousarray(C1, dtype=np.float64)
+    C2 = np.ascontiguousarray(C2, dtype=np.float64)
+    R1, P1 = np.empty((n, n)), np.empty((n, n + 1))
+    R2, P2 = np.empty((m, m)), np.empty((m, m + 1))
+    sorted_rows(C1, R1, P1)
+    sorted_rows(C2, R2, P2)
+    value, _ = fgw_cg(M, C1, C2, R1, R2, P2, float(lam), LOSSES[loss], start, max_iter, tol, ws)
     return float(value), ws[0][:n, :m].copy()
 
 
@@ -255,8 +317,8 @@ def _pair_cost(ops_a, S_a, na, ops_b, S_b, nb, D, eps, M):
 
 
 @njit(parallel=True, cache=True)
-def ifgw_block(ops_a, S_a, C_a, n_a, rank_a, ops_b, S_b, C_b, n_b, rank_b, D, eps, lam, kind,
-               perms, max_iter, tol, symmetric, out):
+def ifgw_block(ops_a, S_a, C_a, R_a, P_a, n_a, rank_a, ops_b, S_b, C_b, R_b, P_b, n_b, rank_b, D, eps, lam,
+               kind, perms, max_iter, tol, symmetric, out):
     """iFGW between every cell of set a and every cell of set b, in parallel over rows.
 
     Each unordered pair is solved with the cell of lower ``rank`` first, so a pair's value does
@@ -285,12 +347,14 @@ def ifgw_block(ops_a, S_a, C_a, n_a, rank_a, ops_b, S_b, C_b, n_b, rank_b, D, ep
                 if rank_a[i] <= rank_b[j]:
                     na, nb = n_a[i], n_b[j]
                     _pair_cost(ops_a[i], S_a[i], na, ops_b[j], S_b[j], nb, D, eps, M)
-                    value = fgw_best_of(M[:na, :nb], C_a[i, :na, :na], C_b[j, :nb, :nb], lam, kind,
+                    value = fgw_best_of(M[:na, :nb], C_a[i, :na, :na], C_b[j, :nb, :nb], R_a[i, :na, :na],
+                                        R_b[j, :nb, :nb], P_b[j, :nb, : nb + 1], lam, kind,
                                         perms[na], max_iter, tol, ws, start[:na, :nb])
                 else:
                     na, nb = n_b[j], n_a[i]
                     _pair_cost(ops_b[j], S_b[j], na, ops_a[i], S_a[i], nb, D, eps, M)
-                    value = fgw_best_of(M[:na, :nb], C_b[j, :na, :na], C_a[i, :nb, :nb], lam, kind,
+                    value = fgw_best_of(M[:na, :nb], C_b[j, :na, :na], C_a[i, :nb, :nb], R_b[j, :na, :na],
+                                        R_a[i, :nb, :nb], P_a[i, :nb, : nb + 1], lam, kind,
                                         perms[na], max_iter, tol, ws, start[:na, :nb])
                 out[i, j] = value
                 if symmetric:
@@ -306,5 +370,10 @@ def fgw_batch(M, C1, C2, lam, kind, max_iter, tol, out):
     for c in prange((batch + chunk - 1) // chunk):
         ws = _alloc(max(n, m))
         start = np.full((n, m), 1.0 / (n * m))
+        R1, P1 = np.empty((n, n)), np.empty((n, n + 1))
+        R2, P2 = np.empty((m, m)), np.empty((m, m + 1))
         for b in range(c * chunk, min(batch, (c + 1) * chunk)):
-            out[b], _ = fgw_cg(M[b], C1[b], C2[b], lam, kind, start, max_iter, tol, ws)
+            if kind == 1:
+                sorted_rows(C1[b], R1, P1)
+                sorted_rows(C2[b], R2, P2)
+            out[b], _ = fgw_cg(M[b], C1[b], C2[b], R1, R2, P2, lam, kind, start, max_iter, tol, ws)

@@ -38,6 +38,8 @@ class PackedCells:
         self.ops = np.zeros((k, nmax), dtype=np.int64)
         self.structure = np.zeros((k, nmax, STRUCTURE_DIMS))
         self.intra = np.zeros((k, nmax, nmax))
+        self.sorted_intra = np.zeros((k, nmax, nmax))  # rows of intra sorted (absolute-loss start)
+        self.prefix_intra = np.zeros((k, nmax, nmax + 1))
         op_index = {op: v for v, op in enumerate(vocabulary)}
         for c, cell in enumerate(cells):
             n = len(cell.ops)
@@ -48,6 +50,9 @@ class PackedCells:
             self.structure[c, :n] = s
             h = np.abs(s[:, None, :] - s[None, :, :]).mean(axis=2)
             self.intra[c, :n, :n] = eps * D[ops[:, None], ops[None, :]] + (1 - eps) * h
+            rows = np.sort(self.intra[c, :n, :n], axis=1)
+            self.sorted_intra[c, :n, :n] = rows
+            self.prefix_intra[c, :n, 1 : n + 1] = np.cumsum(rows, axis=1)
 
 
 def restart_permutations(nmax: int, restarts: int, seed: int = 0) -> np.ndarray:
@@ -97,8 +102,8 @@ class HOTNN(Distance):
         nmax = int(max(pa.sizes.max(), pb.sizes.max()))
         perms = restart_permutations(nmax, self.restarts)
         out = np.zeros((len(pa.sizes), len(pb.sizes)))
-        fgw_solver.ifgw_block(pa.ops, pa.structure, pa.intra, pa.sizes, rank_a,
-                              pb.ops, pb.structure, pb.intra, pb.sizes, rank_b,
+        fgw_solver.ifgw_block(pa.ops, pa.structure, pa.intra, pa.sorted_intra, pa.prefix_intra, pa.sizes, rank_a,
+                              pb.ops, pb.structure, pb.intra, pb.sorted_intra, pb.prefix_intra, pb.sizes, rank_b,
                               D, self.epsilon, self.lam, fgw_solver.LOSSES[self.loss], perms,
                               self.max_iter, self.tol, cells_b is None, out)
         return out
