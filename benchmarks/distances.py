@@ -43,7 +43,9 @@ def main() -> None:
     import ot
     import torch
 
-    print(f"cores: {os.cpu_count()}, numba threads: {fgw_solver.numba.get_num_threads() if hasattr(fgw_solver, 'numba') else 'default'}")
+    import numba
+
+    print(f"cores: {os.cpu_count()}, numba threads: {numba.get_num_threads()}")
     problems = nas_cell_problems(max(args.pot_pairs, args.batch_pairs))
     M = np.array([p[0] for p in problems])
     C1 = np.array([p[1] for p in problems])

@@ -79,7 +79,7 @@ def _distance_inputs(args: argparse.Namespace):
     pool = read_pool(args.pool)
     if pool.space.name != args.space:
         raise ConfigError(f"pool {args.pool} is of space {pool.space.name!r}, not {args.space!r}")
-    distance = make_distance(args.metric, pool.space, args.params)
+    distance = make_distance(args.metric, pool.space, args.params, device=getattr(args, "device", "cpu"))
     strings = [pool.space.to_string(a) for a in pool.archs]
     return distance, pool, strings
 
@@ -162,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--out", type=Path, required=True)
         if action == "tile":
             sub.add_argument("--tile", type=int, nargs=2, required=True, metavar=("I", "J"))
+            sub.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
+                             help="GPU engine where the metric has one (auto: CUDA when present)")
             sub.set_defaults(func=cmd_distances_tile)
         else:
             sub.add_argument("--inputs", nargs="+", required=True, help="the tile files")

@@ -39,10 +39,13 @@ class Registry(Generic[T]):
             ) from None
 
     def parameters(self, name: str) -> list[str]:
-        """Keyword parameters a config may set for ``name`` (positional context arguments excluded)."""
+        """Parameters a config may set for ``name``: those with defaults, before any ``*``.
+
+        Context arguments (the space, an RNG) have no default; keyword-only ones (e.g. a
+        device) are run settings that do not change results, so configs do not set them."""
         signature = inspect.signature(self.get(name))
         return [p.name for p in signature.parameters.values()
-                if p.kind == p.KEYWORD_ONLY or (p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty)]
+                if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty]
 
     def check_params(self, name: str, params: dict[str, Any], where: str = "") -> None:
         """Raise if ``name`` is unknown or ``params`` sets a parameter it does not accept."""

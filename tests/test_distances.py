@@ -195,3 +195,34 @@ def test_tiles_merge_into_the_direct_matrix(tmp_path):
         from nasstages.distances.store import tile_bounds
 
         tile_bounds(5, 6)
+
+
+def test_gpu_engine_code_matches_cpu_in_the_cuda_simulator():
+    """The CUDA kernel's code, run on the CPU by numba's simulator, equals the CPU engine."""
+    script = (
+        "import numpy as np\n"
+        "from nasstages.spaces import get_space\n"
+        "from nasstages.distances.hotnn import HOTNN\n"
+        "space = get_space('nb201'); rng = np.random.default_rng(3)\n"
+        "archs = [space.sample(rng) for _ in range(7)]\n"
+        "for loss in ('absolute', 'square'):\n"
+        "    for a, b in ((archs, None), (archs[:3], archs[3:])):\n"
+        "        cpu = HOTNN(space, loss=loss, restarts=2).pairwise(a, b)\n"
+        "        gpu = HOTNN(space, loss=loss, restarts=2, device='cuda').pairwise(a, b)\n"
+        "        assert np.abs(cpu - gpu).max() <= 1e-12, (loss, np.abs(cpu - gpu).max())\n"
+        "print('ok')\n"
+    )
+    import os
+
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env={**os.environ, "NUMBA_ENABLE_CUDASIM": "1"})
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr[-2000:]
+
+
+def test_cuda_requested_without_gpu_fails_clearly():
+    from nasstages.distances.fgw_cuda import cuda_available
+
+    if cuda_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        make_distance("hotnn", space, device="cuda").pairwise([space.sample(np.random.default_rng(0))] * 2)

@@ -4,6 +4,8 @@ The compiled solvers (numba) are imported only when a distance that needs them i
 so importing nasstages stays fast.
 """
 
+import inspect
+
 from nasstages.distances.base import Distance
 from nasstages.distances.embedding import EmbeddingL2
 from nasstages.distances.hotnn import HOTNN
@@ -17,11 +19,17 @@ for _cls in (HOTNN, OTMANN, TreeWasserstein, EditDistance, PathDistance, AnasodD
     DISTANCES.register(_cls.name)(_cls)
 
 
-def make_distance(name: str, space: SearchSpace, params: dict | None = None, where: str = "") -> Distance:
-    """Build metric ``name`` for ``space``; unknown names or parameters fail naming the choices."""
+def make_distance(name: str, space: SearchSpace, params: dict | None = None, where: str = "",
+                  device: str = "cpu") -> Distance:
+    """Build metric ``name`` for ``space``; unknown names or parameters fail naming the choices.
+
+    ``device`` (cpu, cuda, auto) reaches the metrics that have a GPU engine; the others ignore it.
+    """
     params = params or {}
     DISTANCES.check_params(name, params, where)
-    return DISTANCES.get(name)(space, **params)
+    factory = DISTANCES.get(name)
+    extra = {"device": device} if "device" in inspect.signature(factory).parameters else {}
+    return factory(space, **params, **extra)
 
 
 __all__ = ["DISTANCES", "Distance", "make_distance"]

@@ -21,10 +21,13 @@ restarts from a fixed list) and first-minimum tie-breaking in the assignment.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
 SQUARE, ABSOLUTE = 0, 1
+GRID = 2.0**36  # resolution of the gradient seen by the assignment step
 LOSSES = {"square": SQUARE, "absolute": ABSOLUTE}
 
 
@@ -206,7 +209,8 @@ def fgw_cg(M, C1, C2, R1, R2, P2, lam, kind, start, max_iter, tol, ws):
         it += 1
         for i in range(n):
             for j in range(m):
-                grad[i, j] = lam * M[i, j] + 2.0 * (1.0 - lam) * LT[i, j]
+                # snapped to a 2^-36 grid so that near-ties (rounding, FMA) break alike on CPU and GPU
+                grad[i, j] = math.floor((lam * M[i, j] + 2.0 * (1.0 - lam) * LT[i, j]) * GRID + 0.5)
         if size == n and size == m:
             _assign(grad, n, u, v, p, way, minv, used, col_of_row)
             for t in range(n):

@@ -71,8 +71,12 @@ class HOTNN(Distance):
     name = "hotnn"
 
     def __init__(self, space: SearchSpace, epsilon: float = 0.5, lam: float = 0.5, eta: float = 0.2,
-                 loss: str = "absolute", restarts: int = 1, max_iter: int = 100, tol: float = 1e-9) -> None:
+                 loss: str = "absolute", restarts: int = 1, max_iter: int = 100, tol: float = 1e-9,
+                 *, device: str = "cpu") -> None:
         super().__init__(space)
+        if device not in ("cpu", "cuda", "auto"):
+            raise ConfigError(f"hotnn: device must be cpu, cuda or auto, not {device!r}")
+        self.device = device  # not a parameter of the values: both engines agree to rounding
         if not (0 <= epsilon <= 1 and 0 <= lam <= 1 and 0 <= eta <= 1):
             raise ConfigError(f"hotnn: epsilon, lam and eta must lie in [0, 1], got {epsilon}, {lam}, {eta}")
         if loss not in ("absolute", "square"):
@@ -101,12 +105,28 @@ class HOTNN(Distance):
         rank_b = rank_a if keys_b is None else np.array([order[k] for k in keys_b], dtype=np.int64)
         nmax = int(max(pa.sizes.max(), pb.sizes.max()))
         perms = restart_permutations(nmax, self.restarts)
+        if self._use_cuda():
+            from nasstages.distances.fgw_cuda import ifgw_block_cuda
+
+            return ifgw_block_cuda(pa, rank_a, pb, rank_b, D, self.epsilon, self.lam, fgw_solver.LOSSES[self.loss],
+                                   perms, self.max_iter, self.tol, cells_b is None)
         out = np.zeros((len(pa.sizes), len(pb.sizes)))
         fgw_solver.ifgw_block(pa.ops, pa.structure, pa.intra, pa.sorted_intra, pa.prefix_intra, pa.sizes, rank_a,
                               pb.ops, pb.structure, pb.intra, pb.sorted_intra, pb.prefix_intra, pb.sizes, rank_b,
                               D, self.epsilon, self.lam, fgw_solver.LOSSES[self.loss], perms,
                               self.max_iter, self.tol, cells_b is None, out)
         return out
+
+    def _use_cuda(self) -> bool:
+        if self.device == "cpu":
+            return False
+        from nasstages.distances.fgw_cuda import cuda_available
+
+        if cuda_available():
+            return True
+        if self.device == "cuda":
+            raise ConfigError("hotnn: device 'cuda' asked for but no CUDA GPU is available; use device auto or cpu")
+        return False
 
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
         net_a = [self.space.to_graph(self.space.canonicalize(a)) for a in archs_a]

@@ -24,6 +24,7 @@ rule distance_tile:
     params:
         metric_params=distance_params,
         tiles=lambda w: config["distances"][w.space].get("tiles", 1),
+        device=lambda w: config["distances"][w.space].get("device", "auto"),
     log:
         f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/tile{{i}}_{{j}}.log",
     wildcard_constraints:
@@ -33,7 +34,7 @@ rule distance_tile:
     shell:
         "NUMBA_NUM_THREADS={threads} nasstages distances tile --space {wildcards.space} --metric {wildcards.metric}"
         " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
-        " --tile {wildcards.i} {wildcards.j} --out {output:q} > {log:q} 2>&1"
+        " --tile {wildcards.i} {wildcards.j} --device {params.device} --out {output:q} > {log:q} 2>&1"
 
 
 rule distance_matrix:
