@@ -1,0 +1,68 @@
+"""The distance GP against an exact closed-form GP, and its PSD repair."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from nasstages.surrogates import DistanceGP
+
+
+def closed_form(dist_train, dist_cross, dist_test, y, outputscale, lengthscale, noise, form):
+    """Textbook GP posterior (Rasmussen & Williams, eq. 2.25–2.26) on standardized y."""
+    k = (lambda d: outputscale * np.exp(-d / lengthscale)) if form == "exp" else \
+        (lambda d: outputscale * np.exp(-0.5 * (d / lengthscale) ** 2))
+    mu, sd = y.mean(), y.std()
+    z = (y - mu) / sd
+    K = k(dist_train) + noise * np.eye(len(y))
+    Ks = k(dist_cross)
+    alpha = np.linalg.solve(K, z)
+    mean = Ks @ alpha
+    cov = k(dist_test) - Ks @ np.linalg.solve(K, Ks.T)
+    return mean * sd + mu, cov * sd**2
+
+
+@pytest.mark.parametrize("form", ["exp", "squared"])
+def test_matches_closed_form_gp(form):
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(30, 3))
+    d = np.linalg.norm(points[:, None] - points[None], axis=2)  # Euclidean: both forms positive definite
+    train, test = np.arange(22), np.arange(22, 30)
+    y = np.sin(points[train].sum(axis=1)) * 5 + 80
+    hyper = {"outputscale": 1.3, "lengthscale": 2.0, "noise": 0.05}
+    gp = DistanceGP(form=form).fit(d[np.ix_(train, train)], y, optimize=False, hyper=hyper)
+    post = gp.predict(d[np.ix_(test, train)], d[np.ix_(test, test)])
+    mean, cov = closed_form(d[np.ix_(train, train)], d[np.ix_(test, train)], d[np.ix_(test, test)], y,
+                            form=form, **hyper)
+    np.testing.assert_allclose(post.mean, mean, rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(post.covariance, cov, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gp.predict(d[np.ix_(test, train)]).var, np.diag(cov), rtol=1e-6, atol=1e-8)
+    assert gp.repairs == 0
+
+
+def test_fitting_raises_the_marginal_likelihood():
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(40, 2))
+    d = np.abs(points[:, None] - points[None]).sum(axis=2)
+    y = points[:, 0] * 3 + rng.normal(scale=0.1, size=40)
+    fixed = DistanceGP().fit(d, y, optimize=False, hyper={"outputscale": 1.0, "lengthscale": 0.05, "noise": 0.5})
+    fitted = DistanceGP(train_iters=80).fit(d, y, hyper={"outputscale": 1.0, "lengthscale": 0.05, "noise": 0.5})
+    assert fitted.marginal_log_likelihood() > fixed.marginal_log_likelihood() + 0.1
+
+
+@pytest.mark.parametrize("psd", ["clip", "jitter"])
+def test_indefinite_kernel_is_repaired_and_logged(psd, caplog):
+    # shortest-path metric of the graph K_{2,3}: not negative definite, exp(-d/5) is indefinite
+    d = np.full((5, 5), 2.0)
+    d[np.ix_([0, 1], [2, 3, 4])] = d[np.ix_([2, 3, 4], [0, 1])] = 1.0
+    np.fill_diagonal(d, 0.0)
+    assert np.linalg.eigvalsh(np.exp(-d / 5.0)).min() < -0.02
+    with caplog.at_level(logging.WARNING):
+        gp = DistanceGP(psd=psd).fit(d, np.array([1.0, 2.0, 3.0, 4.0, 5.0]), optimize=False,
+                                     hyper={"outputscale": 1.0, "lengthscale": 5.0, "noise": 1e-3})
+        post = gp.predict(d[:2])
+    assert np.all(np.isfinite(post.mean)) and np.all(post.var >= 0)
+    assert gp.repairs >= 1
+    assert any("not PSD" in r.message for r in caplog.records)
