@@ -9,12 +9,18 @@ import numpy as np
 from nasstages.registry import Registry
 from nasstages.search.base import Optimizer
 from nasstages.search.evolution import RegularizedEvolution
+from nasstages.search.kernel_bo import HOTNAS, NASBOT, TWNAS, BOEdit, TWNASkDPP
 from nasstages.search.random_search import RandomSearch
 from nasstages.spaces import SearchSpace
 
 METHODS: Registry[Optimizer] = Registry("search method")
 METHODS.register("rs")(RandomSearch)
 METHODS.register("re")(RegularizedEvolution)
+METHODS.register("hotnas")(HOTNAS)
+METHODS.register("nasbot")(NASBOT)
+METHODS.register("bo_edit")(BOEdit)
+METHODS.register("twnas")(TWNAS)
+METHODS.register("twnas_kdpp")(TWNASkDPP)
 
 
 def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 COLUMNS = (
     "step", "arch", "observed_acc", "mean_acc", "seed_slot",
     "incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc",
-    "sim_time_s", "elapsed_s",
+    "sim_time_s", "elapsed_s", "predicted_acc", "predicted_std", "surrogate_s",
 )
+NO_PREDICTION = {"predicted_acc": float("nan"), "predicted_std": float("nan"), "surrogate_s": 0.0}
 
 
 @dataclass(frozen=True)
@@ -103,11 +104,12 @@ def run_search(
     bar = tqdm(total=job.budget, initial=len(state.rows), disable=not show_progress, mininterval=1.0,
                desc=f"{job.method} {job.dataset} seed{job.seed}")
     while len(state.rows) < job.budget:
-        n = min(job.batch_size, job.budget - len(state.rows))
+        n = min(getattr(optimizer, "batch_size", None) or job.batch_size, job.budget - len(state.rows))
         archs = optimizer.ask(n)
+        info = getattr(optimizer, "proposal_info", None) or [NO_PREDICTION] * len(archs)
         evaluations = [bench.query(a, job.dataset, noise_rng, job.noise) for a in archs]
         optimizer.tell(archs, evaluations)
-        for arch, evaluation in zip(archs, evaluations):
+        for arch, evaluation, predicted in zip(archs, evaluations, info):
             text = space.to_string(arch)
             mean = bench.mean_valid(arch, job.dataset)
             state.sim_time_s += evaluation.cost_s
@@ -119,10 +121,11 @@ def run_search(
                 "incumbent_arch": state.incumbent[0], "incumbent_observed_acc": state.incumbent[1],
                 "incumbent_mean_acc": state.incumbent[2], "sim_time_s": round(state.sim_time_s, 3),
                 "elapsed_s": round(state.elapsed_before_s + time.perf_counter() - started, 4),
+                **{key: predicted.get(key, NO_PREDICTION[key]) for key in NO_PREDICTION},
             })
-        bar.update(n)
+        bar.update(len(archs))
         done = len(state.rows)
-        if checkpoint_every and done < job.budget and done // checkpoint_every != (done - n) // checkpoint_every:
+        if checkpoint_every and done < job.budget and done // checkpoint_every != (done - len(archs)) // checkpoint_every:
             _checkpoint(ckpt_path, job_hash, optimizer, noise_rng, state, started)
         if stop_after is not None and done >= stop_after and done < job.budget:
             _checkpoint(ckpt_path, job_hash, optimizer, noise_rng, state, started)
@@ -136,6 +139,7 @@ def run_search(
         "split": bench.split(job.dataset),
         "final": {k: state.rows[-1][k] for k in ("incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc")},
         "csv": out_csv.name,
+        "optimizer": optimizer.summary() if hasattr(optimizer, "summary") else {},
     })
     write_json_atomic(meta_path, meta)
     if ckpt_path.exists():

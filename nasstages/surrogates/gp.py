@@ -33,10 +33,11 @@ class DistanceKernel(gpytorch.kernels.Kernel):
 
     has_lengthscale = True
 
-    def __init__(self, form: str = "exp", psd: str = "clip", **kwargs) -> None:
+    def __init__(self, form: str = "exp", psd: str = "clip", announce: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.form = form
         self.psd = psd
+        self.announce = announce  # log the first repair at WARNING (later ones at DEBUG)
         self.distances = torch.zeros(0, 0, dtype=torch.float64)
         self.repairs = 0
         self.most_negative = 0.0
@@ -62,7 +63,9 @@ class DistanceKernel(gpytorch.kernels.Kernel):
         self.repairs += 1
         self.most_negative = min(self.most_negative, smallest)
         if self.repairs == 1:
-            log.warning("GP kernel not PSD on the training set (eigenvalue %.3g): repairing by %s", smallest, self.psd)
+            log.log(logging.WARNING if self.announce else logging.DEBUG,
+                    "GP kernel not PSD on the training set (eigenvalue %.3g): repairing by %s; later repairs are "
+                    "counted in the search's JSON (gp_repairs)", smallest, self.psd)
         if self.psd == "clip":
             return (vectors * eigenvalues.clamp(min=0.0)) @ vectors.T
         return k + (-smallest) * torch.eye(k.shape[0], dtype=k.dtype)
@@ -97,9 +100,12 @@ class DistanceGP:
         self.form, self.psd, self.train_iters, self.lr = form, psd, train_iters, lr
         self.noise_floor = noise_floor
         self.model: _ExactGP | None = None
+        self.total_repairs = 0  # over every fit and prediction of this surrogate
+        self.most_negative = 0.0
 
     @property
     def repairs(self) -> int:
+        """Repairs in the current model (fit and predictions since)."""
         return 0 if self.model is None else self.model.covar_module.base_kernel.repairs
 
     def fit(self, train_distances: np.ndarray, y: np.ndarray, *, optimize: bool = True,
@@ -116,7 +122,8 @@ class DistanceGP:
         target = torch.as_tensor((np.asarray(y) - self.y_mean) / self.y_std, dtype=torch.float64)
         likelihood = gpytorch.likelihoods.GaussianLikelihood(
             noise_constraint=gpytorch.constraints.GreaterThan(self.noise_floor)).double()
-        kernel = DistanceKernel(form=self.form, psd=self.psd).double()
+        self._collect()
+        kernel = DistanceKernel(form=self.form, psd=self.psd, announce=self.total_repairs == 0).double()
         kernel.distances = torch.as_tensor(train_distances, dtype=torch.float64)
         model = _ExactGP(x, target, likelihood, kernel).double()
         off = train_distances[np.triu_indices(n, 1)] if n > 1 else np.array([1.0])
@@ -141,16 +148,28 @@ class DistanceGP:
         model.eval()
         likelihood.eval()
         self.model, self.likelihood, self.n = model, likelihood, n
-        if kernel.repairs:
-            log.info("GP fit: kernel repaired %d times by %s (most negative eigenvalue %.3g)",
-                     kernel.repairs, self.psd, kernel.most_negative)
         return self
+
+    def _collect(self) -> None:
+        """Fold the current model's repair count into the totals (before it is replaced)."""
+        if self.model is not None:
+            kernel = self.model.covar_module.base_kernel
+            self.total_repairs += kernel.repairs
+            self.most_negative = min(self.most_negative, kernel.most_negative)
+            kernel.repairs = 0
+
+    def summary(self) -> dict[str, float]:
+        """Repairs so far, for the search's provenance record."""
+        self._collect()
+        return {"gp_repairs": self.total_repairs, "gp_most_negative_eigenvalue": self.most_negative,
+                "gp_psd_repair": self.psd}
 
     def hyperparameters(self) -> dict[str, float]:
         assert self.model is not None
-        return {"outputscale": float(self.model.covar_module.outputscale),
-                "lengthscale": float(self.model.covar_module.base_kernel.lengthscale),
-                "noise": float(self.likelihood.noise)}
+        with torch.no_grad():
+            return {"outputscale": self.model.covar_module.outputscale.item(),
+                    "lengthscale": self.model.covar_module.base_kernel.lengthscale.item(),
+                    "noise": self.likelihood.noise.item()}
 
     def marginal_log_likelihood(self) -> float:
         """Exact MLL (per point, standardized targets) at the current hyperparameters."""
@@ -181,7 +200,9 @@ class DistanceGP:
         kernel.distances = full
         x = torch.arange(n, n + m, dtype=torch.float64).unsqueeze(-1)
         try:
-            with torch.no_grad(), gpytorch.settings.fast_pred_var(False):
+            with torch.no_grad(), gpytorch.settings.fast_pred_var(False), warnings.catch_warnings():
+                # tiny negative predictive variances (rounding) are clipped to 0 below
+                warnings.simplefilter("ignore", gpytorch.utils.warnings.NumericalWarning)
                 posterior = self.model(x)
                 mean = posterior.mean.numpy() * self.y_std + self.y_mean
                 if test_distances is not None:
