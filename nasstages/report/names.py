@@ -3,6 +3,15 @@
 METHOD_NAMES = {
     "rs": "Random search",
     "re": "Regularized evolution",
+    "hotnas": "HOTNAS",
+    "nasbot": "NASBOT",
+    "bo_edit": "BO (edit kernel)",
+    "twnas": "TW-NAS",
+    "twnas_kdpp": "TW-NAS k-DPP (batch 5)",
+    "anasod_rs": "ANASOD-RS",
+    "anasod_biased_rs": "ANASOD biased RS",
+    "anasod_bo": "ANASOD-BO",
+    "bananas": "BANANAS",
 }
 BENCHMARK_NAMES = {"nb201": "NAS-Bench-201"}
 DATASET_NAMES = {"cifar10-valid": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}

@@ -8,6 +8,8 @@ import numpy as np
 
 from nasstages.registry import Registry
 from nasstages.search.base import Optimizer
+from nasstages.search.anasod import AnasodBiasedRS, AnasodBO, AnasodRS
+from nasstages.search.bananas import Bananas
 from nasstages.search.evolution import RegularizedEvolution
 from nasstages.search.kernel_bo import HOTNAS, NASBOT, TWNAS, BOEdit, TWNASkDPP
 from nasstages.search.random_search import RandomSearch
@@ -21,6 +23,10 @@ METHODS.register("nasbot")(NASBOT)
 METHODS.register("bo_edit")(BOEdit)
 METHODS.register("twnas")(TWNAS)
 METHODS.register("twnas_kdpp")(TWNASkDPP)
+METHODS.register("anasod_rs")(AnasodRS)
+METHODS.register("anasod_biased_rs")(AnasodBiasedRS)
+METHODS.register("anasod_bo")(AnasodBO)
+METHODS.register("bananas")(Bananas)
 
 
 def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:

@@ -86,6 +86,25 @@ class SearchSpace(abc.ABC):
         """
         return arch
 
+    # Cell spaces with one op per edge (NB201, TransNAS micro) implement these (ANASOD, BANANAS).
+    @property
+    def operations(self) -> tuple[str, ...]:
+        """The ops an edge can take, in a fixed order."""
+        raise NotImplementedError(f"space {self.name!r} has no per-edge operations")
+
+    def operation_counts(self, arch: Arch) -> np.ndarray:
+        """How many edges carry each op of :attr:`operations` (ANASOD's encoding, unnormalized)."""
+        raise NotImplementedError(f"space {self.name!r} has no per-edge operations")
+
+    def sample_with_operation_counts(self, counts: np.ndarray, rng: np.random.Generator) -> Arch:
+        """A uniformly random architecture with exactly these op counts (ANASOD's decoder)."""
+        raise NotImplementedError(f"space {self.name!r} has no per-edge operations")
+
+    @property
+    def max_path_ops(self) -> int:
+        """Most ops on one input->output path (the length of BANANAS path encodings)."""
+        raise NotImplementedError(f"space {self.name!r} has no path encoding")
+
     # Enumerable spaces (NB201, TransNAS micro) also implement these three.
     @property
     def size(self) -> int | None:

@@ -153,6 +153,24 @@ class NB201Space(SearchSpace):
     def size(self) -> int:
         return len(OPS) ** len(EDGES)
 
+    @property
+    def operations(self) -> tuple[str, ...]:
+        return OPS
+
+    @property
+    def max_path_ops(self) -> int:
+        return N_NODES - 1  # the path 0 -> 1 -> 2 -> 3
+
+    def operation_counts(self, arch: NB201Arch) -> np.ndarray:
+        return np.array([arch.count(op) for op in OPS], dtype=np.int64)
+
+    def sample_with_operation_counts(self, counts: np.ndarray, rng: np.random.Generator) -> NB201Arch:
+        counts = np.asarray(counts, dtype=np.int64)
+        if counts.shape != (len(OPS),) or counts.min() < 0 or counts.sum() != len(EDGES):
+            raise ValueError(f"NB201 op counts must be {len(OPS)} non-negative integers summing to {len(EDGES)}")
+        ops = np.repeat(np.arange(len(OPS)), counts)
+        return tuple(OPS[k] for k in rng.permutation(ops))  # type: ignore[return-value]
+
     def sample(self, rng: np.random.Generator) -> NB201Arch:
         return tuple(OPS[k] for k in rng.integers(0, len(OPS), size=len(EDGES)))  # type: ignore[return-value]
 
