@@ -1,0 +1,76 @@
+"""Model-based search: k-DPP sampling, ANASOD's simplex grid, every method through the runner."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nasstages.search import METHODS
+from nasstages.search.anasod import round_to_grid
+from nasstages.search.kdpp import kdpp_probabilities, sample_kdpp
+from nasstages.search.runner import SearchJob, run_search
+from nasstages.spaces import get_space
+
+MODEL_BASED = ["hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp", "anasod_rs", "anasod_biased_rs", "anasod_bo",
+               "bananas"]
+
+
+def test_kdpp_sampler_matches_enumeration():
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(6, 4))
+    L = B @ B.T + 0.1 * np.eye(6)
+    exact = kdpp_probabilities(L, 3)
+    draws = Counter(tuple(sample_kdpp(L, 3, rng)) for _ in range(20000))
+    assert set(draws) <= set(exact)
+    for subset, p in exact.items():
+        assert abs(draws[subset] / 20000 - p) < 0.012, (subset, p, draws[subset] / 20000)
+    with pytest.raises(ValueError, match="rank"):
+        sample_kdpp(np.outer(B[:, 0], B[:, 0]), 2, rng)
+
+
+def test_anasod_rounding_stays_on_the_simplex_grid():
+    rng = np.random.default_rng(1)
+    for _ in range(2000):
+        p = rng.dirichlet(np.full(5, 0.5))
+        counts = round_to_grid(p, 6)
+        assert counts.sum() == 6 and counts.min() >= 0
+        assert np.all(np.abs(counts - p * 6) < 1 + 1e-9)
+        assert np.array_equal(round_to_grid(counts / 6, 6), counts)  # grid points are fixed points
+    space = get_space("nb201")
+    for _ in range(200):
+        counts = round_to_grid(rng.dirichlet(np.ones(5)), 6)
+        arch = space.sample_with_operation_counts(counts, rng)
+        assert np.array_equal(space.operation_counts(arch), counts)
+    with pytest.raises(ValueError, match="summing to 6"):
+        space.sample_with_operation_counts(np.array([1, 1, 1, 1, 1]), rng)
+
+
+@pytest.mark.parametrize("method", MODEL_BASED)
+def test_method_runs_and_logs_its_surrogate(method, nb201_bench, tmp_path):
+    out = tmp_path / "seed0.csv"
+    run_search(SearchJob("nb201", "cifar100", method, 0, 24), nb201_bench, out, show_progress=False)
+    log = pd.read_csv(out)
+    assert len(log) == 24 and list(log["step"]) == list(range(1, 25))
+    if method not in ("anasod_rs", "anasod_biased_rs"):
+        modelled = log.iloc[12:]
+        assert modelled["predicted_acc"].notna().all() and (modelled["surrogate_s"] > 0).all()
+        assert modelled["predicted_acc"].between(0, 100).all()
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["config"]["method"] == method
+    assert method in METHODS
+
+
+def test_bo_resumes_identically(nb201_bench, tmp_path):
+    job = SearchJob("nb201", "cifar10-valid", "hotnas", 2, 22, params={"n_init": 6, "refit_every": 3})
+    whole = tmp_path / "whole" / "seed2.csv"
+    run_search(job, nb201_bench, whole, show_progress=False)
+    cut = tmp_path / "cut" / "seed2.csv"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=5, stop_after=13)
+    run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=5)
+    columns = ["arch", "observed_acc", "incumbent_arch"]
+    pd.testing.assert_frame_equal(pd.read_csv(whole)[columns], pd.read_csv(cut)[columns])
