@@ -74,3 +74,27 @@ def test_bo_resumes_identically(nb201_bench, tmp_path):
     run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=5)
     columns = ["arch", "observed_acc", "incumbent_arch"]
     pd.testing.assert_frame_equal(pd.read_csv(whole)[columns], pd.read_csv(cut)[columns])
+
+
+def _final_accuracy(args):
+    """Incumbent mean accuracy after the budget, for one (method, seed) run in a worker process."""
+    store, method, seed, budget, folder = args
+    from nasstages.benchmarks import load_benchmark
+
+    out = f"{folder}/{method}/seed{seed}.csv"
+    run_search(SearchJob("nb201", "cifar10-valid", method, seed, budget), load_benchmark("nb201", store), out,
+               show_progress=False)
+    return method, float(pd.read_csv(out)["incumbent_mean_acc"].iloc[-1])
+
+
+@pytest.mark.slow
+def test_every_method_beats_random_search_on_average(nb201_store, tmp_path):
+    """A real but loose check: mean over 10 seeds after 100 queries on cifar10-valid."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    jobs = [(str(nb201_store), m, s, 100, str(tmp_path)) for m in ["rs", *MODEL_BASED] for s in range(10)]
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(_final_accuracy, jobs))
+    finals = {m: np.mean([acc for method, acc in results if method == m]) for m in ["rs", *MODEL_BASED]}
+    losers = {m: round(v, 3) for m, v in finals.items() if m != "rs" and v <= finals["rs"]}
+    assert not losers, f"random search {finals['rs']:.3f} beats {losers}"
