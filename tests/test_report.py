@@ -35,7 +35,7 @@ def test_report_writes_figures_and_tables(search_logs):
     written = write_report(paths, root / "report")
     names = sorted(p.name for p in written)
     assert names == sorted([f"nb201_{d}.{e}" for d in DATASETS for e in ("pdf", "png")]
-                           + ["nb201_final.md", "nb201_final.tex"])
+                           + ["nb201_final.md", "nb201_final.tex", "nb201_cost.md"])
     for path in written:
         assert path.stat().st_size > 200
     assert (root / "report" / "figures" / "nb201_cifar10-valid.png").read_bytes()[:4] == b"\x89PNG"
@@ -69,3 +69,14 @@ def test_report_rejects_unreadable_logs(tmp_path):
         write_report([bad], tmp_path / "report")
     with pytest.raises(NasstagesError, match="not a search log"):
         write_report([tmp_path / "whatever.csv"], tmp_path / "report")
+
+
+def test_cost_table_reports_seconds_and_surrogate_share(search_logs):
+    root, paths = search_logs
+    write_report(paths, root / "report")
+    cost = (root / "report" / "tables" / "nb201_cost.md").read_text()
+    rows = {line.split("|")[1].strip(): [c.strip() for c in line.split("|")[2:-1]]
+            for line in cost.splitlines() if line.startswith("| ") and "---" not in line}
+    elapsed = np.mean([pd.read_csv(p)["elapsed_s"].iloc[-1] for p in paths if "/rs/" in p.as_posix()])
+    assert rows["Random search"][0] == f"{elapsed:.2f}"
+    assert rows["Random search"][2] == "0%" and rows["Regularized evolution"][2] == "0%"

@@ -7,7 +7,7 @@ from typing import Iterable
 
 from nasstages.io import write_text_atomic
 from nasstages.report.figures import plot_error_curves
-from nasstages.report.tables import latex_table, markdown_table
+from nasstages.report.tables import cost_table, latex_table, markdown_table
 from nasstages.report.trajectories import MethodRuns, load_runs
 
 
@@ -35,5 +35,7 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path) -> list[P
         stem = table_stem(out_dir, benchmark)
         write_text_atomic(stem.with_suffix(".md"), markdown_table(group))
         write_text_atomic(stem.with_suffix(".tex"), latex_table(group))
-        written += [stem.with_suffix(".md"), stem.with_suffix(".tex")]
+        cost = out_dir / "tables" / f"{benchmark}_cost.md"
+        write_text_atomic(cost, cost_table(group))
+        written += [stem.with_suffix(".md"), stem.with_suffix(".tex"), cost]
     return written

@@ -109,3 +109,17 @@ def latex_table(runs: list[MethodRuns]) -> str:
         "\\end{table}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def cost_table(runs: list[MethodRuns]) -> str:
+    """Markdown: real seconds per run and the surrogate's share of them, per method (all datasets)."""
+    methods = list(dict.fromkeys(run.method for run in runs))
+    lines = ["| Method | seconds per run | surrogate seconds | surrogate share |", "|---|---:|---:|---:|"]
+    for method in methods:
+        elapsed = np.concatenate([run.elapsed_s for run in runs if run.method == method])
+        surrogate = np.concatenate([run.surrogate_s for run in runs if run.method == method])
+        share = surrogate.sum() / elapsed.sum() if elapsed.sum() > 0 else float("nan")
+        lines.append(f"| {method_name(method)} | {elapsed.mean():.2f} | {surrogate.mean():.2f} | {share:.0%} |")
+    return "\n".join(lines) + (
+        "\n\nReal (not simulated) wall-clock of one search run, mean over its seeds and datasets; the surrogate's "
+        "part is its fit plus the acquisition over the candidates.\n")

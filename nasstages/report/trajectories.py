@@ -34,6 +34,8 @@ class MethodRuns:
     seeds: list[int]
     incumbent_mean_acc: np.ndarray  # (seeds, queries)
     optimum: float
+    elapsed_s: np.ndarray  # (seeds,) real seconds of each run
+    surrogate_s: np.ndarray  # (seeds,) of which in the surrogate (fit + acquisition)
 
     @property
     def error(self) -> np.ndarray:
@@ -52,7 +54,7 @@ def mean_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
     """Group search CSVs (``.../{benchmark}/{dataset}/{method}/seed{S}.csv``) into MethodRuns."""
-    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float]]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float, float, float]]] = {}
     for path in map(Path, csv_paths):
         match = _PATH.search(path.as_posix())
         if match is None:
@@ -66,17 +68,21 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
         if "incumbent_mean_acc" not in frame.columns or frame.empty:
             raise NasstagesError(f"{path} has no incumbent_mean_acc column or no rows; rerun its search job")
         key = (match["benchmark"], match["dataset"], match["method"])
-        groups.setdefault(key, []).append((int(match["seed"]), frame["incumbent_mean_acc"].to_numpy(), float(meta["optimum"])))
+        surrogate = float(frame["surrogate_s"].sum()) if "surrogate_s" in frame.columns else 0.0
+        groups.setdefault(key, []).append((int(match["seed"]), frame["incumbent_mean_acc"].to_numpy(),
+                                           float(meta["optimum"]), float(frame["elapsed_s"].iloc[-1]), surrogate))
     runs = []
     for (benchmark, dataset, method), items in groups.items():  # input order = config order
         items.sort(key=lambda item: item[0])
-        length = min(len(curve) for _, curve, _ in items)
-        if any(len(curve) != length for _, curve, _ in items):
+        length = min(len(item[1]) for item in items)
+        if any(len(item[1]) != length for item in items):
             log.warning("%s/%s/%s: seeds have different budgets; truncating to %d queries", benchmark, dataset, method, length)
         runs.append(MethodRuns(
             benchmark=benchmark, dataset=dataset, method=method,
-            seeds=[seed for seed, _, _ in items],
-            incumbent_mean_acc=np.stack([curve[:length] for _, curve, _ in items]),
+            seeds=[item[0] for item in items],
+            incumbent_mean_acc=np.stack([item[1][:length] for item in items]),
             optimum=items[0][2],
+            elapsed_s=np.array([item[3] for item in items]),
+            surrogate_s=np.array([item[4] for item in items]),
         ))
     return runs

@@ -43,5 +43,6 @@ def distance_targets():
 def report_targets():
     jobs = search_jobs()
     figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
-    tables = sorted({f"{R}/report/tables/{b}_final.{ext}" for b, _, _, _ in jobs for ext in ("md", "tex")})
+    tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
+                     for kind in ("final.md", "final.tex", "cost.md")})
     return figures + tables
