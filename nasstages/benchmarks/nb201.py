@@ -153,22 +153,16 @@ def read_official(path: Path) -> TabularData:  # pragma: no cover - needs the 2 
 def load_sources(sources: NB201Sources) -> TabularData:
     """Read NB201 from the first configured source that works, else explain how to get it."""
     tried: list[str] = []
-    if sources.mirror is not None:
-        if sources.mirror.is_dir():
-            try:
-                return read_mirror(sources.mirror)
-            except BenchmarkSourceError as exc:
-                tried.append(f"mirror: {exc}")
-        else:
-            tried.append(f"mirror: folder {sources.mirror} does not exist")
-    if sources.official is not None:
-        if sources.official.exists():
-            try:
-                return read_official(sources.official)
-            except BenchmarkSourceError as exc:
-                tried.append(f"official: {exc}")
-        else:
-            tried.append(f"official: {sources.official} does not exist")
+    for kind, path, reader in (("mirror", sources.mirror, read_mirror), ("official", sources.official, read_official)):
+        if path is None:
+            continue
+        if not path.exists():
+            tried.append(f"{kind}: {path} does not exist")
+            continue
+        try:
+            return reader(path)
+        except BenchmarkSourceError as exc:
+            tried.append(f"{kind}: {exc}")
     if not tried:
         tried.append("no source is configured (benchmarks.nb201.mirror and benchmarks.nb201.official are empty)")
     raise BenchmarkSourceError("NAS-Bench-201 could not be read.\n  " + "\n  ".join(tried) + "\n" + DOWNLOAD_HINT)
