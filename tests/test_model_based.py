@@ -98,3 +98,28 @@ def test_every_method_beats_random_search_on_average(nb201_store, tmp_path):
     finals = {m: np.mean([acc for method, acc in results if method == m]) for m in ["rs", *MODEL_BASED]}
     losers = {m: round(v, 3) for m, v in finals.items() if m != "rs" and v <= finals["rs"]}
     assert not losers, f"random search {finals['rs']:.3f} beats {losers}"
+
+
+def test_bo_on_a_precomputed_distance_matrix_and_thompson_sampling(nb201_bench, tmp_path):
+    from nasstages.distances import make_distance
+    from nasstages.distances.store import compute_tile, merge_tiles, read_matrix
+    from nasstages.pools import sample_pool
+
+    pool = sample_pool("nb201", 60, 0, "tiny")
+    strings = [pool.space.to_string(a) for a in pool.archs]
+    distance = make_distance("tw", pool.space)
+    compute_tile(distance, pool.archs, strings, 1, 0, 0, tmp_path / "tile.h5")
+    merge_tiles(distance, strings, 1, [tmp_path / "tile.h5"], tmp_path / "tw.h5", {})
+    assert read_matrix(tmp_path / "tw.h5").distances.shape == (60, 60)
+    out = tmp_path / "seed0.csv"
+    job = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30,
+                    params={"distance_matrix": str(tmp_path / "tw.h5"), "acquisition": "ts", "n_init": 5})
+    run_search(job, nb201_bench, out, show_progress=False)
+    log = pd.read_csv(out)
+    assert set(log["arch"]) <= set(strings) and log["arch"].is_unique
+    assert log["predicted_acc"].iloc[5:].notna().all()
+    wrong = SearchJob("nb201", "cifar10-valid", "hotnas", 0, 10, params={"distance_matrix": str(tmp_path / "tw.h5")})
+    from nasstages.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="holds 'tw' distances"):
+        run_search(wrong, nb201_bench, tmp_path / "x.csv", show_progress=False)
