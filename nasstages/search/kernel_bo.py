@@ -88,8 +88,9 @@ class DistanceBO(Optimizer):
         started = time.perf_counter()
         if len(self.archs) < self.n_init:
             if self.matrix is not None:
-                picks = self.rng.choice(len(self.matrix.archs), size=n, replace=False)
-                chosen = [self.space.from_string(self.matrix.archs[int(i)]) for i in picks]
+                free = self._candidates()
+                picks = self.rng.choice(len(free), size=min(n, len(free)), replace=False)
+                chosen = [free[int(i)] for i in picks]
             else:
                 seen = {self.space.iso_hash(a) for a in self.archs}
                 chosen = self.space.sample_unique(n, self.rng, by="iso", seen=seen)
