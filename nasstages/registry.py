@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
@@ -16,6 +17,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
+        self._lazy: dict[str, str] = {}  # name -> "module:attribute", imported on first use
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator registering a class or factory under ``name``."""
@@ -28,14 +30,23 @@ class Registry(Generic[T]):
 
         return decorate
 
+    def register_lazy(self, name: str, target: str) -> None:
+        """Register ``"package.module:Attribute"`` under ``name`` without importing it yet
+        (keeps heavy dependencies such as torch out of commands that do not use them)."""
+        if name in self:
+            raise ValueError(f"{self.kind} {name!r} is registered twice")
+        self._lazy[name] = target
+
     def get(self, name: str) -> Callable[..., T]:
         """The factory registered as ``name``; raises UnknownNameError naming the choices."""
+        if name in self._lazy:
+            module, _, attribute = self._lazy.pop(name).partition(":")
+            self._entries[name] = getattr(importlib.import_module(module), attribute)
         try:
             return self._entries[name]
         except KeyError:
-            known = ", ".join(sorted(self._entries)) or "(none)"
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; choose one of: {known}"
+                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names()) or '(none)'}"
             ) from None
 
     def parameters(self, name: str) -> list[str]:
@@ -50,9 +61,8 @@ class Registry(Generic[T]):
     def check_params(self, name: str, params: dict[str, Any], where: str = "") -> None:
         """Raise if ``name`` is unknown or ``params`` sets a parameter it does not accept."""
         prefix = f"config {where}: " if where else ""
-        if name not in self._entries:
-            known = ", ".join(sorted(self._entries)) or "(none)"
-            raise UnknownNameError(f"{prefix}unknown {self.kind} {name!r}; choose one of: {known}")
+        if name not in self:
+            raise UnknownNameError(f"{prefix}unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}")
         accepted = self.parameters(name)
         unknown = sorted(set(params) - set(accepted))
         if unknown:
@@ -62,10 +72,10 @@ class Registry(Generic[T]):
             )
 
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        return sorted({*self._entries, *self._lazy})
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._entries or name in self._lazy
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())

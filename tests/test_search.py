@@ -110,7 +110,7 @@ def test_checkpoint_of_another_config_is_not_used(nb201_bench, tmp_path):
 
 def test_bad_method_and_params_fail_clearly(nb201_bench):
     rng = np.random.default_rng(0)
-    with pytest.raises(UnknownNameError, match="choose one of: re, rs"):
+    with pytest.raises(UnknownNameError, match="choose one of: anasod_biased_rs, .*, re, rs, twnas"):
         make_optimizer("bananas9", nb201_bench.space, rng, {})
     with pytest.raises(ConfigError, match="accepts: population_size, sample_size"):
         make_optimizer("re", nb201_bench.space, rng, {"tournament": 5})

@@ -8,25 +8,23 @@ import numpy as np
 
 from nasstages.registry import Registry
 from nasstages.search.base import Optimizer
-from nasstages.search.anasod import AnasodBiasedRS, AnasodBO, AnasodRS
-from nasstages.search.bananas import Bananas
 from nasstages.search.evolution import RegularizedEvolution
-from nasstages.search.kernel_bo import HOTNAS, NASBOT, TWNAS, BOEdit, TWNASkDPP
 from nasstages.search.random_search import RandomSearch
 from nasstages.spaces import SearchSpace
 
 METHODS: Registry[Optimizer] = Registry("search method")
 METHODS.register("rs")(RandomSearch)
 METHODS.register("re")(RegularizedEvolution)
-METHODS.register("hotnas")(HOTNAS)
-METHODS.register("nasbot")(NASBOT)
-METHODS.register("bo_edit")(BOEdit)
-METHODS.register("twnas")(TWNAS)
-METHODS.register("twnas_kdpp")(TWNASkDPP)
-METHODS.register("anasod_rs")(AnasodRS)
-METHODS.register("anasod_biased_rs")(AnasodBiasedRS)
-METHODS.register("anasod_bo")(AnasodBO)
-METHODS.register("bananas")(Bananas)
+# model-based methods import torch / gpytorch: registered lazily so rs and re jobs start fast
+METHODS.register_lazy("hotnas", "nasstages.search.kernel_bo:HOTNAS")
+METHODS.register_lazy("nasbot", "nasstages.search.kernel_bo:NASBOT")
+METHODS.register_lazy("bo_edit", "nasstages.search.kernel_bo:BOEdit")
+METHODS.register_lazy("twnas", "nasstages.search.kernel_bo:TWNAS")
+METHODS.register_lazy("twnas_kdpp", "nasstages.search.kernel_bo:TWNASkDPP")
+METHODS.register_lazy("anasod_rs", "nasstages.search.anasod:AnasodRS")
+METHODS.register_lazy("anasod_biased_rs", "nasstages.search.anasod:AnasodBiasedRS")
+METHODS.register_lazy("anasod_bo", "nasstages.search.anasod:AnasodBO")
+METHODS.register_lazy("bananas", "nasstages.search.bananas:Bananas")
 
 
 def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:
