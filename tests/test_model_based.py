@@ -88,12 +88,16 @@ def _final_accuracy(args):
 
 
 @pytest.mark.slow
-def test_every_method_beats_random_search_on_average(nb201_store, tmp_path):
+def test_every_method_beats_random_search_on_average(nb201_store, tmp_path, monkeypatch):
     """A real but loose check: mean over 10 seeds after 100 queries on cifar10-valid."""
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        monkeypatch.setenv(variable, "1")  # two single-threaded workers: oversubscribed pools spin for minutes
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     jobs = [(str(nb201_store), m, s, 100, str(tmp_path)) for m in ["rs", *MODEL_BASED] for s in range(10)]
-    with ProcessPoolExecutor(max_workers=2) as pool:
+    # spawn, not fork: this process already runs numba and torch thread pools, which do not survive a fork
+    with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
         results = list(pool.map(_final_accuracy, jobs))
     finals = {m: np.mean([acc for method, acc in results if method == m]) for m in ["rs", *MODEL_BASED]}
     losers = {m: round(v, 3) for m, v in finals.items() if m != "rs" and v <= finals["rs"]}
