@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Hashable, Iterator
+from typing import Hashable, Iterator, Sequence
 
 import numpy as np
 
@@ -76,6 +76,11 @@ class SearchSpace(abc.ABC):
     @abc.abstractmethod
     def to_graph(self, arch: Arch) -> ArchGraph:
         """The op-on-node DAG form(s) that distances and encoders consume."""
+
+    def from_cell_graph(self, adjacency: np.ndarray, ops: Sequence[str]) -> Arch:
+        """The architecture whose single cell graph is (``adjacency``, ``ops``); ValueError if none
+        is (decoders use this to check validity of generated graphs)."""
+        raise NotImplementedError(f"{self.name} cannot be built from a cell graph")
 
     def canonicalize(self, arch: Arch) -> Arch:
         """A fixed representative of the architectures whose graphs are isomorphic once dead

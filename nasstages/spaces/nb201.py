@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 from importlib import resources
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -199,6 +199,17 @@ class NB201Space(SearchSpace):
 
     def iso_hash(self, arch: NB201Arch) -> str:
         return hashlib.sha256(canonical_form(arch).encode("ascii")).hexdigest()[:16]
+
+    def from_cell_graph(self, adjacency: np.ndarray, ops: Sequence[str]) -> NB201Arch:
+        ops = tuple(ops)
+        if len(ops) != len(EDGES) + 2 or ops[0] != "input" or ops[-1] != "output":
+            raise ValueError(f"an NB201 cell graph has 8 nodes from 'input' to 'output', got {ops}")
+        if any(op not in OPS for op in ops[1:-1]):
+            raise ValueError(f"NB201 edge ops must be among {OPS}, got {ops[1:-1]}")
+        arch: NB201Arch = ops[1:-1]  # type: ignore[assignment]
+        if not np.array_equal(np.asarray(adjacency) != 0, self.to_graph(arch).cells["cell"].adjacency != 0):
+            raise ValueError("adjacency is not the NB201 cell skeleton")
+        return arch
 
     def canonicalize(self, arch: NB201Arch) -> NB201Arch:
         """Dead edges set to ``none``; with 2<-1 = none, nodes 1 and 2 are interchangeable and
