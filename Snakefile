@@ -1,4 +1,4 @@
-# nasstages workflow: benchmarks -> sample -> search -> report.
+# nasstages workflow: benchmarks -> sample -> distances / pretrain -> search -> report.
 # Each rule calls one `nasstages` subcommand and names only its inputs and outputs.
 import json
 
@@ -12,7 +12,9 @@ configfile: "config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
-from nasstages.config import check_config, seeds_of  # noqa: E402
+from nasstages.config import BENCHMARK_SPACE, ENCODER_NAMES, check_config, seeds_of  # noqa: E402
+from nasstages.distances import ENCODER_OF_METRIC  # noqa: E402
+from nasstages.search import ENCODER_OF_METHOD  # noqa: E402
 
 check_config(config)
 
@@ -22,6 +24,7 @@ R = config["results"]
 include: "workflow/rules/common.smk"
 include: "workflow/rules/benchmarks.smk"
 include: "workflow/rules/sample.smk"
+include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/distances.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/report.smk"
@@ -35,5 +38,8 @@ rule all:
     input:
         pool_targets(),
         distance_targets(),
+        encoder_targets(),
+        encoder_quality_targets(),
+        predictor_targets(),
         search_targets(),
         report_targets(),

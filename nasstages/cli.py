@@ -13,6 +13,8 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+
 from nasstages.errors import ConfigError, NasstagesError
 
 log = logging.getLogger("nasstages")
@@ -103,10 +105,119 @@ def cmd_distances_merge(args: argparse.Namespace) -> None:
     log.info("wrote %s (%d×%d)", args.out, len(strings), len(strings))
 
 
+def _torch_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda but torch sees no GPU; use --device auto or cpu")
+    return name
+
+
+def _job_seed(global_seed: int, *identity: object) -> int:
+    from nasstages.rng import job_seed_sequence
+
+    return int(job_seed_sequence(global_seed, *identity).generate_state(1)[0])
+
+
+def cmd_pretrain_arch2vec(args: argparse.Namespace) -> None:
+    import torch
+
+    from nasstages.encoders.pretrain import pretrain_arch2vec
+    from nasstages.encoders.store import write_embeddings
+    from nasstages.io import atomic_path, write_json_atomic
+    from nasstages.provenance import provenance
+    from nasstages.spaces import get_space
+
+    space = get_space(args.space)
+    device = _torch_device(args.device)
+    seed = _job_seed(args.global_seed, "pretrain", args.space, "arch2vec")
+    trained, embeddings, metrics = pretrain_arch2vec(space, args.params, seed, device, show_progress=not args.quiet)
+    record = provenance({"space": args.space, "encoder": "arch2vec", "params": args.params,
+                         "global_seed": args.global_seed})
+    embeddings.attrs["provenance"] = record
+    with atomic_path(args.out_model) as tmp:
+        torch.save(trained.state(), tmp)
+    write_embeddings(args.out, embeddings)
+    write_json_atomic(args.out.with_suffix(".json"), {"metrics": metrics, "config": embeddings.attrs["config"],
+                                                      "provenance": record})
+    log.info("arch2vec on %d %s cells in %.1f s (%s): held-out reconstruction %.4f, validity %.4f, uniqueness %.4f",
+             metrics["cells"], args.space, metrics["train_seconds"], device,
+             metrics["reconstruction_holdout"]["graph"], metrics["samples_fitted"]["validity"],
+             metrics["samples_fitted"]["uniqueness"])
+
+
+def cmd_pretrain_quality(args: argparse.Namespace) -> None:
+    from nasstages.benchmarks import load_benchmark
+    from nasstages.encoders.pretrain import representation_quality
+    from nasstages.encoders.store import read_embeddings
+    from nasstages.io import write_json_atomic
+    from nasstages.provenance import provenance
+
+    bench = load_benchmark(args.benchmark, args.store)
+    embeddings = read_embeddings(args.embeddings)
+    if embeddings.space != bench.space.name:
+        raise ConfigError(f"{args.embeddings} embeds space {embeddings.space!r}; benchmark {args.benchmark} is "
+                          f"on {bench.space.name!r}")
+    accuracy = np.asarray(bench.mean_valid_all(args.dataset))
+    seed = _job_seed(args.global_seed, "encoder-quality", args.benchmark, args.dataset, embeddings.encoder)
+    result = representation_quality(bench.space, embeddings, accuracy, args.params, seed)
+    result.update({"encoder": embeddings.encoder, "benchmark": args.benchmark, "dataset": args.dataset,
+                   "provenance": provenance({"embeddings": str(args.embeddings), "params": args.params,
+                                             "benchmark": args.benchmark, "dataset": args.dataset,
+                                             "store_sha256": bench.content_sha256, "global_seed": args.global_seed})})
+    write_json_atomic(args.out, result)
+    gp = result["gp"]["arch2vec"]
+    log.info("%s on %s/%s: GP RMSE %.3f, Pearson r %.3f; random walk monotone: %s", embeddings.encoder,
+             args.benchmark, args.dataset, gp["rmse"], gp["pearson"], result["random_walk_monotone"])
+
+
+PREDICTOR_EVAL_KEYS = {"models", "proportions", "seeds", "top"}
+
+
+def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from nasstages.benchmarks import load_benchmark
+    from nasstages.encoders.graphs import graph_tensors
+    from nasstages.encoders.predictor_quality import evaluate_predictors, summarize
+    from nasstages.encoders.predictors import PredictorConfig
+    from nasstages.io import write_json_atomic
+    from nasstages.provenance import provenance
+
+    unknown = sorted(set(args.params) - PREDICTOR_EVAL_KEYS)
+    if unknown:
+        raise ConfigError(f"predictor evaluation: unknown key(s) {unknown}; accepted: {sorted(PREDICTOR_EVAL_KEYS)}")
+    models = args.params.get("models") or {"gates_hinge": {}}
+    for name, params in models.items():
+        PredictorConfig.from_params(params or {})
+    proportions = [float(p) for p in args.params.get("proportions", [0.001, 0.005, 0.01, 0.05, 0.1])]
+    n_seeds = int(args.params.get("seeds", 5))
+    top = float(args.params.get("top", 0.05))
+    bench = load_benchmark(args.benchmark, args.store)
+    archs = list(bench.space.enumerate())
+    graphs = graph_tensors(bench.space, archs)
+    accuracy = np.asarray(bench.mean_valid_all(args.dataset))
+    base_seed = _job_seed(args.global_seed, "predictors", args.benchmark, args.dataset)
+    seeds = [base_seed + k for k in range(n_seeds)]
+    with tqdm(total=len(models) * len(proportions) * n_seeds, desc="predictor fits", disable=args.quiet) as bar:
+        rows = evaluate_predictors(graphs, accuracy, {k: v or {} for k, v in models.items()}, proportions, seeds,
+                                   top, _torch_device(args.device), progress=bar)
+    write_json_atomic(args.out, {
+        "benchmark": args.benchmark, "dataset": args.dataset, "cells": len(archs), "top": top,
+        "summary": summarize(rows), "runs": rows,
+        "provenance": provenance({"params": args.params, "benchmark": args.benchmark, "dataset": args.dataset,
+                                  "store_sha256": bench.content_sha256, "global_seed": args.global_seed}),
+    })
+    log.info("wrote %s (%d fits)", args.out, len(rows))
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from nasstages.report import write_report
 
-    written = write_report(args.inputs, args.out_dir)
+    written = write_report(args.inputs, args.out_dir, args.encoder_metrics, args.encoder_quality,
+                           args.predictor_metrics)
     log.info("wrote %d report files under %s", len(written), args.out_dir)
 
 
@@ -169,8 +280,47 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--inputs", nargs="+", required=True, help="the tile files")
             sub.set_defaults(func=cmd_distances_merge)
 
+    pretrain = stages.add_parser("pretrain", help="architecture encoders: train, embed, measure")
+    pretrain_sub = pretrain.add_subparsers(dest="action", required=True)
+    a2v = pretrain_sub.add_parser("arch2vec", help="train arch2vec on every cell of a space and embed them")
+    a2v.add_argument("--space", required=True)
+    a2v.add_argument("--params", type=_json_object, default={}, help="arch2vec hyperparameters as a JSON object")
+    a2v.add_argument("--global-seed", type=int, default=0)
+    a2v.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    a2v.add_argument("--quiet", action="store_true", help="no progress bar")
+    a2v.add_argument("--out-model", type=Path, required=True, help="the model (torch .pt)")
+    a2v.add_argument("--out", type=Path, required=True, help="embeddings HDF5; metrics go to the .json beside it")
+    a2v.set_defaults(func=cmd_pretrain_arch2vec)
+    quality = pretrain_sub.add_parser("quality", help="random-walk smoothness and GP predictiveness of embeddings")
+    quality.add_argument("--embeddings", type=Path, required=True)
+    quality.add_argument("--benchmark", required=True)
+    quality.add_argument("--store", type=Path, required=True)
+    quality.add_argument("--dataset", required=True)
+    quality.add_argument("--params", type=_json_object, default={},
+                         help="walks, steps, gp_train, gp_seeds, threshold as a JSON object")
+    quality.add_argument("--global-seed", type=int, default=0)
+    quality.add_argument("--out", type=Path, required=True)
+    quality.set_defaults(func=cmd_pretrain_quality)
+
+    predictors = stages.add_parser("predictors", help="ranking predictors (GATES and baselines)")
+    predictors_sub = predictors.add_subparsers(dest="action", required=True)
+    pe = predictors_sub.add_parser("evaluate", help="Kendall tau / P@top of predictors trained on a fraction of cells")
+    pe.add_argument("--benchmark", required=True)
+    pe.add_argument("--store", type=Path, required=True)
+    pe.add_argument("--dataset", required=True)
+    pe.add_argument("--params", type=_json_object, default={},
+                    help="models (name -> predictor params), proportions, seeds, top as a JSON object")
+    pe.add_argument("--global-seed", type=int, default=0)
+    pe.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pe.add_argument("--quiet", action="store_true", help="no progress bar")
+    pe.add_argument("--out", type=Path, required=True)
+    pe.set_defaults(func=cmd_predictors_evaluate)
+
     report = stages.add_parser("report", help="figures and tables from search logs")
     report.add_argument("--inputs", nargs="+", required=True, help="search CSVs")
+    report.add_argument("--encoder-metrics", nargs="*", default=[], help="pretrain stage .json files")
+    report.add_argument("--encoder-quality", nargs="*", default=[], help="encoder quality .json files")
+    report.add_argument("--predictor-metrics", nargs="*", default=[], help="predictor evaluation .json files")
     report.add_argument("--out-dir", type=Path, required=True)
     report.set_defaults(func=cmd_report)
     return parser

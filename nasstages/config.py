@@ -17,6 +17,79 @@ from nasstages.search import check_method_params
 from nasstages.spaces import SPACES
 
 BENCHMARK_DATASETS = {"nb201": NB201_DATASETS}
+BENCHMARK_SPACE = {"nb201": "nb201"}
+ENCODER_NAMES = ("arch2vec",)
+
+
+def _check_dataset(benchmark: str, dataset: str, where: str) -> None:
+    known = BENCHMARK_DATASETS[benchmark]
+    if dataset not in known:
+        raise ConfigError(f"config {where}: unknown dataset {dataset!r} of {benchmark}; choose from: {', '.join(known)}")
+
+
+def _check_benchmark(config: dict[str, Any], benchmark: str, where: str) -> None:
+    if benchmark not in BENCHMARKS:
+        raise ConfigError(f"config {where}: unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
+    if benchmark not in config.get("benchmarks", {}):
+        raise ConfigError(f"config {where}: add a benchmarks.{benchmark} section naming its sources")
+
+
+def encoder_spaces(config: dict[str, Any], encoder: str) -> set[str]:
+    """Spaces for which ``encoder`` is configured under ``encoders``."""
+    return {space for space, settings in config.get("encoders", {}).items() if encoder in (settings or {})}
+
+
+def _check_encoders(config: dict[str, Any]) -> None:
+    from nasstages.distances import ENCODER_OF_METRIC
+    from nasstages.encoders.arch2vec import Arch2vecConfig
+    from nasstages.search import ENCODER_OF_METHOD
+
+    for space, settings in config.get("encoders", {}).items():
+        if space not in SPACES:
+            raise ConfigError(f"config encoders.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
+        if "arch2vec" in settings:
+            Arch2vecConfig.from_params(settings["arch2vec"] or {})
+        quality = settings.get("quality")
+        if quality:
+            _check_benchmark(config, quality["benchmark"], f"encoders.{space}.quality.benchmark")
+            _check_dataset(quality["benchmark"], quality["dataset"], f"encoders.{space}.quality.dataset")
+            if BENCHMARK_SPACE[quality["benchmark"]] != space:
+                raise ConfigError(f"config encoders.{space}.quality: benchmark {quality['benchmark']} is on space "
+                                  f"{BENCHMARK_SPACE[quality['benchmark']]}, not {space}")
+    for space, settings in config.get("distances", {}).items():
+        for metric in settings["metrics"]:
+            encoder = ENCODER_OF_METRIC.get(metric)
+            if encoder and space not in encoder_spaces(config, encoder):
+                raise ConfigError(f"config distances.{space}.metrics.{metric}: needs encoders.{space}.{encoder} "
+                                  f"(add it, e.g. 'encoders: {{{space}: {{{encoder}: {{}}}}}}')")
+            if encoder and "embeddings" in (settings["metrics"][metric] or {}):
+                raise ConfigError(f"config distances.{space}.metrics.{metric}.embeddings: set by the workflow; remove it")
+    search = config.get("search", {})
+    for method in search.get("methods", {}):
+        encoder = ENCODER_OF_METHOD.get(method)
+        if not encoder:
+            continue
+        for benchmark in search.get("benchmarks", {}):
+            space = BENCHMARK_SPACE.get(benchmark, benchmark)
+            if space not in encoder_spaces(config, encoder):
+                raise ConfigError(f"config search.methods.{method}: needs encoders.{space}.{encoder} "
+                                  f"(add it, e.g. 'encoders: {{{space}: {{{encoder}: {{}}}}}}')")
+        if "embeddings" in (search["methods"][method] or {}):
+            raise ConfigError(f"config search.methods.{method}.embeddings: set by the workflow; remove it")
+
+
+def _check_predictors(config: dict[str, Any]) -> None:
+    from nasstages.encoders.predictors import PredictorConfig
+
+    for benchmark, settings in config.get("predictors", {}).items():
+        _check_benchmark(config, benchmark, f"predictors.{benchmark}")
+        for dataset in settings["datasets"]:
+            _check_dataset(benchmark, dataset, f"predictors.{benchmark}.datasets")
+        for name, params in settings["models"].items():
+            try:
+                PredictorConfig.from_params(params or {})
+            except ConfigError as exc:
+                raise ConfigError(f"config predictors.{benchmark}.models.{name}: {exc}") from None
 
 
 def seeds_of(search: dict[str, Any]) -> list[int]:
@@ -58,3 +131,5 @@ def check_config(config: dict[str, Any]) -> None:
                 )
     for method, params in search.get("methods", {}).items():
         check_method_params(method, params or {}, where=f"search.methods.{method}")
+    _check_encoders(config)
+    _check_predictors(config)

@@ -7,7 +7,7 @@ so importing nasstages stays fast.
 import inspect
 
 from nasstages.distances.base import Distance
-from nasstages.distances.embedding import EmbeddingL2
+from nasstages.distances.embedding import Arch2vecDistance, EmbeddingL2
 from nasstages.distances.hotnn import HOTNN
 from nasstages.distances.otmann import OTMANN
 from nasstages.distances.simple import AnasodDistance, EditDistance, PathDistance, TreeWasserstein
@@ -15,7 +15,8 @@ from nasstages.registry import Registry
 from nasstages.spaces import SearchSpace
 
 DISTANCES: Registry[Distance] = Registry("distance metric")
-for _cls in (HOTNN, OTMANN, TreeWasserstein, EditDistance, PathDistance, AnasodDistance, EmbeddingL2):
+for _cls in (HOTNN, OTMANN, TreeWasserstein, EditDistance, PathDistance, AnasodDistance, EmbeddingL2,
+             Arch2vecDistance):
     DISTANCES.register(_cls.name)(_cls)
 
 
@@ -32,4 +33,7 @@ def make_distance(name: str, space: SearchSpace, params: dict | None = None, whe
     return factory(space, **params, **extra)
 
 
-__all__ = ["DISTANCES", "Distance", "make_distance"]
+# metrics that read a pretrained encoder's embeddings: the workflow passes the file as "embeddings"
+ENCODER_OF_METRIC = {"arch2vec": "arch2vec"}
+
+__all__ = ["DISTANCES", "ENCODER_OF_METRIC", "Distance", "make_distance"]

@@ -9,10 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-import h5py
 import numpy as np
 
 from nasstages.distances.base import FeatureDistance
+from nasstages.encoders.store import read_embeddings
 from nasstages.errors import ConfigError
 from nasstages.io import sha256_file
 from nasstages.spaces import Arch, SearchSpace
@@ -29,13 +29,14 @@ class EmbeddingL2(FeatureDistance):
         path = Path(embeddings)
         if not embeddings or not path.is_file():
             raise ConfigError(
-                f"embedding_l2: embeddings file {embeddings!r} not found; set the metric's 'embeddings' parameter "
+                f"{self.name}: embeddings file {embeddings!r} not found; set the metric's 'embeddings' parameter "
                 "to an HDF5 file with 'archs' and 'embeddings' (the pretrain stage writes one)"
             )
-        with h5py.File(path, "r") as h5:
-            strings = [s.decode() if isinstance(s, bytes) else str(s) for s in h5["archs"][()]]
-            self.vectors = np.asarray(h5["embeddings"][()], dtype=np.float64)
-        self.row = {text: k for k, text in enumerate(strings)}
+        table = read_embeddings(path)
+        if table.space != space.name:
+            raise ConfigError(f"{self.name}: {path} embeds space {table.space!r}, not {space.name!r}")
+        self.vectors = table.vectors
+        self.row = {text: k for k, text in enumerate(table.archs)}
         self.path = path
         self.checksum = sha256_file(path)
 
@@ -46,6 +47,12 @@ class EmbeddingL2(FeatureDistance):
         strings = [self.space.to_string(a) for a in archs]
         missing = [s for s in strings if s not in self.row]
         if missing:
-            raise ConfigError(f"embedding_l2: {len(missing)} architectures have no embedding in {self.path}, "
+            raise ConfigError(f"{self.name}: {len(missing)} architectures have no embedding in {self.path}, "
                               f"e.g. {missing[0]!r}; embed the same pool")
         return self.vectors[[self.row[s] for s in strings]]
+
+
+class Arch2vecDistance(EmbeddingL2):
+    """L2 between arch2vec embeddings (the pretrain stage's file; the workflow passes its path)."""
+
+    name = "arch2vec"

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 from nasstages.io import write_text_atomic
+from nasstages.report.encoders import encoder_markdown, predictor_markdown
 from nasstages.report.figures import plot_error_curves
 from nasstages.report.tables import cost_table, latex_table, markdown_table
 from nasstages.report.trajectories import MethodRuns, load_runs
@@ -19,9 +20,12 @@ def table_stem(out_dir: Path, benchmark: str) -> Path:
     return out_dir / "tables" / f"{benchmark}_final"
 
 
-def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path) -> list[Path]:
-    """Write one figure per (benchmark, dataset) and one table per benchmark; return the paths."""
+def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_metrics: Iterable[str | Path] = (),
+                 encoder_quality: Iterable[str | Path] = (), predictor_metrics: Iterable[str | Path] = ()) -> list[Path]:
+    """Write one figure per (benchmark, dataset) and one table per benchmark, plus encoder and
+    predictor tables when their files are given; return the paths."""
     out_dir = Path(out_dir)
+    encoder_metrics, encoder_quality, predictor_metrics = list(encoder_metrics), list(encoder_quality), list(predictor_metrics)
     runs = load_runs(csv_paths)
     written: list[Path] = []
     by_pair: dict[tuple[str, str], list[MethodRuns]] = {}
@@ -38,4 +42,12 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path) -> list[P
         cost = out_dir / "tables" / f"{benchmark}_cost.md"
         write_text_atomic(cost, cost_table(group))
         written += [stem.with_suffix(".md"), stem.with_suffix(".tex"), cost]
+    if encoder_metrics or encoder_quality:
+        path = out_dir / "tables" / "encoders.md"
+        write_text_atomic(path, encoder_markdown(encoder_metrics, encoder_quality))
+        written.append(path)
+    if predictor_metrics:
+        path = out_dir / "tables" / "predictors.md"
+        write_text_atomic(path, predictor_markdown(predictor_metrics))
+        written.append(path)
     return written

@@ -12,6 +12,9 @@ METHOD_NAMES = {
     "anasod_biased_rs": "ANASOD biased RS",
     "anasod_bo": "ANASOD-BO",
     "bananas": "BANANAS",
+    "arch2vec_bo": "arch2vec-BO",
+    "arch2vec_rl": "arch2vec-RL",
+    "gates_predictor": "GATES predictor search",
 }
 BENCHMARK_NAMES = {"nb201": "NAS-Bench-201"}
 DATASET_NAMES = {"cifar10-valid": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120"}

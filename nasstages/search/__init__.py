@@ -25,6 +25,12 @@ METHODS.register_lazy("anasod_rs", "nasstages.search.anasod:AnasodRS")
 METHODS.register_lazy("anasod_biased_rs", "nasstages.search.anasod:AnasodBiasedRS")
 METHODS.register_lazy("anasod_bo", "nasstages.search.anasod:AnasodBO")
 METHODS.register_lazy("bananas", "nasstages.search.bananas:Bananas")
+METHODS.register_lazy("arch2vec_bo", "nasstages.search.arch2vec_search:Arch2vecBO")
+METHODS.register_lazy("arch2vec_rl", "nasstages.search.arch2vec_search:Arch2vecRL")
+METHODS.register_lazy("gates_predictor", "nasstages.search.predictor_search:GatesPredictorSearch")
+
+# methods that read a pretrained encoder's embeddings: the workflow passes the file as "embeddings"
+ENCODER_OF_METHOD = {"arch2vec_bo": "arch2vec", "arch2vec_rl": "arch2vec"}
 
 
 def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:
@@ -38,4 +44,4 @@ def make_optimizer(method: str, space: SearchSpace, rng: np.random.Generator, pa
     return METHODS.get(method)(space, rng, **params)
 
 
-__all__ = ["METHODS", "Optimizer", "check_method_params", "make_optimizer"]
+__all__ = ["ENCODER_OF_METHOD", "METHODS", "Optimizer", "check_method_params", "make_optimizer"]

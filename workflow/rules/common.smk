@@ -9,6 +9,7 @@ wildcard_constraints:
     metric=r"[A-Za-z0-9_]+",
     pool=r"[A-Za-z0-9_-]+",
     seed=r"\d+",
+    encoder=r"[A-Za-z0-9]+",
 
 
 def search_jobs():
@@ -45,4 +46,38 @@ def report_targets():
     figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
     tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
                      for kind in ("final.md", "final.tex", "cost.md")})
-    return figures + tables
+    extra = []
+    if encoder_targets() or encoder_quality_targets():
+        extra.append(f"{R}/report/tables/encoders.md")
+    if predictor_targets():
+        extra.append(f"{R}/report/tables/predictors.md")
+    return figures + tables + extra
+
+
+def benchmark_space(benchmark):
+    return BENCHMARK_SPACE.get(benchmark, benchmark)
+
+
+def encoder_file(space, encoder):
+    return f"{R}/encoders/{space}/{encoder}.h5"
+
+
+def encoder_targets():
+    """Every configured encoder's embeddings, metrics and (if configured) quality checks."""
+    out = []
+    for space, settings in config.get("encoders", {}).items():
+        for encoder in ENCODER_NAMES:
+            if encoder in (settings or {}):
+                out += [encoder_file(space, encoder), f"{R}/encoders/{space}/{encoder}.json"]
+    return out
+
+
+def encoder_quality_targets():
+    return [f"{R}/encoders/{space}/{encoder}_quality.json"
+            for space, settings in config.get("encoders", {}).items() if (settings or {}).get("quality")
+            for encoder in ENCODER_NAMES if encoder in settings]
+
+
+def predictor_targets():
+    return [f"{R}/predictors/{benchmark}/{dataset}.json"
+            for benchmark, settings in config.get("predictors", {}).items() for dataset in settings["datasets"]]

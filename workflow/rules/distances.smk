@@ -3,8 +3,17 @@
 # params and so reruns its tiles and merge.
 
 
+def distance_embeddings(w):
+    """The pretrained encoder file an embedding metric reads (none for the others)."""
+    encoder = ENCODER_OF_METRIC.get(w.metric)
+    return [encoder_file(w.space, encoder)] if encoder else []
+
+
 def distance_params(w):
-    return json.dumps(config["distances"][w.space]["metrics"][w.metric] or {}, sort_keys=True)
+    params = dict(config["distances"][w.space]["metrics"][w.metric] or {})
+    if ENCODER_OF_METRIC.get(w.metric):
+        params["embeddings"] = distance_embeddings(w)[0]
+    return json.dumps(params, sort_keys=True)
 
 
 def distance_tiles(w):
@@ -19,6 +28,7 @@ def distance_tiles(w):
 rule distance_tile:
     input:
         pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+        embeddings=distance_embeddings,
     output:
         temp(f"{R}/distances/{{space}}/{{metric}}/tiles/{{pool}}/{{i}}_{{j}}.h5"),
     params:
@@ -40,6 +50,7 @@ rule distance_tile:
 rule distance_matrix:
     input:
         pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+        embeddings=distance_embeddings,
         tiles=distance_tiles,
     output:
         f"{R}/distances/{{space}}/{{metric}}/{{pool}}.h5",

@@ -3,10 +3,15 @@
 
 rule report:
     input:
-        search_targets(),
+        csvs=search_targets(),
+        encoders=[p for p in encoder_targets() if p.endswith(".json")],
+        quality=encoder_quality_targets(),
+        predictors=predictor_targets(),
     output:
         report_targets(),
     log:
         f"{R}/logs/report.log",
     shell:
-        "nasstages report --inputs {input:q} --out-dir {R}/report > {log:q} 2>&1"
+        "nasstages report --inputs {input.csvs:q} --encoder-metrics {input.encoders:q}"
+        " --encoder-quality {input.quality:q} --predictor-metrics {input.predictors:q}"
+        " --out-dir {R}/report > {log:q} 2>&1"

@@ -2,14 +2,28 @@
 # the budget or the noise mode changes params and so reruns exactly the affected jobs.
 
 
+def search_embeddings(w):
+    """The pretrained encoder file a method reads (none for most methods)."""
+    encoder = ENCODER_OF_METHOD.get(w.method)
+    return [encoder_file(benchmark_space(w.benchmark), encoder)] if encoder else []
+
+
+def search_method_params(w):
+    params = dict(config["search"]["methods"][w.method] or {})
+    if ENCODER_OF_METHOD.get(w.method):
+        params["embeddings"] = search_embeddings(w)[0]
+    return json.dumps(params, sort_keys=True)
+
+
 rule search:
     input:
         store=f"{R}/benchmarks/{{benchmark}}.h5",
+        embeddings=search_embeddings,
     output:
         csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",
         meta=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.json",
     params:
-        method_params=lambda w: json.dumps(config["search"]["methods"][w.method] or {}, sort_keys=True),
+        method_params=search_method_params,
         budget=config["search"]["budget"],
         noise=config["search"].get("noise", "sample"),
         batch_size=config["search"].get("batch_size", 1),

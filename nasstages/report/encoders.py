@@ -1,0 +1,88 @@
+"""Tables of encoder and predictor quality, beside the numbers their papers publish."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from nasstages.report.names import benchmark_name, dataset_name
+
+# arch2vec (Yan et al. 2020), Table 1, NAS-Bench-201: reconstruction accuracy, validity, uniqueness (%)
+PUBLISHED_ARCH2VEC = {"nb201": (100.0, 79.41, 98.72)}
+# GATES (Ning et al. 2020), Table 2, NAS-Bench-201 Kendall's tau at 0.1%, 0.5%, 1%, 5%, 10% of the cells
+PUBLISHED_GATES_TAU = {0.001: 0.4309, 0.005: 0.6702, 0.01: 0.7571, 0.05: 0.8583, 0.1: 0.8823}
+
+
+def _read(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
+    return [json.loads(Path(p).read_text()) | {"_path": str(p)} for p in paths]
+
+
+def encoder_markdown(metric_paths: Iterable[str | Path], quality_paths: Iterable[str | Path]) -> str:
+    """Model quality (reconstruction, decoded samples) and representation quality (GP, random walks)."""
+    lines = ["## Encoders: model quality", "",
+             "| Space | Encoder | Held-out reconstruction % | Validity % | Uniqueness % | Validity, N(0, I) prior % "
+             "| Published (rec. / valid / unique) | Training |",
+             "|---|---|---:|---:|---:|---:|---|---|"]
+    for record in _read(metric_paths):
+        m, cfg = record["metrics"], record["config"]
+        space = record["provenance"]["config"]["space"]
+        encoder = record["provenance"]["config"]["encoder"]
+        published = PUBLISHED_ARCH2VEC.get(space)
+        lines.append(
+            f"| {space} | {encoder} | {100 * m['reconstruction_holdout']['graph']:.2f} "
+            f"| {100 * m['samples_fitted']['validity']:.2f} | {100 * m['samples_fitted']['uniqueness']:.2f} "
+            f"| {100 * m['samples_standard']['validity']:.2f} "
+            f"| {' / '.join(f'{v:.2f}' for v in published) if published else '—'} "
+            f"| {cfg['epochs']} epochs on {m['cells'] - m['holdout_cells']} cells, {m['train_seconds']:.0f} s "
+            f"({m['device']}) |")
+    lines += ["", "Reconstruction: held-out cells whose every op and edge decode right from μ. Validity and "
+              "uniqueness: 10,000 latents drawn per node position from a Gaussian fitted to the training cells' "
+              "posterior means (the arch2vec code's convention); on fixed-skeleton spaces the ops decide validity.", ""]
+    qualities = _read(quality_paths)
+    if qualities:
+        lines += ["## Encoders: representation quality", "",
+                  "| Space | Encoder | Benchmark / dataset | GP RMSE | GP Pearson r | One-hot GP RMSE | One-hot GP r "
+                  "| L2 by edit distance 1, 2, … (random walks) | Monotone |",
+                  "|---|---|---|---:|---:|---:|---:|---|---|"]
+        for q in qualities:
+            gp, base = q["gp"][q["encoder"]], q["gp"]["one_hot"]
+            walk = ", ".join(f"{v:.2f}" for v in q["random_walk_l2_by_edit"].values())
+            space = q["provenance"]["config"]["embeddings"].split("/")[-2]
+            lines.append(
+                f"| {space} | {q['encoder']} | {benchmark_name(q['benchmark'])} / {dataset_name(q['dataset'])} "
+                f"| {gp['rmse']:.3f} ± {gp['rmse_std']:.3f} | {gp['pearson']:.3f} ± {gp['pearson_std']:.3f} "
+                f"| {base['rmse']:.3f} | {base['pearson']:.3f} | {walk} | {'yes' if q['random_walk_monotone'] else 'no'} |")
+        p = qualities[0]["params"]
+        lines += ["", f"GP (squared-exponential kernel on L2 distances) fit on {p['gp_train']} random cells, scored "
+                  f"on every other cell above {p['threshold']:g}% accuracy, mean ± std over {p['gp_seeds']} seeds; "
+                  f"random walks: {p['walks']} walks of {p['steps']} single mutations.", ""]
+    return "\n".join(lines)
+
+
+def predictor_markdown(paths: Iterable[str | Path]) -> str:
+    """Kendall's tau and precision at the top, per model and training proportion (GATES protocol)."""
+    lines: list[str] = []
+    for record in _read(paths):
+        summary = record["summary"]
+        proportions = list(dict.fromkeys(row["proportion"] for row in summary))
+        models = list(dict.fromkeys(row["model"] for row in summary))
+        cell = {(row["model"], row["proportion"]): row for row in summary}
+        top_key = next(k for k in summary[0] if k.startswith("precision_top") and not k.endswith("_std"))
+        header = " | ".join(f"{100 * p:g}% ({cell[(models[0], p)]['train_archs']})" for p in proportions)
+        title = f"{benchmark_name(record['benchmark'])} / {dataset_name(record['dataset'])}"
+        for label, key in (("Kendall's tau", "kendall_tau"), (f"P@top{100 * record['top']:g}%", top_key)):
+            lines += [f"## Predictors, {title}: {label}", "", f"| Model | {header} |",
+                      "|---|" + "---:|" * len(proportions)]
+            for model in models:
+                values = " | ".join(f"{cell[(model, p)][key]:.4f} ± {cell[(model, p)][key + '_std']:.4f}"
+                                    for p in proportions)
+                lines.append(f"| {model} | {values} |")
+            if key == "kendall_tau" and record["benchmark"] == "nb201":
+                lines.append("| GATES (published) | " + " | ".join(
+                    f"{PUBLISHED_GATES_TAU[p]:.4f}" if p in PUBLISHED_GATES_TAU else "—" for p in proportions) + " |")
+            lines.append("")
+        seeds = summary[0]["seeds"]
+        lines += [f"Trained on the given fraction (cell count) of all {record['cells']:,} cells, scored on all the "
+                  f"others; mean ± std over {seeds} seeds.", ""]
+    return "\n".join(lines)

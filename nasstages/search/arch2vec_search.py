@@ -1,0 +1,192 @@
+"""Search in arch2vec's pretrained latent space (Yan et al., NeurIPS 2020, Sec. 3.3).
+
+Both methods search over the embedded cells of the space (every NB201 cell) and never re-query one.
+- ``arch2vec_bo``: DNGO on the embeddings of evaluated cells, expected improvement over all
+  unevaluated cells, the top ``batch_size`` per round (16 random initial cells, batches of 5).
+- ``arch2vec_rl``: REINFORCE with a Gaussian policy in the (standardized) latent space whose mean
+  an LSTM cell emits from the previous choice; a sampled point is mapped to the nearest unevaluated
+  embedding, the reward is its accuracy, the baseline a moving average.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from nasstages.benchmarks.base import Evaluation
+from nasstages.encoders.store import read_embeddings
+from nasstages.errors import ConfigError
+from nasstages.search.acquisition import expected_improvement
+from nasstages.search.base import Optimizer
+from nasstages.spaces import Arch, SearchSpace
+from nasstages.surrogates.dngo import DNGO
+
+
+class _EmbeddedSpace(Optimizer):
+    """Common part: the embedding table, evaluated rows and their observed accuracies."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str) -> None:
+        super().__init__(space, rng)
+        if not embeddings:
+            raise ConfigError(f"{type(self).__name__}: set the 'embeddings' parameter to the pretrain stage's "
+                              "HDF5 file (the workflow fills it in)")
+        table = read_embeddings(embeddings)
+        if table.space != space.name:
+            raise ConfigError(f"{embeddings} embeds space {table.space!r}, not {space.name!r}")
+        self.strings = table.archs
+        self.vectors = table.vectors
+        self.row_of = {s: k for k, s in enumerate(self.strings)}
+        self.rows: list[int] = []
+        self.observed: list[float] = []
+        self.proposal_info: list[dict[str, float]] = []
+
+    def unevaluated(self) -> np.ndarray:
+        mask = np.ones(len(self.strings), dtype=bool)
+        mask[self.rows] = False
+        return np.flatnonzero(mask)
+
+    def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
+        rows = [self.row_of[self.space.to_string(a)] for a in archs]
+        self.rows += rows
+        self.observed += [e.valid_acc for e in evaluations]
+        self._learn(rows, [e.valid_acc for e in evaluations])
+
+    def _learn(self, rows: list[int], rewards: list[float]) -> None:
+        """Hook for methods that update a model on each batch of results."""
+
+    def _state(self) -> dict[str, Any]:
+        return {"archs": [self.strings[r] for r in self.rows], "observed": self.observed}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.rows = [self.row_of[s] for s in state["archs"]]
+        self.observed = list(state["observed"])
+
+
+class Arch2vecBO(_EmbeddedSpace):
+    """DNGO + expected improvement over every unevaluated embedded cell, ``batch_size`` per round."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str = "", n_init: int = 16,
+                 batch_size: int = 5, epochs: int = 500, hidden: int = 50) -> None:
+        super().__init__(space, rng, embeddings)
+        if n_init < 2 or batch_size < 1:
+            raise ConfigError("arch2vec_bo: n_init must be at least 2 and batch_size at least 1")
+        self.n_init, self.batch_size, self.epochs, self.hidden = n_init, batch_size, epochs, hidden
+
+    def ask(self, n: int) -> list[Arch]:
+        free = self.unevaluated()
+        if len(self.rows) < self.n_init:
+            self.proposal_info = []
+            picks = self.rng.choice(free, size=min(n, self.n_init - len(self.rows)), replace=False)
+        else:
+            started = time.perf_counter()
+            model = DNGO(hidden=self.hidden, epochs=self.epochs, seed=int(self.rng.integers(2**31)))
+            model.fit(self.vectors[self.rows], np.asarray(self.observed))
+            mean, std = model.predict(self.vectors[free])
+            score = expected_improvement(mean, std**2, max(self.observed))
+            order = np.argsort(-score, kind="stable")[:n]
+            picks = free[order]
+            seconds = (time.perf_counter() - started) / len(order)
+            self.proposal_info = [{"predicted_acc": float(mean[i]), "predicted_std": float(std[i]),
+                                   "surrogate_s": seconds} for i in order]
+        return [self.space.from_string(self.strings[int(r)]) for r in picks]
+
+
+class _Policy(nn.Module):
+    """LSTM cell over the sequence of chosen latents; a linear head gives the Gaussian's mean."""
+
+    def __init__(self, latent: int, hidden: int) -> None:
+        super().__init__()
+        self.cell = nn.LSTMCell(latent, hidden)
+        self.mean = nn.Linear(hidden, latent)
+
+    def means(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Means for every step given the previous steps' latents (T×latent) -> T×latent."""
+        h = torch.zeros(1, self.cell.hidden_size)
+        c = torch.zeros(1, self.cell.hidden_size)
+        out = []
+        for x in inputs:
+            h, c = self.cell(x.unsqueeze(0), (h, c))
+            out.append(self.mean(h)[0])
+        return torch.stack(out)
+
+
+class Arch2vecRL(_EmbeddedSpace):
+    """REINFORCE (Williams 1992) in the latent space: ∇J ≈ Σ_t (r_t − b) ∇ log N(z_t; μ_θ(h_t), σ²I)."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str = "", hidden: int = 64,
+                 sigma: float = 0.5, lr: float = 0.01, baseline_decay: float = 0.95, batch_size: int = 1) -> None:
+        super().__init__(space, rng, embeddings)
+        if sigma <= 0 or not 0 <= baseline_decay < 1:
+            raise ConfigError("arch2vec_rl: sigma must be positive and baseline_decay in [0, 1)")
+        self.sigma, self.lr, self.decay, self.batch_size, self.hidden = sigma, lr, baseline_decay, batch_size, hidden
+        center, scale = self.vectors.mean(axis=0), self.vectors.std(axis=0) + 1e-8
+        self.latents = ((self.vectors - center) / scale).astype(np.float32)  # σ is in standardized units
+        self.torch_seed = int(rng.integers(2**31))
+        self._reset_policy()
+        self.samples: list[list[float]] = []  # the sampled z of every step, for REINFORCE and replay
+        self.batches: list[int] = []          # steps per update, to replay updates on resume
+
+    def _reset_policy(self) -> None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.torch_seed)
+            self.policy = _Policy(self.latents.shape[1], self.hidden)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr)
+        self.baseline: float | None = None
+
+    def _inputs(self, steps: int) -> torch.Tensor:
+        """Input of step t: the chosen cell's latent at step t−1 (zeros at t = 0)."""
+        chosen = [np.zeros(self.latents.shape[1], dtype=np.float32)] + [self.latents[r] for r in self.rows[:steps - 1]]
+        return torch.as_tensor(np.stack(chosen[:steps]))
+
+    def ask(self, n: int) -> list[Arch]:
+        free = list(self.unevaluated())
+        picks = []
+        for _ in range(n):
+            steps = len(self.rows) + len(picks) + 1
+            with torch.no_grad():
+                chosen_rows = self.rows + picks
+                inputs = [np.zeros(self.latents.shape[1], dtype=np.float32)] + [self.latents[r] for r in chosen_rows]
+                mean = self.policy.means(torch.as_tensor(np.stack(inputs[:steps])))[-1].numpy()
+            z = mean + self.sigma * self.rng.standard_normal(len(mean))
+            distances = np.linalg.norm(self.latents[free] - z, axis=1)
+            picks.append(int(free.pop(int(np.argmin(distances)))))
+            self.samples.append([float(v) for v in z])
+        self.proposal_info = []
+        return [self.space.from_string(self.strings[r]) for r in picks]
+
+    def _learn(self, rows: list[int], rewards: list[float]) -> None:
+        self.batches.append(len(rows))
+        self._update(len(self.rows), rewards)
+
+    def _update(self, steps: int, rewards: list[float]) -> None:
+        """One REINFORCE step on the last ``len(rewards)`` of ``steps`` steps (accuracy / 100)."""
+        reward = np.asarray(rewards, dtype=np.float64) / 100.0
+        if self.baseline is None:
+            self.baseline = float(reward.mean())
+        advantage = torch.as_tensor(reward - self.baseline, dtype=torch.float32)
+        means = self.policy.means(self._inputs(steps))[-len(rewards):]
+        z = torch.as_tensor(np.asarray(self.samples[steps - len(rewards):steps], dtype=np.float32))
+        log_prob = -0.5 * torch.sum((z - means) ** 2, dim=1) / self.sigma**2
+        loss = -(advantage * log_prob).sum()
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.baseline = self.decay * self.baseline + (1 - self.decay) * float(reward.mean())
+
+    def _state(self) -> dict[str, Any]:
+        return {**super()._state(), "samples": self.samples, "batches": self.batches}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        """Replay every policy update from the recorded samples: the same weights, exactly."""
+        super()._load_state(state)
+        self.samples = [list(z) for z in state["samples"]]
+        self.batches = list(state["batches"])
+        self._reset_policy()
+        done = 0
+        for size in self.batches:
+            done += size
+            self._update(done, self.observed[done - size:done])

@@ -1,0 +1,63 @@
+"""Predictor-based search with a ranking predictor (GATES, Ning et al. 2020, Sec. 4.3): train the
+predictor on every evaluated cell, rank a pool of mutants of the best cells plus random cells,
+evaluate the top ``batch_size``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from nasstages.benchmarks.base import Evaluation
+from nasstages.encoders.graphs import graph_tensors
+from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
+from nasstages.errors import ConfigError
+from nasstages.search.base import Optimizer
+from nasstages.search.candidates import candidate_pool
+from nasstages.spaces import Arch, SearchSpace
+
+
+class GatesPredictorSearch(Optimizer):
+    """Rounds of: fit the predictor (hinge ranking loss by default), score candidates, take the top."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, batch_size: int = 5,
+                 encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200,
+                 top_k: int = 10, pool_mutations: int = 200, pool_random: int = 200) -> None:
+        super().__init__(space, rng)
+        if n_init < 2 or batch_size < 1:
+            raise ConfigError("gates_predictor: n_init must be at least 2 and batch_size at least 1")
+        self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps)
+        self.n_init, self.batch_size = n_init, batch_size
+        self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
+        self.archs: list[Arch] = []
+        self.observed: list[float] = []
+        self.proposal_info: list[dict[str, float]] = []
+
+    def ask(self, n: int) -> list[Arch]:
+        if len(self.archs) < self.n_init:
+            self.proposal_info = []
+            seen = {self.space.iso_hash(a) for a in self.archs}
+            return self.space.sample_unique(min(n, self.n_init - len(self.archs)), self.rng, by="iso", seen=seen)
+        started = time.perf_counter()
+        predictor = RankingPredictor(self.config, seed=int(self.rng.integers(2**31)))
+        predictor.fit(graph_tensors(self.space, self.archs), np.asarray(self.observed))
+        candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
+                                    mutations=self.pool_mutations, random=self.pool_random)
+        scores = predictor.predict(graph_tensors(self.space, candidates))
+        order = np.argsort(-scores, kind="stable")[:n]
+        seconds = (time.perf_counter() - started) / len(order)
+        self.proposal_info = [{"predicted_acc": float("nan"), "predicted_std": float("nan"), "surrogate_s": seconds}
+                              for _ in order]
+        return [candidates[int(i)] for i in order]
+
+    def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
+        self.archs += list(archs)
+        self.observed += [e.valid_acc for e in evaluations]
+
+    def _state(self) -> dict[str, Any]:
+        return {"archs": [self.space.to_string(a) for a in self.archs], "observed": self.observed}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.archs = [self.space.from_string(s) for s in state["archs"]]
+        self.observed = list(state["observed"])

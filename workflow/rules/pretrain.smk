@@ -1,0 +1,72 @@
+# Stage 4: architecture encoders. arch2vec is trained once per space on every cell; its quality
+# is measured against a benchmark; ranking predictors are evaluated with GATES's protocol.
+
+
+def encoder_setting(space, key, default):
+    return (config["encoders"][space] or {}).get(key, default)
+
+
+rule pretrain_arch2vec:
+    output:
+        model=f"{R}/encoders/{{space}}/arch2vec.pt",
+        embeddings=f"{R}/encoders/{{space}}/arch2vec.h5",
+        metrics=f"{R}/encoders/{{space}}/arch2vec.json",
+    params:
+        model_params=lambda w: json.dumps(config["encoders"][w.space]["arch2vec"] or {}, sort_keys=True),
+        device=lambda w: encoder_setting(w.space, "device", "auto"),
+        global_seed=config["seed"],
+    log:
+        f"{R}/logs/encoders/{{space}}/arch2vec.log",
+    threads: lambda w: encoder_setting(w.space, "threads", 2)
+    resources:
+        gpu=lambda w: 1 if encoder_setting(w.space, "device", "auto") == "cuda" else 0,
+    shell:
+        "OMP_NUM_THREADS={threads} nasstages pretrain arch2vec --space {wildcards.space}"
+        " --params {params.model_params:q} --global-seed {params.global_seed} --device {params.device}"
+        " --out-model {output.model:q} --out {output.embeddings:q} > {log:q} 2>&1"
+
+
+rule encoder_quality:
+    input:
+        embeddings=f"{R}/encoders/{{space}}/{{encoder}}.h5",
+        store=lambda w: f"{R}/benchmarks/{config['encoders'][w.space]['quality']['benchmark']}.h5",
+    output:
+        f"{R}/encoders/{{space}}/{{encoder}}_quality.json",
+    params:
+        benchmark=lambda w: config["encoders"][w.space]["quality"]["benchmark"],
+        dataset=lambda w: config["encoders"][w.space]["quality"]["dataset"],
+        checks=lambda w: json.dumps({k: v for k, v in config["encoders"][w.space]["quality"].items()
+                                     if k not in ("benchmark", "dataset")}, sort_keys=True),
+        global_seed=config["seed"],
+    log:
+        f"{R}/logs/encoders/{{space}}/{{encoder}}_quality.log",
+    threads: lambda w: encoder_setting(w.space, "threads", 2)
+    shell:
+        "OMP_NUM_THREADS={threads} nasstages pretrain quality --embeddings {input.embeddings:q}"
+        " --benchmark {params.benchmark} --store {input.store:q} --dataset {params.dataset:q}"
+        " --params {params.checks:q} --global-seed {params.global_seed} --out {output:q} > {log:q} 2>&1"
+
+
+def predictor_setting(benchmark, key, default):
+    return config["predictors"][benchmark].get(key, default)
+
+
+rule predictor_quality:
+    input:
+        store=f"{R}/benchmarks/{{benchmark}}.h5",
+    output:
+        f"{R}/predictors/{{benchmark}}/{{dataset}}.json",
+    params:
+        settings=lambda w: json.dumps({k: v for k, v in config["predictors"][w.benchmark].items()
+                                       if k not in ("datasets", "device", "threads")}, sort_keys=True),
+        device=lambda w: predictor_setting(w.benchmark, "device", "auto"),
+        global_seed=config["seed"],
+    log:
+        f"{R}/logs/predictors/{{benchmark}}/{{dataset}}.log",
+    threads: lambda w: predictor_setting(w.benchmark, "threads", 2)
+    resources:
+        gpu=lambda w: 1 if predictor_setting(w.benchmark, "device", "auto") == "cuda" else 0,
+    shell:
+        "OMP_NUM_THREADS={threads} nasstages predictors evaluate --benchmark {wildcards.benchmark}"
+        " --store {input.store:q} --dataset {wildcards.dataset:q} --params {params.settings:q}"
+        " --device {params.device} --global-seed {params.global_seed} --out {output:q} > {log:q} 2>&1"
