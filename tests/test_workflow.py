@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from conftest import REPO
 from nasstages.distances.store import read_matrix
+from nasstages.encoders.store import read_embeddings
 
 pytestmark = pytest.mark.slow
 
@@ -135,3 +137,64 @@ def test_missing_benchmark_fails_with_the_fix(tmp_path):
     output = result.stdout + result.stderr
     assert "benchmarks.nb201.mirror" in output and "NATS-tss" in output
     assert not (tmp_path / "results/benchmarks/nb201.h5").exists()
+
+
+def _encoder_config(mirror: Path) -> dict:
+    config = _config(mirror)
+    config["distances"]["nb201"]["metrics"] = {"arch2vec": {}, "edit": {}}
+    config["encoders"] = {"nb201": {
+        "arch2vec": {"hidden": 16, "latent": 4, "layers": 2, "epochs": 1, "prior_samples": 200},
+        "quality": {"benchmark": "nb201", "dataset": "cifar10-valid", "walks": 10, "steps": 4, "gp_train": 30,
+                    "gp_seeds": 1}}}
+    config["predictors"] = {"nb201": {"datasets": ["cifar10-valid"], "proportions": [0.001], "seeds": 1,
+                                      "models": {"gates_hinge": {"epochs": 2, "min_steps": 5, "hidden": 16}}}}
+    config["search"]["methods"] = {"rs": {}, "arch2vec_bo": {"n_init": 4, "batch_size": 4, "epochs": 20},
+                                   "arch2vec_rl": {}, "gates_predictor": {"n_init": 4, "batch_size": 4, "epochs": 2,
+                                                                          "min_steps": 5, "hidden": 16}}
+    config["search"]["seeds"] = 1
+    return config
+
+
+def test_encoder_stages_run_and_rerun_when_the_encoder_changes(tmp_path, nb201_mirror):
+    config = _encoder_config(nb201_mirror)
+    _write(tmp_path, config)
+    first = _snakemake(tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert _jobs_run(first) == {"benchmark_store": 1, "sample_pool": 1, "distance_tile": 6, "distance_matrix": 2,
+                                "pretrain_arch2vec": 1, "encoder_quality": 1, "predictor_quality": 1, "search": 4,
+                                "report": 1, "all": 1}
+    results = tmp_path / "results"
+    embeddings = read_embeddings(results / "encoders/nb201/arch2vec.h5")
+    assert embeddings.vectors.shape == (15625, 4)
+    for method in ("arch2vec_bo", "arch2vec_rl", "gates_predictor"):
+        log = pd.read_csv(results / f"search/nb201/cifar10-valid/{method}/seed0.csv")
+        assert len(log) == 12 and log["arch"].is_unique
+    encoders_table = (results / "report/tables/encoders.md").read_text()
+    assert "arch2vec" in encoders_table and "79.41" in encoders_table and "GP Pearson r" in encoders_table
+    predictors_table = (results / "report/tables/predictors.md").read_text()
+    assert "gates_hinge" in predictors_table and "0.4309" in predictors_table
+    matrix = read_matrix(results / "distances/nb201/arch2vec/tiny.h5")
+    rows = embeddings.rows(matrix.archs)
+    direct = np.linalg.norm(embeddings.vectors[rows][:, None] - embeddings.vectors[rows][None], axis=-1)
+    np.testing.assert_allclose(matrix.distances, direct, rtol=1e-5, atol=1e-6)
+
+    rs_log = results / "search/nb201/cifar10-valid/rs/seed0.csv"
+    untouched = rs_log.stat().st_mtime_ns
+    config["encoders"]["nb201"]["arch2vec"]["latent"] = 6
+    _write(tmp_path, config)
+    changed = _snakemake(tmp_path)
+    assert changed.returncode == 0, changed.stderr[-3000:]
+    assert _jobs_run(changed) == {"pretrain_arch2vec": 1, "encoder_quality": 1, "distance_tile": 3,
+                                  "distance_matrix": 1, "search": 2, "report": 1, "all": 1}
+    assert rs_log.stat().st_mtime_ns == untouched
+    assert read_embeddings(results / "encoders/nb201/arch2vec.h5").vectors.shape == (15625, 6)
+
+
+def test_encoder_method_without_its_encoder_fails_before_any_job(tmp_path, nb201_mirror):
+    config = _encoder_config(nb201_mirror)
+    del config["encoders"]
+    config["distances"]["nb201"]["metrics"] = {"edit": {}}
+    _write(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert "needs encoders.nb201.arch2vec" in result.stdout + result.stderr

@@ -81,6 +81,19 @@ class LSTMEncoder(nn.Module):
         return self.lstm(ops)[1][0][-1]
 
 
+def longest_path(adjacency: np.ndarray) -> int:
+    """Edges on the longest path of any of the (topologically ordered) graphs: the GATES layers
+    needed for the input's information to reach the output."""
+    longest = 1
+    for a in np.unique(np.asarray(adjacency) != 0, axis=0):
+        depth = np.zeros(len(a), dtype=int)
+        for j in range(1, len(a)):
+            sources = np.flatnonzero(a[:j, j])
+            depth[j] = depth[sources].max() + 1 if len(sources) else 0
+        longest = max(longest, int(depth.max()))
+    return longest
+
+
 class ScoreModel(nn.Module):
     """An encoder followed by a two-layer MLP giving one score per architecture."""
 
@@ -140,7 +153,7 @@ class RankingPredictor:
         n_nodes, n_ops = graphs.ops.shape[1], graphs.ops.shape[2]
         c = self.config
         if c.encoder == "gates":
-            encoder: nn.Module = GatesEncoder(n_ops, hidden=c.hidden, layers=n_nodes - 1)  # >= the longest input-output path
+            encoder: nn.Module = GatesEncoder(n_ops, hidden=c.hidden, layers=longest_path(graphs.adjacency))
         elif c.encoder == "mlp":
             encoder = MLPEncoder(n_nodes, n_ops, hidden=c.hidden)
         else:

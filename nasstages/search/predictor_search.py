@@ -8,6 +8,7 @@ import time
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 
 from nasstages.benchmarks.base import Evaluation
 from nasstages.encoders.graphs import graph_tensors
@@ -22,12 +23,12 @@ class GatesPredictorSearch(Optimizer):
     """Rounds of: fit the predictor (hinge ranking loss by default), score candidates, take the top."""
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, batch_size: int = 5,
-                 encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200,
+                 encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200, hidden: int = 64,
                  top_k: int = 10, pool_mutations: int = 200, pool_random: int = 200) -> None:
         super().__init__(space, rng)
         if n_init < 2 or batch_size < 1:
             raise ConfigError("gates_predictor: n_init must be at least 2 and batch_size at least 1")
-        self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps)
+        self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps, hidden=hidden)
         self.n_init, self.batch_size = n_init, batch_size
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.archs: list[Arch] = []
@@ -40,11 +41,16 @@ class GatesPredictorSearch(Optimizer):
             seen = {self.space.iso_hash(a) for a in self.archs}
             return self.space.sample_unique(min(n, self.n_init - len(self.archs)), self.rng, by="iso", seen=seen)
         started = time.perf_counter()
-        predictor = RankingPredictor(self.config, seed=int(self.rng.integers(2**31)))
-        predictor.fit(graph_tensors(self.space, self.archs), np.asarray(self.observed))
-        candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
-                                    mutations=self.pool_mutations, random=self.pool_random)
-        scores = predictor.predict(graph_tensors(self.space, candidates))
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # small models on small batches: threads cost more than they give
+        try:
+            predictor = RankingPredictor(self.config, seed=int(self.rng.integers(2**31)))
+            predictor.fit(graph_tensors(self.space, self.archs), np.asarray(self.observed))
+            candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
+                                        mutations=self.pool_mutations, random=self.pool_random)
+            scores = predictor.predict(graph_tensors(self.space, candidates))
+        finally:
+            torch.set_num_threads(threads)
         order = np.argsort(-scores, kind="stable")[:n]
         seconds = (time.perf_counter() - started) / len(order)
         self.proposal_info = [{"predicted_acc": float("nan"), "predicted_std": float("nan"), "surrogate_s": seconds}

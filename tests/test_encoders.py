@@ -1,0 +1,248 @@
+"""Encoders: arch2vec's VGAE, GATES-style ranking predictors, DNGO, and the searches built on them."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.stats import kendalltau, multivariate_normal
+
+from nasstages.encoders.arch2vec import Arch2vec, Arch2vecConfig, TrainedArch2vec, train_arch2vec, vgae_loss
+from nasstages.encoders.graphs import graph_tensors
+from nasstages.encoders.predictor_quality import precision_at_top
+from nasstages.encoders.predictors import PredictorConfig, RankingPredictor, longest_path, pairwise_hinge_loss
+from nasstages.encoders.pretrain import graph_edit_distance, one_hot_features
+from nasstages.encoders.quality import prior_validity, reconstruction_accuracy
+from nasstages.encoders.store import Embeddings, read_embeddings, write_embeddings
+from nasstages.errors import ConfigError, CorruptStoreError
+from nasstages.search.runner import SearchJob, run_search
+from nasstages.spaces import get_space
+from nasstages.surrogates.dngo import DNGO, blr_log_evidence
+
+SPACE = get_space("nb201")
+TINY = Arch2vecConfig(hidden=32, latent=8, layers=3, epochs=5, lr=0.01, batch_size=32, holdout=0.1, prior_samples=500)
+
+
+@pytest.fixture(scope="module")
+def cells():
+    rng = np.random.default_rng(0)
+    archs = [SPACE.from_index(int(i)) for i in rng.choice(SPACE.size, 3000, replace=False)]
+    return archs, graph_tensors(SPACE, archs)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(cells):
+    return train_arch2vec(cells[1], TINY, seed=7)
+
+
+@pytest.fixture(scope="module")
+def one_hot_embeddings(tmp_path_factory):
+    """Every NB201 cell embedded by its plain one-hot encoding: real vectors, no training needed."""
+    archs = list(SPACE.enumerate())
+    path = tmp_path_factory.mktemp("enc") / "onehot.h5"
+    write_embeddings(path, Embeddings("nb201", "onehot", [SPACE.to_string(a) for a in archs],
+                                      one_hot_features(SPACE, archs), {"note": "test"}))
+    return path
+
+
+def test_graph_tensors_of_nb201(cells):
+    archs, graphs = cells
+    assert graphs.adjacency.shape == (3000, 8, 8) and graphs.ops.shape == (3000, 8, 7)
+    assert np.all(graphs.ops.sum(-1) == 1) and np.all(np.tril(graphs.adjacency[0]) == 0)
+    assert graphs.vocabulary[graphs.ops[0, 0].argmax()] == "input"
+    assert graphs.vocabulary[graphs.ops[0, -1].argmax()] == "output"
+    for arch, adjacency, ops in zip(archs[:50], graphs.adjacency, graphs.ops):
+        names = [graphs.vocabulary[k] for k in ops.argmax(-1)]
+        assert SPACE.from_cell_graph(adjacency, names) == arch
+    with pytest.raises(ValueError, match="input"):
+        SPACE.from_cell_graph(graphs.adjacency[0], ["output"] + names[1:])
+    wrong = graphs.adjacency[0].copy()
+    wrong[0, 7] = 1
+    with pytest.raises(ValueError, match="skeleton"):
+        SPACE.from_cell_graph(wrong, names)
+
+
+def test_vgae_loss_terms():
+    torch.manual_seed(0)
+    b, n, v, d = 4, 8, 7, 5
+    adjacency = torch.triu((torch.rand(b, n, n) > 0.5).float(), 1)
+    ops = torch.nn.functional.one_hot(torch.randint(v, (b, n)), v).float()
+    mu, logvar = torch.zeros(b, n, d), torch.zeros(b, n, d)
+    ops_logits, adjacency_logits = torch.randn(b, n, v), torch.randn(b, n, n)
+    terms = vgae_loss((ops_logits, adjacency_logits, mu, logvar), adjacency, ops, beta=1.0)
+    assert float(terms["kl"]) == pytest.approx(0.0, abs=1e-7)  # posterior equal to the prior
+    mu2 = torch.full((b, n, d), 2.0)
+    kl = float(vgae_loss((ops_logits, adjacency_logits, mu2, logvar), adjacency, ops, 1.0)["kl"])
+    assert kl == pytest.approx(0.5 * d * 4.0)  # KL(N(2, 1) || N(0, 1)) = 2 per dimension
+    lower_changed = adjacency_logits + torch.tril(torch.full((n, n), 50.0))
+    same = vgae_loss((ops_logits, lower_changed, mu, logvar), adjacency, ops, 1.0)
+    assert float(same["adjacency_bce"]) == pytest.approx(float(terms["adjacency_bce"]))  # only i < j counts
+
+
+def test_arch2vec_learns_to_reconstruct(tiny_model, cells):
+    history = [h["ops_ce"] + h["adjacency_bce"] for h in tiny_model.history]
+    assert history[-1] < 0.5 * history[0], history
+    holdout = reconstruction_accuracy(tiny_model, cells[1].subset(tiny_model.holdout_index))
+    assert holdout["graph"] > 0.9, holdout
+    assert set(tiny_model.holdout_index).isdisjoint(tiny_model.train_index)
+    embeddings = tiny_model.embed(cells[1])
+    assert embeddings.shape == (3000, TINY.latent) and np.all(np.isfinite(embeddings))
+
+
+def test_arch2vec_is_deterministic_by_seed(cells, tiny_model):
+    small = cells[1].subset(np.arange(400))
+    config = Arch2vecConfig(hidden=16, latent=4, layers=2, epochs=1)
+    a = train_arch2vec(small, config, seed=3).embed(small)
+    b = train_arch2vec(small, config, seed=3).embed(small)
+    c = train_arch2vec(small, config, seed=4).embed(small)
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+    restored = TrainedArch2vec.from_state(tiny_model.state())
+    assert np.array_equal(restored.embed(small), tiny_model.embed(small))
+
+
+def test_decoded_samples_validity(tiny_model, cells):
+    skeleton = cells[1].adjacency[0].astype(np.uint8)
+    fitted = prior_validity(tiny_model, SPACE, cells[1].subset(tiny_model.train_index), 500, 0, skeleton=skeleton)
+    standard = prior_validity(tiny_model, SPACE, cells[1], 500, 0, skeleton=skeleton, source="standard")
+    for result in (fitted, standard):
+        assert 0 <= result["validity_strict"] <= result["validity"] <= 1 and 0 <= result["uniqueness"] <= 1
+    # samples near the training posteriors decode to cells far more often than N(0, I) draws
+    assert fitted["validity"] > 0.2 and fitted["validity"] > 5 * standard["validity"]
+
+
+def test_graph_edit_distance_counts_changed_edges():
+    a = SPACE.from_index(100)
+    b = SPACE.mutate(a, np.random.default_rng(0))
+    c = SPACE.mutate(b, np.random.default_rng(1))
+    d = graph_edit_distance(SPACE, [a], [a, b, c])[0]
+    expected = [sum(x != y for x, y in zip(a, other)) for other in (a, b, c)]
+    assert list(d) == expected and d[1] == 1
+
+
+def test_hinge_loss_and_its_gradient():
+    scores = torch.tensor([0.3, 0.0, 0.5], requires_grad=True)
+    y = torch.tensor([2.0, 1.0, 0.0])
+    loss = pairwise_hinge_loss(scores, y, margin=0.1)
+    pairs = [(0, 1), (0, 2), (1, 2)]  # (better, worse)
+    s = scores.detach().tolist()
+    expected = sum(max(0.0, 0.1 - (s[i] - s[j])) for i, j in pairs) / 3
+    assert float(loss) == pytest.approx(expected)
+    loss.backward()
+    # pair (0, 1) is satisfied beyond the margin (0.3 > 0.1): no gradient; (0, 2) and (1, 2) are violated
+    assert scores.grad.tolist() == pytest.approx([-1 / 3, -1 / 3, 2 / 3])
+
+
+def test_gates_depth_is_the_longest_path():
+    graphs = graph_tensors(SPACE, [SPACE.from_index(0)])
+    assert longest_path(graphs.adjacency) == 4  # input -> 1<-0 -> 2<-1 -> 3<-2 -> output
+
+
+def test_precision_at_top():
+    actual = np.arange(100.0)
+    assert precision_at_top(actual, actual, 0.05) == 1.0
+    assert precision_at_top(-actual, actual, 0.05) == 0.0
+    shuffled = actual.copy()
+    shuffled[[99, 0]] = shuffled[[0, 99]]  # the best cell predicted worst
+    assert precision_at_top(shuffled, actual, 0.05) == pytest.approx(4 / 5)
+
+
+@pytest.mark.parametrize("encoder", ["gates", "mlp", "lstm"])
+def test_ranking_predictors_rank_held_out_cells(encoder, cells, nb201_bench):
+    archs, graphs = cells
+    accuracy = np.array([nb201_bench.mean_valid(a, "cifar10-valid") for a in archs])
+    config = PredictorConfig(encoder=encoder, epochs=30, min_steps=150, hidden=64)
+    predictor = RankingPredictor(config, seed=0).fit(graphs.subset(np.arange(300)), accuracy[:300])
+    predicted = predictor.predict(graphs.subset(np.arange(300, 3000)))
+    tau = kendalltau(predicted, accuracy[300:]).statistic
+    assert tau > 0.35, (encoder, tau)
+    again = RankingPredictor(config, seed=0).fit(graphs.subset(np.arange(300)), accuracy[:300])
+    assert np.array_equal(again.predict(graphs.subset(np.arange(300, 400))), predicted[:100])
+
+
+def test_gates_beats_mse_trained_gates_at_the_top(cells, nb201_bench):
+    """The ranking loss is the point of GATES: with the same encoder, hinge finds more of the top cells."""
+    archs, graphs = cells
+    accuracy = np.array([nb201_bench.mean_valid(a, "cifar10-valid") for a in archs])
+    test = np.arange(500, 3000)
+    scores = {}
+    for loss in ("hinge", "mse"):
+        precision = []
+        for seed in range(2):
+            p = RankingPredictor(PredictorConfig(loss=loss, epochs=30, min_steps=200, hidden=64), seed)
+            p.fit(graphs.subset(np.arange(500)), accuracy[:500])
+            precision.append(precision_at_top(p.predict(graphs.subset(test)), accuracy[test], 0.05))
+        scores[loss] = np.mean(precision)
+    assert scores["hinge"] >= scores["mse"], scores
+
+
+def test_bad_predictor_settings():
+    with pytest.raises(ConfigError, match="encoder"):
+        PredictorConfig(encoder="transformer")
+    with pytest.raises(ConfigError, match="loss"):
+        PredictorConfig(loss="listwise")
+    with pytest.raises(ConfigError, match="margn"):
+        PredictorConfig.from_params({"margn": 0.1})
+    with pytest.raises(ConfigError, match="betta"):
+        Arch2vecConfig.from_params({"betta": 1.0})
+
+
+def test_blr_evidence_matches_the_gaussian_marginal():
+    rng = np.random.default_rng(0)
+    phi, y = rng.normal(size=(20, 4)), rng.normal(size=20)
+    alpha, beta = 0.7, 3.0
+    covariance = phi @ phi.T / alpha + np.eye(20) / beta  # y ~ N(0, Φ Φᵀ/α + I/β)
+    expected = multivariate_normal(np.zeros(20), covariance).logpdf(y)
+    assert blr_log_evidence(math.log(alpha), math.log(beta), phi, y) == pytest.approx(expected, rel=1e-9)
+
+
+def test_dngo_fits_and_is_uncertain_away_from_data():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(60, 1))
+    y = np.sin(3 * x[:, 0]) + 0.05 * rng.normal(size=60)
+    model = DNGO(epochs=800, seed=0).fit(x, y)
+    grid = np.linspace(-0.9, 0.9, 50)[:, None]
+    mean, std = model.predict(grid)
+    assert np.sqrt(np.mean((mean - np.sin(3 * grid[:, 0])) ** 2)) < 0.15
+    _, far_std = model.predict(np.array([[6.0]]))
+    assert far_std[0] > 2 * np.median(std)  # more uncertain far from the data than within it
+
+
+def test_embeddings_store_rejects_bad_files(tmp_path, one_hot_embeddings):
+    table = read_embeddings(one_hot_embeddings)
+    assert len(table.archs) == 15625 and table.vectors.shape[0] == 15625
+    with pytest.raises(ConfigError, match="pretrain"):
+        read_embeddings(tmp_path / "missing.h5")
+    garbage = tmp_path / "garbage.h5"
+    garbage.write_bytes(b"not hdf5")
+    with pytest.raises(CorruptStoreError, match="re-run the pretrain stage"):
+        read_embeddings(garbage)
+    with pytest.raises(ConfigError, match="no row"):
+        table.rows(["|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|x"])
+
+
+@pytest.mark.parametrize("method", ["arch2vec_bo", "arch2vec_rl", "gates_predictor"])
+def test_encoder_methods_search_and_resume_exactly(method, nb201_bench, one_hot_embeddings, tmp_path):
+    params = ({"embeddings": str(one_hot_embeddings)} if method.startswith("arch2vec")
+              else {"epochs": 5, "min_steps": 30, "hidden": 32})
+    if method == "arch2vec_bo":
+        params.update(epochs=100)
+    job = SearchJob("nb201", "cifar10-valid", method, 1, 36, params=params)
+    whole = tmp_path / "whole" / "seed1.csv"
+    run_search(job, nb201_bench, whole, show_progress=False)
+    log = pd.read_csv(whole)
+    assert len(log) == 36 and log["arch"].is_unique
+    cut = tmp_path / "cut" / "seed1.csv"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=10, stop_after=23)
+    run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=10)
+    pd.testing.assert_frame_equal(log.drop(columns=["elapsed_s", "surrogate_s"]),
+                                  pd.read_csv(cut).drop(columns=["elapsed_s", "surrogate_s"]))
+
+
+def test_arch2vec_methods_need_their_embeddings(nb201_bench, tmp_path):
+    job = SearchJob("nb201", "cifar10-valid", "arch2vec_bo", 0, 5, params={})
+    with pytest.raises(ConfigError, match="embeddings"):
+        run_search(job, nb201_bench, tmp_path / "x.csv", show_progress=False)
