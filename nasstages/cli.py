@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -59,6 +60,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
+    # a search job holds one core (the rule's threads: 1); without this, torch-based methods start
+    # a thread per core and parallel jobs oversubscribe the machine. Set before torch is imported.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     from nasstages.benchmarks import load_benchmark
     from nasstages.search.runner import SearchJob, run_search
 
