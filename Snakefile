@@ -14,6 +14,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 from nasstages.config import BENCHMARK_SPACE, ENCODER_NAMES, check_config, seeds_of  # noqa: E402
 from nasstages.distances import ENCODER_OF_METRIC  # noqa: E402
+from nasstages.errors import ConfigError  # noqa: E402
 from nasstages.search import ENCODER_OF_METHOD  # noqa: E402
 
 check_config(config)

@@ -17,6 +17,9 @@ rule benchmark_store:
         sources=lambda w: source_args(w.space),
     log:
         f"{R}/logs/benchmarks/{{space}}.log",
+    threads: rule_threads("benchmark_store", 1)
+    resources:
+        **rule_resources("benchmark_store"),
     shell:
         "nasstages benchmarks fetch --space {wildcards.space} {params.sources}"
         " --out {output:q} 2>&1 | tee {log:q}"

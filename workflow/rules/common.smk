@@ -12,6 +12,38 @@ wildcard_constraints:
     encoder=r"[A-Za-z0-9]+",
 
 
+# Job resources per rule (local runs and SLURM alike): memory in MB, wall time in minutes, GPUs.
+# config `resources: {rule: {...}}` overrides any of these per rule (also `threads`); the SLURM
+# partition and account come from the profile (workflow/profiles/slurm), not from here.
+DEFAULT_RESOURCES = {
+    "benchmark_store": {"mem_mb": 4000, "runtime": 20},
+    "sample_pool": {"mem_mb": 2000, "runtime": 20},
+    "distance_tile": {"mem_mb": 4000, "runtime": 240, "gpu": 0},
+    "distance_matrix": {"mem_mb": 4000, "runtime": 30},
+    "pretrain_arch2vec": {"mem_mb": 8000, "runtime": 120, "gpu": 0},
+    "encoder_quality": {"mem_mb": 8000, "runtime": 60},
+    "predictor_quality": {"mem_mb": 8000, "runtime": 480, "gpu": 0},
+    "search": {"mem_mb": 2000, "runtime": 240, "gpu": 0},
+    "report": {"mem_mb": 4000, "runtime": 30},
+}
+
+
+for _rule in config.get("resources") or {}:
+    if _rule not in DEFAULT_RESOURCES:
+        raise ConfigError(f"config resources.{_rule}: no such rule; choose from: {', '.join(DEFAULT_RESOURCES)}")
+
+
+def rule_resources(rule):
+    """The rule's resources: defaults above, overridden by config resources.<rule> (not threads)."""
+    override = {k: v for k, v in ((config.get("resources") or {}).get(rule) or {}).items() if k != "threads"}
+    return {**DEFAULT_RESOURCES[rule], **override}
+
+
+def rule_threads(rule, default):
+    """Threads of a rule's jobs: config resources.<rule>.threads, else ``default``."""
+    return ((config.get("resources") or {}).get(rule) or {}).get("threads", default)
+
+
 def search_jobs():
     """(benchmark, dataset, method, seed) for every configured search run."""
     search = config["search"]

@@ -40,7 +40,9 @@ rule distance_tile:
     wildcard_constraints:
         i=r"\d+",
         j=r"\d+",
-    threads: lambda w: config["distances"][w.space].get("threads", 2)
+    threads: lambda w: rule_threads("distance_tile", config["distances"][w.space].get("threads", 2))
+    resources:
+        **rule_resources("distance_tile"),
     shell:
         "NUMBA_NUM_THREADS={threads} nasstages distances tile --space {wildcards.space} --metric {wildcards.metric}"
         " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
@@ -59,6 +61,9 @@ rule distance_matrix:
         tiles=lambda w: config["distances"][w.space].get("tiles", 1),
     log:
         f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/merge.log",
+    threads: rule_threads("distance_matrix", 1)
+    resources:
+        **rule_resources("distance_matrix"),
     shell:
         "nasstages distances merge --space {wildcards.space} --metric {wildcards.metric}"
         " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"

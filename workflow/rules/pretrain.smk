@@ -17,9 +17,9 @@ rule pretrain_arch2vec:
         global_seed=config["seed"],
     log:
         f"{R}/logs/encoders/{{space}}/arch2vec.log",
-    threads: lambda w: encoder_setting(w.space, "threads", 2)
+    threads: lambda w: rule_threads("pretrain_arch2vec", encoder_setting(w.space, "threads", 2))
     resources:
-        gpu=lambda w: 1 if encoder_setting(w.space, "device", "auto") == "cuda" else 0,
+        **rule_resources("pretrain_arch2vec"),
     shell:
         "OMP_NUM_THREADS={threads} nasstages pretrain arch2vec --space {wildcards.space}"
         " --params {params.model_params:q} --global-seed {params.global_seed} --device {params.device}"
@@ -40,7 +40,9 @@ rule encoder_quality:
         global_seed=config["seed"],
     log:
         f"{R}/logs/encoders/{{space}}/{{encoder}}_quality.log",
-    threads: lambda w: encoder_setting(w.space, "threads", 2)
+    threads: lambda w: rule_threads("encoder_quality", encoder_setting(w.space, "threads", 2))
+    resources:
+        **rule_resources("encoder_quality"),
     shell:
         "OMP_NUM_THREADS={threads} nasstages pretrain quality --embeddings {input.embeddings:q}"
         " --benchmark {params.benchmark} --store {input.store:q} --dataset {params.dataset:q}"
@@ -63,9 +65,9 @@ rule predictor_quality:
         global_seed=config["seed"],
     log:
         f"{R}/logs/predictors/{{benchmark}}/{{dataset}}.log",
-    threads: lambda w: predictor_setting(w.benchmark, "threads", 2)
+    threads: lambda w: rule_threads("predictor_quality", predictor_setting(w.benchmark, "threads", 2))
     resources:
-        gpu=lambda w: 1 if predictor_setting(w.benchmark, "device", "auto") == "cuda" else 0,
+        **rule_resources("predictor_quality"),
     shell:
         "OMP_NUM_THREADS={threads} nasstages predictors evaluate --benchmark {wildcards.benchmark}"
         " --store {input.store:q} --dataset {wildcards.dataset:q} --params {params.settings:q}"

@@ -11,6 +11,9 @@ rule report:
         report_targets(),
     log:
         f"{R}/logs/report.log",
+    threads: rule_threads("report", 1)
+    resources:
+        **rule_resources("report"),
     shell:
         "nasstages report --inputs {input.csvs:q} --encoder-metrics {input.encoders:q}"
         " --encoder-quality {input.quality:q} --predictor-metrics {input.predictors:q}"

@@ -10,6 +10,9 @@ rule sample_pool:
         seed=config["seed"],
     log:
         f"{R}/logs/pools/{{space}}/{{pool}}.log",
+    threads: rule_threads("sample_pool", 1)
+    resources:
+        **rule_resources("sample_pool"),
     shell:
         "nasstages sample --space {wildcards.space} --name {wildcards.pool} --size {params.size}"
         " --dedup {params.dedup} --global-seed {params.seed} --out {output:q} > {log:q} 2>&1"

@@ -31,7 +31,9 @@ rule search:
         global_seed=config["seed"],
     log:
         f"{R}/logs/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.log",
-    threads: 1
+    threads: rule_threads("search", 1)
+    resources:
+        **rule_resources("search"),
     shell:
         "nasstages search --benchmark {wildcards.benchmark} --store {input.store:q}"
         " --dataset {wildcards.dataset:q} --method {wildcards.method} --seed {wildcards.seed}"
