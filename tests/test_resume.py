@@ -1,0 +1,126 @@
+"""Resumability under Snakemake, tested by killing real jobs: a killed search job resumes from its
+checkpoint; a killed distance tile is redone while finished tiles are kept; finished results are
+never deleted by a failing rerun."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from nasstages.search.runner import SearchJob, run_search
+
+pytestmark = pytest.mark.slow
+
+
+def _config(mirror: Path, **override) -> dict:
+    config = {
+        "results": "results",
+        "seed": 0,
+        "benchmarks": {"nb201": {"mirror": str(mirror), "official": None}},
+        "search": {"budget": 120, "seeds": [4], "checkpoint_every": 10, "benchmarks": {"nb201": ["cifar100"]},
+                   "methods": {"bananas": {"members": 2, "epochs": 60, "n_init": 5}}},
+    }
+    config.update(override)
+    return config
+
+
+def _start(workdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+         "--cores", "1", "--rerun-incomplete"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _kill_job_when(pattern: str, ready, workdir: Path, timeout: float = 300.0) -> None:
+    """SIGKILL the running `nasstages` process whose command line matches ``pattern`` as soon as
+    ``ready()`` is true and its ``--out`` file is not written yet (a job dying mid-way, as on a
+    preempted node; a job that already wrote its output is finished, not killed mid-way)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ready():
+            found = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
+            victims = []
+            for line in found:  # the job's shell and its nasstages process
+                pid, *args = line.split()
+                out = args[args.index("--out") + 1] if "--out" in args else None
+                if out is None or not (workdir / out.strip("'")).exists():
+                    victims.append(int(pid))
+            if victims:
+                for pid in victims:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"no job matching {pattern!r} became ready to kill")
+
+
+def _finish(process: subprocess.Popen) -> tuple[int, str]:
+    out, _ = process.communicate(timeout=600)
+    return process.returncode, out
+
+
+def test_killed_search_job_resumes_from_its_checkpoint(tmp_path, nb201_mirror, nb201_bench):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(nb201_mirror)))
+    csv = tmp_path / "results/search/nb201/cifar100/bananas/seed4.csv"
+    checkpoint = csv.with_suffix(".ckpt.json")
+    first = _start(tmp_path)
+    _kill_job_when("nasstages search .*--method bananas --seed 4", checkpoint.exists, tmp_path)
+    code, out = _finish(first)
+    assert code != 0 and not csv.exists() and checkpoint.exists(), out[-2000:]
+    killed_at = len(json.loads(checkpoint.read_text())["rows"])
+    assert 10 <= killed_at < 120
+
+    code, out = _finish(_start(tmp_path))
+    assert code == 0, out[-3000:]
+    log = (tmp_path / "results/logs/search/nb201/cifar100/bananas/seed4.log").read_text()
+    assert f"at query {killed_at}" in log  # the resumed job skipped the queries already paid for
+    assert not checkpoint.exists()
+    # and the resumed run is exactly the uninterrupted one
+    job = SearchJob("nb201", "cifar100", "bananas", 4, 120, params={"members": 2, "epochs": 60, "n_init": 5})
+    reference = tmp_path / "reference.csv"
+    run_search(job, nb201_bench, reference, show_progress=False)
+    columns = ["step", "arch", "observed_acc", "incumbent_arch", "predicted_acc"]
+    pd.testing.assert_frame_equal(pd.read_csv(csv)[columns], pd.read_csv(reference)[columns])
+
+
+def test_killed_distance_tile_is_redone_and_finished_tiles_are_kept(tmp_path, nb201_mirror):
+    config = _config(nb201_mirror, pools={"nb201": {"p": {"size": 150}}},
+                     distances={"nb201": {"pools": ["p"], "tiles": 3, "threads": 1, "device": "cpu",
+                                          "metrics": {"otmann": {}}}})
+    config["search"]["methods"] = {"rs": {}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    tiles = tmp_path / "results/distances/nb201/otmann/tiles/p"
+
+    def finished() -> list[Path]:
+        return sorted(tiles.glob("*.h5")) if tiles.exists() else []
+
+    first = _start(tmp_path)
+    _kill_job_when("nasstages distances tile .*--pool results/pools/nb201/p.h5", lambda: len(finished()) >= 2,
+                   tmp_path)
+    code, out = _finish(first)
+    kept = {p.name: p.stat().st_mtime_ns for p in finished()}
+    assert code != 0 and 2 <= len(kept) < 6, out[-2000:]
+
+    second = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path),
+         "--cores", "1", "--dry-run"], capture_output=True, text=True,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"})
+    planned = re.findall(r"output: \S*/tiles/p/(\d_\d\.h5)", second.stdout + second.stderr)
+    assert sorted(planned) == sorted({f"{i}_{j}.h5" for i in range(3) for j in range(i, 3)} - set(kept)), (planned, kept)
+    code, out = _finish(_start(tmp_path))
+    assert code == 0, out[-3000:]
+    assert (tmp_path / "results/distances/nb201/otmann/p.h5").exists()
