@@ -12,12 +12,21 @@ configfile: "config.yaml"
 
 validate(config, "workflow/schemas/config.schema.yaml")
 
-from nasstages.config import BENCHMARK_SPACE, ENCODER_NAMES, check_config, seeds_of  # noqa: E402
+from nasstages.config import (  # noqa: E402
+    BENCHMARK_SPACE,
+    ENCODER_NAMES,
+    check_config,
+    check_existing_results,
+    check_results_folder,
+    seeds_of,
+)
 from nasstages.distances import ENCODER_OF_METRIC  # noqa: E402
 from nasstages.errors import ConfigError  # noqa: E402
 from nasstages.search import ENCODER_OF_METHOD  # noqa: E402
 
 check_config(config)
+check_results_folder(config["results"])
+check_existing_results(config)  # ~0.1 s: a corrupt shared stage file fails here, before any job
 
 R = config["results"]
 

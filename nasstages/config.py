@@ -133,3 +133,47 @@ def check_config(config: dict[str, Any]) -> None:
         check_method_params(method, params or {}, where=f"search.methods.{method}")
     _check_encoders(config)
     _check_predictors(config)
+
+
+def check_results_folder(results: str) -> None:
+    """Fail before any job if the results folder cannot be created or written."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(results)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"config results: cannot write to {folder} ({exc.strerror or exc}); set 'results' to a "
+                          "folder you can write, or fix its permissions") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"config results: {folder} is not writable; set 'results' to a folder you can write")
+
+
+def check_existing_results(config: dict[str, Any]) -> None:
+    """Verify the stage files that many jobs read (benchmark stores, pools, encoder embeddings)
+    before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
+    finished result downstream of it. Raise ConfigError naming the file and the fix instead."""
+    from pathlib import Path
+
+    from nasstages.benchmarks.store import read_store
+    from nasstages.encoders.store import read_embeddings
+    from nasstages.errors import CorruptStoreError
+    from nasstages.pools import read_pool
+
+    results = Path(config["results"])
+    checks = [(results / "benchmarks" / f"{name}.h5", read_store) for name in config.get("benchmarks", {})]
+    checks += [(results / "pools" / space / f"{pool}.h5", read_pool)
+               for space, pools in config.get("pools", {}).items() for pool in pools]
+    checks += [(results / "encoders" / space / f"{encoder}.h5", read_embeddings)
+               for space, settings in config.get("encoders", {}).items() for encoder in ENCODER_NAMES
+               if encoder in (settings or {})]
+    for path, reader in checks:
+        if path.exists():
+            try:
+                reader(path)
+            except CorruptStoreError as exc:
+                raise ConfigError(f"{exc} (checked before any job ran: no result was touched)") from None

@@ -92,12 +92,22 @@ def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
     assert (results / "search/nb201/cifar10-valid/rs/seed0.csv").stat().st_mtime_ns == untouched
     assert "3 seeds" in (results / "report/tables/nb201_final.md").read_text()
 
+    provenance = (results / "report/tables/provenance.md").read_text()
+    assert "search nb201/cifar10-valid/rs" in provenance and "| 3 |" in provenance
+
     config = _config(nb201_mirror, seeds=3)
+    config["search"]["benchmarks"]["nb201"].append("cifar100")
+    _write(tmp_path, config)
+    added = _snakemake(tmp_path)
+    assert added.returncode == 0, added.stderr[-3000:]
+    assert _jobs_run(added) == {"search": 6, "report": 1, "all": 1}  # only the new dataset's runs
+    assert (results / "search/nb201/cifar10-valid/rs/seed0.csv").stat().st_mtime_ns == untouched
+
     config["search"]["methods"]["re"]["population_size"] = 6
     _write(tmp_path, config)
     changed = _snakemake(tmp_path)
     assert changed.returncode == 0, changed.stderr[-3000:]
-    assert _jobs_run(changed) == {"search": 3, "report": 1, "all": 1}  # only the re jobs
+    assert _jobs_run(changed) == {"search": 6, "report": 1, "all": 1}  # only the re jobs (2 datasets × 3 seeds)
 
     matrix = results / "distances/nb201/hotnn/tiny.h5"
     assert read_matrix(matrix).distances.shape == (25, 25)
@@ -198,3 +208,33 @@ def test_encoder_method_without_its_encoder_fails_before_any_job(tmp_path, nb201
     result = _snakemake(tmp_path, "--dry-run")
     assert result.returncode != 0
     assert "needs encoders.nb201.arch2vec" in result.stdout + result.stderr
+
+
+def test_unwritable_results_folder_fails_before_any_job(tmp_path, nb201_mirror):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the results folder should be")
+    config = _config(nb201_mirror)
+    config["results"] = str(blocker / "results")
+    _write(tmp_path, config)
+    result = _snakemake(tmp_path, "--dry-run")
+    assert result.returncode != 0
+    assert "cannot write to" in result.stdout + result.stderr and "set 'results'" in result.stdout + result.stderr
+
+
+def test_corrupt_store_fails_before_any_job_and_keeps_finished_results(tmp_path, nb201_mirror):
+    config = _config(nb201_mirror)
+    del config["pools"], config["distances"]
+    _write(tmp_path, config)
+    assert _snakemake(tmp_path).returncode == 0
+    results = tmp_path / "results"
+    finished = {p: p.read_bytes() for p in (results / "search").rglob("*.csv")}
+    store = results / "benchmarks/nb201.h5"
+    data = bytearray(store.read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = bytes(64)  # damage the middle of the file
+    store.write_bytes(bytes(data))
+    _write(tmp_path, _config(nb201_mirror, seeds=3) | {"pools": {}, "distances": {}})
+    result = _snakemake(tmp_path)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "nb201.h5" in text and "delete" in text.lower() and "no result was touched" in text
+    assert {p: p.read_bytes() for p in (results / "search").rglob("*.csv")} == finished

@@ -8,6 +8,7 @@ from typing import Iterable
 from nasstages.io import write_text_atomic
 from nasstages.report.encoders import encoder_markdown, predictor_markdown
 from nasstages.report.figures import plot_error_curves
+from nasstages.report.provenance import provenance_markdown
 from nasstages.report.tables import cost_table, latex_table, markdown_table
 from nasstages.report.trajectories import MethodRuns, load_runs
 
@@ -26,6 +27,7 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
     predictor tables when their files are given; return the paths."""
     out_dir = Path(out_dir)
     encoder_metrics, encoder_quality, predictor_metrics = list(encoder_metrics), list(encoder_quality), list(predictor_metrics)
+    csv_paths = list(csv_paths)
     runs = load_runs(csv_paths)
     written: list[Path] = []
     by_pair: dict[tuple[str, str], list[MethodRuns]] = {}
@@ -42,6 +44,15 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
         cost = out_dir / "tables" / f"{benchmark}_cost.md"
         write_text_atomic(cost, cost_table(group))
         written += [stem.with_suffix(".md"), stem.with_suffix(".tex"), cost]
+    groups: dict[str, list[Path]] = {}
+    for csv in map(Path, csv_paths):  # .../{benchmark}/{dataset}/{method}/seed{S}.csv, checked by load_runs
+        benchmark, dataset, method = csv.parts[-4:-1]
+        groups.setdefault(f"search {benchmark}/{dataset}/{method}", []).append(csv.with_suffix(".json"))
+    groups["encoders"] = [Path(p) for p in [*encoder_metrics, *encoder_quality]]
+    groups["predictors"] = [Path(p) for p in predictor_metrics]
+    path = out_dir / "tables" / "provenance.md"
+    write_text_atomic(path, provenance_markdown(groups))
+    written.append(path)
     if encoder_metrics or encoder_quality:
         path = out_dir / "tables" / "encoders.md"
         write_text_atomic(path, encoder_markdown(encoder_metrics, encoder_quality))

@@ -78,7 +78,7 @@ def report_targets():
     figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
     tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
                      for kind in ("final.md", "final.tex", "cost.md")})
-    extra = []
+    extra = [f"{R}/report/tables/provenance.md"]
     if encoder_targets() or encoder_quality_targets():
         extra.append(f"{R}/report/tables/encoders.md")
     if predictor_targets():
