@@ -103,6 +103,13 @@ def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
     assert _jobs_run(added) == {"search": 6, "report": 1, "all": 1}  # only the new dataset's runs
     assert (results / "search/nb201/cifar10-valid/rs/seed0.csv").stat().st_mtime_ns == untouched
 
+    # a cancelled or failed job loses its output (Snakemake deletes it): a plain rerun rebuilds it
+    # and the report that depended on it, nothing else
+    (results / "search/nb201/cifar100/rs/seed1.csv").unlink()
+    rebuilt = _snakemake(tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr[-3000:]
+    assert _jobs_run(rebuilt) == {"search": 1, "report": 1, "all": 1}
+
     config["search"]["methods"]["re"]["population_size"] = 6
     _write(tmp_path, config)
     changed = _snakemake(tmp_path)
