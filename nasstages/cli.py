@@ -40,10 +40,16 @@ def cmd_benchmarks_fetch(args: argparse.Namespace) -> None:
     from nasstages.benchmarks.store import write_store
     from nasstages.provenance import provenance
 
-    if args.space != "nb201":
-        raise ConfigError(f"no benchmark builder for space {args.space!r}; available: nb201")
+    from nasstages.benchmarks import tnb101
+
     started = time.perf_counter()
-    data = load_sources(NB201Sources(mirror=args.mirror, official=args.official))
+    if args.space == "nb201":
+        data = load_sources(NB201Sources(mirror=args.mirror, official=args.official))
+    elif args.space in ("tnb101_micro", "tnb101_macro"):
+        data = tnb101.load_sources(args.space, args.mirror, args.official)
+    else:
+        raise ConfigError(f"no benchmark builder for space {args.space!r}; available: nb201, tnb101_micro, "
+                          "tnb101_macro")
     data.provenance = provenance({"space": args.space, "mirror": str(args.mirror), "official": str(args.official)})
     write_store(args.out, data)
     log.info("wrote %s from %s source in %.1f s", args.out, data.source["kind"], time.perf_counter() - started)

@@ -11,13 +11,15 @@ from typing import Any
 
 from nasstages.benchmarks import BENCHMARKS
 from nasstages.benchmarks.nb201 import DATASETS as NB201_DATASETS
+from nasstages.benchmarks.tnb101 import TASKS as TNB101_TASKS
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.search import check_method_params
 from nasstages.spaces import SPACES
 
-BENCHMARK_DATASETS = {"nb201": NB201_DATASETS}
-BENCHMARK_SPACE = {"nb201": "nb201"}
+BENCHMARK_DATASETS = {"nb201": NB201_DATASETS, "tnb101_micro": tuple(TNB101_TASKS),
+                      "tnb101_macro": tuple(TNB101_TASKS)}
+BENCHMARK_SPACE = {"nb201": "nb201", "tnb101_micro": "tnb101_micro", "tnb101_macro": "tnb101_macro"}
 ENCODER_NAMES = ("arch2vec",)
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 from scipy.stats import kendalltau, multivariate_normal
 
-from nasstages.encoders.arch2vec import Arch2vec, Arch2vecConfig, TrainedArch2vec, train_arch2vec, vgae_loss
+from nasstages.encoders.arch2vec import Arch2vecConfig, TrainedArch2vec, train_arch2vec, vgae_loss
 from nasstages.encoders.graphs import graph_tensors
 from nasstages.encoders.predictor_quality import precision_at_top
 from nasstages.encoders.predictors import PredictorConfig, RankingPredictor, longest_path, pairwise_hinge_loss

@@ -4,10 +4,13 @@ from pathlib import Path
 
 from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
 from nasstages.benchmarks.nb201 import NB201Benchmark
+from nasstages.benchmarks.tnb101 import TNB101MacroBenchmark, TNB101MicroBenchmark
 from nasstages.registry import Registry
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
 BENCHMARKS.register("nb201")(NB201Benchmark)
+BENCHMARKS.register("tnb101_micro")(TNB101MicroBenchmark)
+BENCHMARKS.register("tnb101_macro")(TNB101MacroBenchmark)
 
 
 def load_benchmark(name: str, store_path: str | Path) -> Benchmark:

@@ -10,15 +10,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
-from nasstages.benchmarks.store import DatasetTable, TabularData, read_store
-from nasstages.errors import BenchmarkSourceError, ConfigError, CorruptStoreError
+from nasstages.benchmarks.store import DatasetTable, TabularData
+from nasstages.benchmarks.tabular import TabularBenchmark
+from nasstages.errors import BenchmarkSourceError
 from nasstages.io import sha256_file
-from nasstages.spaces.nb201 import NB201Arch, NB201Space
+from nasstages.spaces.nb201 import NB201Space
 
 log = logging.getLogger(__name__)
 
@@ -168,60 +167,9 @@ def load_sources(sources: NB201Sources) -> TabularData:
     raise BenchmarkSourceError("NAS-Bench-201 could not be read.\n  " + "\n  ".join(tried) + "\n" + DOWNLOAD_HINT)
 
 
-class NB201Benchmark(Benchmark):
+class NB201Benchmark(TabularBenchmark):
     """Queries an NB201 store: noisy single-seed or mean 200-epoch validation accuracy."""
 
     name = "nb201"
-
-    def __init__(self, store_path: str | Path) -> None:
-        data = read_store(store_path)
-        if data.benchmark != self.name:
-            raise CorruptStoreError(f"{store_path} holds benchmark {data.benchmark!r}, not {self.name!r}")
-        self.space = NB201Space()
-        self.store_path = Path(store_path)
-        self.source: dict[str, Any] = data.source
-        self.content_sha256 = data.content_sha256
-        self._tables = data.datasets
-        self._available = {name: ~np.isnan(t.valid_acc) for name, t in data.datasets.items()}
-        self._mean = {name: np.nanmean(t.valid_acc, axis=1) for name, t in data.datasets.items()}
-        self.low_fidelity = data.low_fidelity
-
-    @property
-    def datasets(self) -> tuple[str, ...]:
-        return tuple(d for d in DATASETS if d in self._tables)
-
-    def split(self, dataset: str) -> str:
-        return self._tables[dataset].split
-
-    def query(self, arch: NB201Arch, dataset: str, rng: np.random.Generator, noise: str = "sample") -> Evaluation:
-        self.check_dataset(dataset)
-        index = self.space.to_index(arch)
-        table = self._tables[dataset]
-        if noise == "sample":
-            slots = np.flatnonzero(self._available[dataset][index])
-            slot = int(slots[rng.integers(len(slots))])
-            acc = float(table.valid_acc[index, slot])
-        elif noise == "mean":
-            slot, acc = -1, float(self._mean[dataset][index])
-        else:
-            raise ConfigError(f"unknown noise mode {noise!r}; choose one of: {', '.join(NOISE_MODES)}")
-        return Evaluation(
-            valid_acc=acc,
-            cost_s=float(table.train_time_s[index]),
-            seed_slot=slot,
-            split=table.split,
-            epochs=table.epochs,
-        )
-
-    def mean_valid(self, arch: NB201Arch, dataset: str) -> float:
-        self.check_dataset(dataset)
-        return float(self._mean[dataset][self.space.to_index(arch)])
-
-    def mean_valid_all(self, dataset: str) -> np.ndarray:
-        """Mean validation accuracy of every cell, in official index order."""
-        self.check_dataset(dataset)
-        return self._mean[dataset]
-
-    def optimum(self, dataset: str) -> float:
-        self.check_dataset(dataset)
-        return float(np.max(self._mean[dataset]))
+    space_class = NB201Space
+    dataset_order = DATASETS

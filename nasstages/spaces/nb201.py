@@ -20,6 +20,7 @@ OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", 
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
 N_NODES = 4
 GRAPH_VOCABULARY: tuple[str, ...] = ("input", *OPS, "output")
+CELL = "cell"
 NB201Arch = tuple[str, str, str, str, str, str]
 
 _OP_CODE = {op: k for k, op in enumerate(OPS)}
@@ -148,35 +149,36 @@ class NB201Space(SearchSpace):
     """The NAS-Bench-201 topology space; indices follow the official ``arch_index``."""
 
     name = "nb201"
+    OPS: tuple[str, ...] = OPS  # subclasses with the same 4-node, 6-edge cell change the op set
 
     @property
     def size(self) -> int:
-        return len(OPS) ** len(EDGES)
+        return len(self.OPS) ** len(EDGES)
 
     @property
     def operations(self) -> tuple[str, ...]:
-        return OPS
+        return self.OPS
 
     @property
     def max_path_ops(self) -> int:
         return N_NODES - 1  # the path 0 -> 1 -> 2 -> 3
 
     def operation_counts(self, arch: NB201Arch) -> np.ndarray:
-        return np.array([arch.count(op) for op in OPS], dtype=np.int64)
+        return np.array([arch.count(op) for op in self.OPS], dtype=np.int64)
 
     def sample_with_operation_counts(self, counts: np.ndarray, rng: np.random.Generator) -> NB201Arch:
         counts = np.asarray(counts, dtype=np.int64)
-        if counts.shape != (len(OPS),) or counts.min() < 0 or counts.sum() != len(EDGES):
-            raise ValueError(f"NB201 op counts must be {len(OPS)} non-negative integers summing to {len(EDGES)}")
-        ops = np.repeat(np.arange(len(OPS)), counts)
-        return tuple(OPS[k] for k in rng.permutation(ops))  # type: ignore[return-value]
+        if counts.shape != (len(self.OPS),) or counts.min() < 0 or counts.sum() != len(EDGES):
+            raise ValueError(f"NB201 op counts must be {len(self.OPS)} non-negative integers summing to {len(EDGES)}")
+        ops = np.repeat(np.arange(len(self.OPS)), counts)
+        return tuple(self.OPS[k] for k in rng.permutation(ops))  # type: ignore[return-value]
 
     def sample(self, rng: np.random.Generator) -> NB201Arch:
-        return tuple(OPS[k] for k in rng.integers(0, len(OPS), size=len(EDGES)))  # type: ignore[return-value]
+        return tuple(self.OPS[k] for k in rng.integers(0, len(self.OPS), size=len(EDGES)))  # type: ignore[return-value]
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
         edge = int(rng.integers(len(EDGES)))
-        choices = [op for op in OPS if op != arch[edge]]
+        choices = [op for op in self.OPS if op != arch[edge]]
         new = list(arch)
         new[edge] = choices[int(rng.integers(len(choices)))]
         return tuple(new)  # type: ignore[return-value]
@@ -184,7 +186,7 @@ class NB201Space(SearchSpace):
     def neighbours(self, arch: NB201Arch) -> list[NB201Arch]:
         out = []
         for edge in range(len(EDGES)):
-            for op in OPS:
+            for op in self.OPS:
                 if op != arch[edge]:
                     new = list(arch)
                     new[edge] = op
@@ -204,10 +206,10 @@ class NB201Space(SearchSpace):
         ops = tuple(ops)
         if len(ops) != len(EDGES) + 2 or ops[0] != "input" or ops[-1] != "output":
             raise ValueError(f"an NB201 cell graph has 8 nodes from 'input' to 'output', got {ops}")
-        if any(op not in OPS for op in ops[1:-1]):
-            raise ValueError(f"NB201 edge ops must be among {OPS}, got {ops[1:-1]}")
+        if any(op not in self.OPS for op in ops[1:-1]):
+            raise ValueError(f"NB201 edge ops must be among {self.OPS}, got {ops[1:-1]}")
         arch: NB201Arch = ops[1:-1]  # type: ignore[assignment]
-        if not np.array_equal(np.asarray(adjacency) != 0, self.to_graph(arch).cells["cell"].adjacency != 0):
+        if not np.array_equal(np.asarray(adjacency) != 0, self.to_graph(arch).cells[CELL].adjacency != 0):
             raise ValueError("adjacency is not the NB201 cell skeleton")
         return arch
 
@@ -248,5 +250,5 @@ class NB201Space(SearchSpace):
             if to == N_NODES - 1:
                 adjacency[k, n - 1] = 1
         ops = ("input", *arch, "output")
-        cell = CellGraph(adjacency=adjacency, ops=ops, vocabulary=GRAPH_VOCABULARY)
-        return ArchGraph(cells={"cell": cell}, skeleton=("cell",))
+        cell = CellGraph(adjacency=adjacency, ops=ops, vocabulary=("input", *self.OPS, "output"))
+        return ArchGraph(cells={CELL: cell}, skeleton=(CELL,))

@@ -1,0 +1,78 @@
+"""A benchmark answered from a normalized store (``store.py``): any space, any number of
+training runs per architecture (NB201 has 2-3 seeds; TransNAS-Bench-101 one, so its queries are
+deterministic and noise ``sample`` equals ``mean``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
+from nasstages.benchmarks.store import read_store
+from nasstages.errors import ConfigError, CorruptStoreError
+from nasstages.spaces import Arch, SearchSpace
+
+
+class TabularBenchmark(Benchmark):
+    """Queries a store: one randomly drawn training run (noise ``sample``) or the mean over runs."""
+
+    name: str
+    space_class: type[SearchSpace]
+    dataset_order: tuple[str, ...]
+
+    def __init__(self, store_path: str | Path) -> None:
+        data = read_store(store_path)
+        if data.benchmark != self.name:
+            raise CorruptStoreError(f"{store_path} holds benchmark {data.benchmark!r}, not {self.name!r}")
+        self.space = self.space_class()
+        if data.space != self.space.name:
+            raise CorruptStoreError(f"{store_path} holds space {data.space!r}, not {self.space.name!r}; rebuild it")
+        self.store_path = Path(store_path)
+        self.source: dict[str, Any] = data.source
+        self.content_sha256 = data.content_sha256
+        self._tables = data.datasets
+        self._available = {name: ~np.isnan(t.valid_acc) for name, t in data.datasets.items()}
+        self._mean = {name: np.nanmean(t.valid_acc, axis=1) for name, t in data.datasets.items()}
+        self.low_fidelity = data.low_fidelity
+
+    @property
+    def datasets(self) -> tuple[str, ...]:
+        return tuple(d for d in self.dataset_order if d in self._tables)
+
+    def split(self, dataset: str) -> str:
+        return self._tables[dataset].split
+
+    def query(self, arch: Arch, dataset: str, rng: np.random.Generator, noise: str = "sample") -> Evaluation:
+        self.check_dataset(dataset)
+        index = self.space.to_index(arch)
+        table = self._tables[dataset]
+        if noise == "sample":
+            slots = np.flatnonzero(self._available[dataset][index])
+            slot = int(slots[rng.integers(len(slots))])
+            acc = float(table.valid_acc[index, slot])
+        elif noise == "mean":
+            slot, acc = -1, float(self._mean[dataset][index])
+        else:
+            raise ConfigError(f"unknown noise mode {noise!r}; choose one of: {', '.join(NOISE_MODES)}")
+        return Evaluation(
+            valid_acc=acc,
+            cost_s=float(table.train_time_s[index]),
+            seed_slot=slot,
+            split=table.split,
+            epochs=table.epochs,
+        )
+
+    def mean_valid(self, arch: Arch, dataset: str) -> float:
+        self.check_dataset(dataset)
+        return float(self._mean[dataset][self.space.to_index(arch)])
+
+    def mean_valid_all(self, dataset: str) -> np.ndarray:
+        """Mean validation accuracy of every cell, in official index order."""
+        self.check_dataset(dataset)
+        return self._mean[dataset]
+
+    def optimum(self, dataset: str) -> float:
+        self.check_dataset(dataset)
+        return float(np.max(self._mean[dataset]))
