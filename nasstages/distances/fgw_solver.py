@@ -381,3 +381,36 @@ def fgw_batch(M, C1, C2, lam, kind, max_iter, tol, out):
                 sorted_rows(C1[b], R1, P1)
                 sorted_rows(C2[b], R2, P2)
             out[b], _ = fgw_cg(M[b], C1[b], C2[b], R1, R2, P2, lam, kind, start, max_iter, tol, ws)
+
+
+@njit(parallel=True, cache=True)
+def network_emd_block(cell_d, slots_a, len_a, slots_b, len_b, rows, cols, eta, out):
+    """Exact EMD between uniform distributions over two skeletons' cells, for each (row, col) pair.
+
+    With masses 1/n and 1/m, an optimal plan moves multiples of 1/L, L = lcm(n, m), so the EMD is
+    the min-cost perfect matching of the cost matrix with each cell repeated L/n (L/m) times,
+    solved by the Hungarian algorithm; cost (1 − η) iFGW(B_s, B_t) + η |pos_s − pos_t|.
+    """
+    for k in prange(len(rows)):
+        i, j = rows[k], cols[k]
+        n, m = len_a[i], len_b[j]
+        big = n * m // _gcd(n, m)
+        cost = np.empty((big, big))
+        for r in range(big):
+            s = r // (big // n)
+            for c in range(big):
+                t = c // (big // m)
+                position = abs(s / max(n - 1, 1) - t / max(m - 1, 1))
+                cost[r, c] = (1.0 - eta) * cell_d[slots_a[i, s], slots_b[j, t]] + eta * position
+        u = np.empty(big + 1)
+        v = np.empty(big + 1)
+        p = np.empty(big + 1, np.int64)
+        way = np.empty(big + 1, np.int64)
+        minv = np.empty(big + 1)
+        used = np.empty(big + 1, np.bool_)
+        col_of_row = np.empty(big, np.int64)
+        _assign(cost, big, u, v, p, way, minv, used, col_of_row)
+        total = 0.0
+        for r in range(big):
+            total += cost[r, col_of_row[r]]
+        out[k] = total / big

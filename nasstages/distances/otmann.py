@@ -26,7 +26,7 @@ from nasstages.distances.base import Distance, unique_index
 from nasstages.distances.cells import active_adjacency
 from nasstages.distances.ops import category, kernel_size
 from nasstages.errors import ConfigError
-from nasstages.spaces import Arch, CellGraph, SearchSpace
+from nasstages.spaces import Arch, SearchSpace
 
 NEVER = 1e6  # "infinite" label mismatch: the non-assignment option is always cheaper
 
@@ -102,15 +102,13 @@ class OTMANN(Distance):
                 "conv_mismatch": self.conv_mismatch, "normalize": self.normalize}
 
     def layers(self, arch: Arch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(op ids, masses, path lengths) of the network's layers, cells concatenated in name order.
+        """(op ids, masses, path lengths) of the network's layers (its cells chained into one graph).
 
         Op ids index ``self._op_index``, which grows as new ops are seen."""
-        graph = self.space.to_graph(self.space.canonicalize(arch))
         ops: list[int] = []
         masses: list[np.ndarray] = []
         paths: list[np.ndarray] = []
-        for name in sorted(graph.cells):
-            cell: CellGraph = graph.cells[name]
+        for cell in [self.space.network_graph(self.space.canonicalize(arch))]:
             active, adj = active_adjacency(cell)
             active[0] = active[-1] = True
             nodes = np.flatnonzero(active)

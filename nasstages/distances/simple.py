@@ -26,7 +26,10 @@ def _cells(space: SearchSpace, arch: Arch) -> list[CellGraph]:
 
 
 class EditDistance(FeatureDistance):
-    """BO-edit: Hamming distance between active adjacency matrices plus the number of op mismatches."""
+    """BO-edit: Hamming distance between active adjacency matrices plus the number of op mismatches.
+
+    On spaces whose networks chain different modules (TransNAS macro) the whole network graph is
+    compared, nodes aligned by position (a module inserted early shifts the rest)."""
 
     name = "edit"
     metric = "cityblock"
@@ -35,13 +38,18 @@ class EditDistance(FeatureDistance):
         return {}
 
     def features(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Per network (its cells chained, :meth:`SearchSpace.network_graph`): active adjacency and
+        half the op one-hot, zero-padded to the space's largest network, nodes aligned by position."""
         rows = []
         for arch in archs:
-            parts = []
-            for cell in _cells(self.space, arch):
-                _, adj = active_adjacency(cell)
-                parts += [adj.ravel().astype(np.float64), 0.5 * cell.one_hot().ravel()]
-            rows.append(np.concatenate(parts))
+            graph = self.space.network_graph(self.space.canonicalize(arch))
+            n = self.space.max_network_nodes or len(graph.ops)
+            _, active = active_adjacency(graph)
+            adjacency = np.zeros((n, n))
+            adjacency[:len(graph.ops), :len(graph.ops)] = active
+            ops = np.zeros((n, len(graph.vocabulary)))
+            ops[:len(graph.ops)] = graph.one_hot()
+            rows.append(np.concatenate([adjacency.ravel(), 0.5 * ops.ravel()]))
         return np.array(rows)
 
 

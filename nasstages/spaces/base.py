@@ -91,6 +91,36 @@ class SearchSpace(abc.ABC):
         """
         return arch
 
+    #: What this space offers beyond the core interface. Methods and metrics that need one of
+    #: these declare it, and config validation rejects them on spaces without it:
+    #: ``single_cell`` (one cell graph per network: tree/path encodings, encoders),
+    #: ``edge_operations`` (one op per edge: ANASOD), ``path_encoding`` (BANANAS).
+    capabilities: frozenset[str] = frozenset()
+    #: Node count of the largest :meth:`network_graph` when networks differ in size (for padding).
+    max_network_nodes: int | None = None
+
+    def network_graph(self, arch: Arch) -> CellGraph:
+        """The whole network as one op-on-node DAG: the skeleton's cells chained, each cell's output
+        node merged with the next cell's input. A merged node is labelled ``skip_connect`` (the
+        sum flowing on unchanged); a single-cell skeleton gives that cell itself."""
+        graph = self.to_graph(arch)
+        if len(graph.skeleton) == 1:
+            return graph.cells[graph.skeleton[0]]
+        cells = [graph.cells[name] for name in graph.skeleton]
+        total = sum(len(c.ops) for c in cells) - (len(cells) - 1)
+        adjacency = np.zeros((total, total), dtype=np.uint8)
+        ops: list[str] = list(cells[0].ops)
+        offset = 0
+        for k, cell in enumerate(cells):
+            n = len(cell.ops)
+            adjacency[offset:offset + n, offset:offset + n] |= cell.adjacency.astype(np.uint8)
+            if k > 0:
+                ops[-1] = "skip_connect"  # this cell's input = the previous cell's output
+                ops += list(cell.ops[1:])
+            offset += n - 1
+        vocabulary = tuple(dict.fromkeys([op for c in cells for op in c.vocabulary] + ["skip_connect"]))
+        return CellGraph(adjacency=adjacency, ops=tuple(ops), vocabulary=vocabulary)
+
     # Cell spaces with one op per edge (NB201, TransNAS micro) implement these (ANASOD, BANANAS).
     @property
     def operations(self) -> tuple[str, ...]:

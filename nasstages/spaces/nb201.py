@@ -150,6 +150,7 @@ class NB201Space(SearchSpace):
 
     name = "nb201"
     OPS: tuple[str, ...] = OPS  # subclasses with the same 4-node, 6-edge cell change the op set
+    capabilities = frozenset({"single_cell", "edge_operations", "path_encoding"})
 
     @property
     def size(self) -> int:

@@ -102,6 +102,7 @@ class TNB101MacroSpace(SearchSpace):
     graph per module type and the skeleton lists the modules in order (HOTNN's network level)."""
 
     name = "tnb101_macro"
+    max_network_nodes = 6 * 4 + 1  # six 5-node modules chained
 
     @property
     def size(self) -> int:
