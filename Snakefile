@@ -15,6 +15,9 @@ validate(config, "workflow/schemas/config.schema.yaml")
 from nasstages.config import (  # noqa: E402
     BENCHMARK_SPACE,
     ENCODER_NAMES,
+    benchmark_budget,
+    benchmark_datasets,
+    benchmark_methods,
     check_config,
     check_existing_results,
     check_results_folder,
@@ -22,6 +25,7 @@ from nasstages.config import (  # noqa: E402
 )
 from nasstages.distances import ENCODER_OF_METRIC  # noqa: E402
 from nasstages.errors import ConfigError  # noqa: E402
+from nasstages.report.tables import ERROR_TABLE_BENCHMARKS  # noqa: E402
 from nasstages.search import ENCODER_OF_METHOD  # noqa: E402
 
 check_config(config)

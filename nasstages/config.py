@@ -14,8 +14,8 @@ from nasstages.benchmarks.nb201 import DATASETS as NB201_DATASETS
 from nasstages.benchmarks.tnb101 import TASKS as TNB101_TASKS
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
-from nasstages.search import check_method_params
-from nasstages.spaces import SPACES
+from nasstages.search import METHODS, check_method_params
+from nasstages.spaces import SPACES, get_space
 
 BENCHMARK_DATASETS = {"nb201": NB201_DATASETS, "tnb101_micro": tuple(TNB101_TASKS),
                       "tnb101_macro": tuple(TNB101_TASKS)}
@@ -51,6 +51,8 @@ def _check_encoders(config: dict[str, Any]) -> None:
             raise ConfigError(f"config encoders.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
         if "arch2vec" in settings:
             Arch2vecConfig.from_params(settings["arch2vec"] or {})
+            check_applicable("encoder", "arch2vec", {"single_cell": "arch2vec embeds one fixed-size cell graph"},
+                             get_space(space), f"encoders.{space}")
         quality = settings.get("quality")
         if quality:
             _check_benchmark(config, quality["benchmark"], f"encoders.{space}.quality.benchmark")
@@ -72,6 +74,8 @@ def _check_encoders(config: dict[str, Any]) -> None:
         if not encoder:
             continue
         for benchmark in search.get("benchmarks", {}):
+            if method not in benchmark_methods(search, benchmark):
+                continue
             space = BENCHMARK_SPACE.get(benchmark, benchmark)
             if space not in encoder_spaces(config, encoder):
                 raise ConfigError(f"config search.methods.{method}: needs encoders.{space}.{encoder} "
@@ -85,6 +89,8 @@ def _check_predictors(config: dict[str, Any]) -> None:
 
     for benchmark, settings in config.get("predictors", {}).items():
         _check_benchmark(config, benchmark, f"predictors.{benchmark}")
+        check_applicable("predictor evaluation", benchmark, {"single_cell": "the encoders read one fixed-size cell graph"},
+                         get_space(BENCHMARK_SPACE[benchmark]), f"predictors.{benchmark}")
         for dataset in settings["datasets"]:
             _check_dataset(benchmark, dataset, f"predictors.{benchmark}.datasets")
         for name, params in settings["models"].items():
@@ -92,6 +98,32 @@ def _check_predictors(config: dict[str, Any]) -> None:
                 PredictorConfig.from_params(params or {})
             except ConfigError as exc:
                 raise ConfigError(f"config predictors.{benchmark}.models.{name}: {exc}") from None
+
+
+def benchmark_datasets(search: dict[str, Any], benchmark: str) -> list[str]:
+    """The datasets (tasks) to search on ``benchmark``."""
+    entry = search["benchmarks"][benchmark]
+    return list(entry["datasets"] if isinstance(entry, dict) else entry)
+
+
+def benchmark_methods(search: dict[str, Any], benchmark: str) -> list[str]:
+    """The methods to run on ``benchmark``: its own list, else every configured method."""
+    entry = search["benchmarks"][benchmark]
+    return list(entry.get("methods") or search["methods"]) if isinstance(entry, dict) else list(search["methods"])
+
+
+def benchmark_budget(search: dict[str, Any], benchmark: str) -> int:
+    """Queries per run on ``benchmark``: its own budget, else the common one."""
+    entry = search["benchmarks"][benchmark]
+    return int(entry.get("budget", search["budget"])) if isinstance(entry, dict) else int(search["budget"])
+
+
+def check_applicable(kind: str, name: str, requires: dict[str, str], space: Any, where: str) -> None:
+    """ConfigError saying why ``name`` cannot run on ``space`` if it needs a capability it lacks."""
+    missing = [why for capability, why in requires.items() if capability not in space.capabilities]
+    if missing:
+        raise ConfigError(f"config {where}: {kind} {name!r} cannot run on space {space.name!r}: {'; '.join(missing)}. "
+                          f"Remove it there (search.benchmarks.<benchmark>.methods lists the methods per benchmark)")
 
 
 def seeds_of(search: dict[str, Any]) -> list[int]:
@@ -117,8 +149,12 @@ def check_config(config: dict[str, Any]) -> None:
                 raise ConfigError(f"config distances.{space}.tiles: more tiles per side than pool {pool!r} has archs")
         for metric, params in settings["metrics"].items():
             DISTANCES.check_params(metric, params or {}, where=f"distances.{space}.metrics.{metric}")
+            check_applicable("distance metric", metric, DISTANCES.get(metric).requires, get_space(space),
+                             f"distances.{space}.metrics.{metric}")
     search = config.get("search", {})
-    for benchmark, datasets in search.get("benchmarks", {}).items():
+    for method, params in search.get("methods", {}).items():
+        check_method_params(method, params or {}, where=f"search.methods.{method}")
+    for benchmark in search.get("benchmarks", {}):
         if benchmark not in BENCHMARKS:
             raise ConfigError(
                 f"config search.benchmarks.{benchmark}: unknown benchmark; choose one of: {', '.join(BENCHMARKS)}"
@@ -126,13 +162,18 @@ def check_config(config: dict[str, Any]) -> None:
         if benchmark not in config.get("benchmarks", {}):
             raise ConfigError(f"config search.benchmarks.{benchmark}: add a benchmarks.{benchmark} section naming its sources")
         known = BENCHMARK_DATASETS[benchmark]
-        for dataset in datasets:
+        for dataset in benchmark_datasets(search, benchmark):
             if dataset not in known:
                 raise ConfigError(
                     f"config search.benchmarks.{benchmark}: unknown dataset {dataset!r}; choose from: {', '.join(known)}"
                 )
-    for method, params in search.get("methods", {}).items():
-        check_method_params(method, params or {}, where=f"search.methods.{method}")
+        space = get_space(BENCHMARK_SPACE[benchmark])
+        for method in benchmark_methods(search, benchmark):
+            if method not in search["methods"]:
+                raise ConfigError(f"config search.benchmarks.{benchmark}.methods: {method!r} is not under "
+                                  "search.methods; add it there with its parameters")
+            check_applicable("method", method, METHODS.get(method).requires, space,
+                             f"search.benchmarks.{benchmark}")
     _check_encoders(config)
     _check_predictors(config)
 

@@ -21,6 +21,8 @@ class Distance(abc.ABC):
     """A pairwise architecture distance with named, hashable parameters."""
 
     name: str = ""
+    #: space capabilities this metric needs (see ``SearchSpace.capabilities``) -> why
+    requires: dict[str, str] = {}
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space

@@ -56,3 +56,4 @@ class Arch2vecDistance(EmbeddingL2):
     """L2 between arch2vec embeddings (the pretrain stage's file; the workflow passes its path)."""
 
     name = "arch2vec"
+    requires = {"single_cell": "arch2vec embeds one fixed-size cell graph"}

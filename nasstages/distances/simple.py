@@ -71,6 +71,7 @@ class PathDistance(Distance):
     path present in the cell; the distance is the Hamming distance between the bit vectors."""
 
     name = "path"
+    requires = {"single_cell": "path sets are taken per cell, not over a chain of different modules"}
 
     def params(self) -> dict[str, Any]:
         return {}
@@ -101,6 +102,7 @@ class AnasodDistance(FeatureDistance):
     """ANASOD: distance between operation-distribution encodings (fraction of each op per cell)."""
 
     name = "anasod"
+    requires = {"edge_operations": "ANASOD compares per-edge operation counts"}
 
     def __init__(self, space: SearchSpace, norm: str = "l2") -> None:
         super().__init__(space)
@@ -135,6 +137,7 @@ class TreeWasserstein(FeatureDistance):
     """
 
     name = "tw"
+    requires = {"single_cell": "the tree-Wasserstein encoding is defined on one cell"}
     metric = "cityblock"
 
     def __init__(self, space: SearchSpace, lambda_ops: float = 1.0, lambda_in: float = 1.0,

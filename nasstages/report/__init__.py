@@ -9,7 +9,14 @@ from nasstages.io import write_text_atomic
 from nasstages.report.encoders import encoder_markdown, predictor_markdown
 from nasstages.report.figures import plot_error_curves
 from nasstages.report.provenance import provenance_markdown
-from nasstages.report.tables import cost_table, latex_table, markdown_table
+from nasstages.report.tables import (
+    ERROR_TABLE_BENCHMARKS,
+    cost_table,
+    latex_table,
+    markdown_table,
+    task_error_latex,
+    task_error_markdown,
+)
 from nasstages.report.trajectories import MethodRuns, load_runs
 
 
@@ -38,9 +45,14 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
     for (benchmark, dataset), group in by_pair.items():
         written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset))
     for benchmark, group in by_benchmark.items():
-        stem = table_stem(out_dir, benchmark)
-        write_text_atomic(stem.with_suffix(".md"), markdown_table(group))
-        write_text_atomic(stem.with_suffix(".tex"), latex_table(group))
+        if benchmark in ERROR_TABLE_BENCHMARKS:  # tasks with different metrics: errors, HOTNAS layout
+            stem = out_dir / "tables" / f"{benchmark}_errors"
+            write_text_atomic(stem.with_suffix(".md"), task_error_markdown(group))
+            write_text_atomic(stem.with_suffix(".tex"), task_error_latex(group))
+        else:
+            stem = table_stem(out_dir, benchmark)
+            write_text_atomic(stem.with_suffix(".md"), markdown_table(group))
+            write_text_atomic(stem.with_suffix(".tex"), latex_table(group))
         cost = out_dir / "tables" / f"{benchmark}_cost.md"
         write_text_atomic(cost, cost_table(group))
         written += [stem.with_suffix(".md"), stem.with_suffix(".tex"), cost]

@@ -123,3 +123,68 @@ def cost_table(runs: list[MethodRuns]) -> str:
     return "\n".join(lines) + (
         "\n\nReal (not simulated) wall-clock of one search run, mean over its seeds and datasets; the surrogate's "
         "part is its fit plus the acquisition over the candidates.\n")
+
+
+# benchmarks whose tasks have different metrics: reported as validation error per task, tasks as rows
+# (the HOTNAS paper's layout), instead of the accuracy table
+ERROR_TABLE_BENCHMARKS = ("tnb101_micro", "tnb101_macro")
+
+
+def _error_cells(runs: list[MethodRuns]) -> tuple[list[str], list[str], dict[tuple[str, str], Cell], dict[str, float]]:
+    """(tasks, methods, (method, task) -> final validation error mean ± SE, task -> optimal error)."""
+    tasks = list(dict.fromkeys(run.dataset for run in runs))
+    methods = list(dict.fromkeys(run.method for run in runs))
+    cells = {}
+    for run in runs:
+        mean, se = mean_and_se(run.error[:, -1:])
+        cells[(run.method, run.dataset)] = Cell(float(mean[0]), float(se[0]), len(run.seeds))
+    return tasks, methods, cells, {run.dataset: 100.0 - run.optimum for run in runs}
+
+
+def _error_caption(runs: list[MethodRuns]) -> str:
+    budgets = sorted({run.incumbent_mean_acc.shape[1] for run in runs})
+    seeds = sorted({len(run.seeds) for run in runs})
+    return (f"{benchmark_name(runs[0].benchmark)}: validation error of the best architecture found after "
+            f"{'/'.join(map(str, budgets))} queries (lower is better), mean ± standard error over "
+            f"{'/'.join(map(str, seeds))} seeds. Errors: classification and jigsaw 100 − top-1 accuracy; "
+            "autoencoder and surface normal 100·(1 − SSIM); room layout 100 × loss; segmentation 100 − pixel "
+            "accuracy (the paper's mIoU is not available offline). One training run per architecture, so "
+            "queries are deterministic.")
+
+
+def task_error_markdown(runs: list[MethodRuns]) -> str:
+    """HOTNAS-paper layout: tasks x methods, final validation error, best (lowest) in bold."""
+    tasks, methods, cells, optimum = _error_cells(runs)
+    lines = ["| Task | " + " | ".join(method_name(m) for m in methods) + " | Optimum |",
+             "|---|" + "---:|" * (len(methods) + 1)]
+    for task in tasks:
+        present = [m for m in methods if (m, task) in cells]
+        best = min(present, key=lambda m: cells[(m, task)].mean) if present else None
+        entries = ["–" if (m, task) not in cells else
+                   (f"**{cells[(m, task)].text()}**" if m == best else cells[(m, task)].text()) for m in methods]
+        lines.append(f"| {dataset_name(task)} | " + " | ".join(entries) + f" | {optimum[task]:.2f} |")
+    return "\n".join(lines) + "\n\n" + _error_caption(runs) + "\n"
+
+
+def task_error_latex(runs: list[MethodRuns]) -> str:
+    """The same table in booktabs LaTeX."""
+    tasks, methods, cells, optimum = _error_cells(runs)
+    caption = _error_caption(runs).replace("±", "$\\pm$").replace("%", "\\%").replace("−", "$-$").replace(
+        "×", "$\\times$").replace("·", "$\\cdot$")
+    lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{caption}}}",
+             f"\\label{{tab:{runs[0].benchmark}_errors}}", "\\begin{tabular}{l" + "c" * (len(methods) + 1) + "}",
+             "\\toprule", "Task & " + " & ".join(method_name(m) for m in methods) + " & Optimum \\\\", "\\midrule"]
+    for task in tasks:
+        present = [m for m in methods if (m, task) in cells]
+        best = min(present, key=lambda m: cells[(m, task)].mean) if present else None
+        row = []
+        for m in methods:
+            cell = cells.get((m, task))
+            if cell is None:
+                row.append("--")
+                continue
+            body = f"{cell.mean:.2f}" if np.isnan(cell.se) else f"{cell.mean:.2f}$\\pm${cell.se:.2f}"
+            row.append(f"\\textbf{{{body}}}" if m == best else body)
+        lines.append(f"{dataset_name(task).replace('_', ' ')} & " + " & ".join(row) + f" & {optimum[task]:.2f} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"

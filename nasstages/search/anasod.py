@@ -46,6 +46,8 @@ def round_to_grid(p: np.ndarray, total: int) -> np.ndarray:
 
 
 class _AnasodBase(Optimizer):
+    requires = {"edge_operations": "ANASOD encodes a cell by its per-edge operation counts"}
+
     def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
         super().__init__(space, rng)
         try:

@@ -29,6 +29,8 @@ from nasstages.surrogates.dngo import DNGO
 class _EmbeddedSpace(Optimizer):
     """Common part: the embedding table, evaluated rows and their observed accuracies."""
 
+    requires = {"single_cell": "arch2vec embeds one fixed-size cell graph"}
+
     def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str) -> None:
         super().__init__(space, rng)
         if not embeddings:

@@ -44,6 +44,8 @@ class Bananas(Optimizer):
     """Each round: fit the ensemble on path encodings, draw one sample per candidate from
     N(mean, std) (independent Thompson sampling), propose the best candidates."""
 
+    requires = {"path_encoding": "BANANAS's path encoding needs a cell with one op per edge"}
+
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, members: int = 5,
                  epochs: int = 200, top_k: int = 10, pool_mutations: int = 100, pool_random: int = 0,
                  acquisition: str = "its") -> None:

@@ -19,6 +19,9 @@ from nasstages.spaces import Arch, SearchSpace
 class Optimizer(abc.ABC):
     """Base class: ``ask(n)`` proposes, ``tell`` reports, ``state_dict`` checkpoints."""
 
+    #: space capabilities this method needs (see ``SearchSpace.capabilities``) -> why
+    requires: dict[str, str] = {}
+
     def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
         self.space = space
         self.rng = rng

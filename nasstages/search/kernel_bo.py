@@ -193,6 +193,7 @@ class TWNAS(DistanceBO):
     """TW-NAS sequential (Nguyen et al., 2021): tree-Wasserstein kernel (PSD), UCB."""
 
     metric = "tw"
+    requires = {"single_cell": "TW-NAS's tree encoding is defined on one cell"}
     default_acquisition = "ucb"
 
 

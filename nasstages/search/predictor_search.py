@@ -22,6 +22,8 @@ from nasstages.spaces import Arch, SearchSpace
 class GatesPredictorSearch(Optimizer):
     """Rounds of: fit the predictor (hinge ranking loss by default), score candidates, take the top."""
 
+    requires = {"single_cell": "the GATES encoder reads one fixed-size cell graph"}
+
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, batch_size: int = 5,
                  encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200, hidden: int = 64,
                  top_k: int = 10, pool_mutations: int = 200, pool_random: int = 200) -> None:

@@ -49,9 +49,9 @@ def search_jobs():
     search = config["search"]
     return [
         (benchmark, dataset, method, seed)
-        for benchmark, datasets in search["benchmarks"].items()
-        for dataset in datasets
-        for method in search["methods"]
+        for benchmark in search["benchmarks"]
+        for dataset in benchmark_datasets(search, benchmark)
+        for method in benchmark_methods(search, benchmark)
         for seed in seeds_of(search)
     ]
 
@@ -77,7 +77,8 @@ def report_targets():
     jobs = search_jobs()
     figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
     tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
-                     for kind in ("final.md", "final.tex", "cost.md")})
+                     for kind in (("errors.md", "errors.tex") if b in ERROR_TABLE_BENCHMARKS
+                                  else ("final.md", "final.tex")) + ("cost.md",)})
     extra = [f"{R}/report/tables/provenance.md"]
     if encoder_targets() or encoder_quality_targets():
         extra.append(f"{R}/report/tables/encoders.md")

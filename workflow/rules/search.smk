@@ -24,7 +24,7 @@ rule search:
         meta=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.json",
     params:
         method_params=search_method_params,
-        budget=config["search"]["budget"],
+        budget=lambda w: benchmark_budget(config["search"], w.benchmark),
         noise=config["search"].get("noise", "sample"),
         batch_size=config["search"].get("batch_size", 1),
         checkpoint_every=config["search"].get("checkpoint_every", 25),
