@@ -245,3 +245,28 @@ def test_corrupt_store_fails_before_any_job_and_keeps_finished_results(tmp_path,
     text = result.stdout + result.stderr
     assert "nb201.h5" in text and "delete" in text.lower() and "no result was touched" in text
     assert {p: p.read_bytes() for p in (results / "search").rglob("*.csv")} == finished
+
+
+def test_tnb101_pipeline_reports_errors_per_task(tmp_path, nb201_mirror):
+    tnb = nb201_mirror.parent / "tnb101"
+    config = {
+        "results": "results", "seed": 0,
+        "benchmarks": {"tnb101_macro": {"mirror": str(tnb), "official": None},
+                       "tnb101_micro": {"mirror": str(tnb), "official": None}},
+        "search": {"budget": 12, "seeds": 2, "methods": {"rs": {}, "hotnas": {"n_init": 5}},
+                   "benchmarks": {"tnb101_macro": ["jigsaw", "autoencoder"],
+                                  "tnb101_micro": {"datasets": ["jigsaw"], "methods": ["rs"], "budget": 8}}},
+    }
+    _write(tmp_path, config)
+    result = _snakemake(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _jobs_run(result) == {"benchmark_store": 2, "search": 10, "report": 1, "all": 1}
+    results = tmp_path / "results"
+    assert len(pd.read_csv(results / "search/tnb101_micro/jigsaw/rs/seed1.csv")) == 8
+    table = (results / "report/tables/tnb101_macro_errors.md").read_text()
+    header = table.splitlines()[0]
+    assert header.startswith("| Task |") and "Random search" in header and "HOTNAS" in header
+    assert "| Jigsaw |" in table and "| Autoenc. |" in table
+    assert "mIoU is not available offline" in table
+    assert (results / "report/figures/tnb101_macro_autoencoder.png").stat().st_size > 0
+    assert not (results / "report/tables/tnb101_macro_final.md").exists()
