@@ -35,10 +35,15 @@ def test_report_writes_figures_and_tables(search_logs):
     written = write_report(paths, root / "report")
     names = sorted(p.name for p in written)
     assert names == sorted([f"nb201_{d}.{e}" for d in DATASETS for e in ("pdf", "png")]
-                           + ["nb201_final.md", "nb201_final.tex", "nb201_cost.md"])
+                           + ["nb201_final.md", "nb201_final.tex", "nb201_cost.md", "provenance.md"])
     for path in written:
         assert path.stat().st_size > 200
     assert (root / "report" / "figures" / "nb201_cifar10-valid.png").read_bytes()[:4] == b"\x89PNG"
+    provenance = (root / "report" / "tables" / "provenance.md").read_text()
+    from nasstages.provenance import git_commit
+
+    assert "| search nb201/cifar10-valid/rs | 4 |" in provenance  # 4 seeds, one commit
+    assert git_commit()[:12] in provenance
 
 
 def test_table_values_are_mean_and_standard_error(search_logs, nb201_bench):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+import h5py
 import numpy as np
 
 from nasstages.distances.base import FeatureDistance
@@ -16,6 +17,23 @@ from nasstages.encoders.store import read_embeddings
 from nasstages.errors import ConfigError
 from nasstages.io import sha256_file
 from nasstages.spaces import Arch, SearchSpace
+
+
+def _read_vectors(path: Path, space: SearchSpace, metric: str) -> tuple[list[str], np.ndarray]:
+    """(arch strings, vectors): a pretrain-stage file is read and verified by ``read_embeddings``;
+    any other HDF5 file with ``archs`` and ``embeddings`` is read as it is."""
+    try:
+        with h5py.File(path, "r") as h5:
+            if "format_version" not in h5.attrs:
+                strings = [s.decode() if isinstance(s, bytes) else str(s) for s in h5["archs"][()]]
+                return strings, np.asarray(h5["embeddings"][()], dtype=np.float64)
+    except (OSError, KeyError) as exc:
+        raise ConfigError(f"{metric}: {path} is not an HDF5 file with 'archs' and 'embeddings' ({exc}); "
+                          "re-run the pretrain stage or fix the file") from None
+    table = read_embeddings(path)
+    if table.space != space.name:
+        raise ConfigError(f"{metric}: {path} embeds space {table.space!r}, not {space.name!r}")
+    return table.archs, table.vectors
 
 
 class EmbeddingL2(FeatureDistance):
@@ -32,11 +50,8 @@ class EmbeddingL2(FeatureDistance):
                 f"{self.name}: embeddings file {embeddings!r} not found; set the metric's 'embeddings' parameter "
                 "to an HDF5 file with 'archs' and 'embeddings' (the pretrain stage writes one)"
             )
-        table = read_embeddings(path)
-        if table.space != space.name:
-            raise ConfigError(f"{self.name}: {path} embeds space {table.space!r}, not {space.name!r}")
-        self.vectors = table.vectors
-        self.row = {text: k for k, text in enumerate(table.archs)}
+        strings, self.vectors = _read_vectors(path, space, self.name)
+        self.row = {text: k for k, text in enumerate(strings)}
         self.path = path
         self.checksum = sha256_file(path)
 
