@@ -4,7 +4,6 @@ level on macro skeletons (POT as the oracle), and applicability checks."""
 from __future__ import annotations
 
 import gzip
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
