@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import itertools
 import time
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from nasstages.benchmarks.base import Evaluation
 from nasstages.distances.ops import category
 from nasstages.distances.simple import input_output_paths
 from nasstages.errors import ConfigError
-from nasstages.search.base import Optimizer
+from nasstages.search.base import HistoryOptimizer
 from nasstages.search.candidates import candidate_pool
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates.ensemble import MLPEnsemble
@@ -40,7 +39,7 @@ class PathEncoder:
         return out
 
 
-class Bananas(Optimizer):
+class Bananas(HistoryOptimizer):
     """Each round: fit the ensemble on path encodings, draw one sample per candidate from
     N(mean, std) (independent Thompson sampling), propose the best candidates."""
 
@@ -59,8 +58,6 @@ class Bananas(Optimizer):
         self.n_init, self.members, self.epochs = n_init, members, epochs
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.acquisition = acquisition
-        self.archs: list[Arch] = []
-        self.observed: list[float] = []
         self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
@@ -90,14 +87,3 @@ class Bananas(Optimizer):
         self.proposal_info = [{"predicted_acc": float(mean[i]), "predicted_std": float(std[i]), "surrogate_s": seconds}
                               for i in picks]
         return [candidates[int(i)] for i in picks]
-
-    def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
-        self.archs += list(archs)
-        self.observed += [e.valid_acc for e in evaluations]
-
-    def _state(self) -> dict[str, Any]:
-        return {"archs": [self.space.to_string(a) for a in self.archs], "observed": self.observed}
-
-    def _load_state(self, state: dict[str, Any]) -> None:
-        self.archs = [self.space.from_string(s) for s in state["archs"]]
-        self.observed = list(state["observed"])

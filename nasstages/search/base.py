@@ -50,3 +50,24 @@ class Optimizer(abc.ABC):
     @abc.abstractmethod
     def _load_state(self, state: dict[str, Any]) -> None:
         """Restore :meth:`_state`."""
+
+
+class HistoryOptimizer(Optimizer):
+    """An optimizer whose whole state is what it evaluated and observed (model-based methods that
+    refit from scratch each round): ``self.archs``, ``self.observed``, checkpointed as strings."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
+        super().__init__(space, rng)
+        self.archs: list[Arch] = []
+        self.observed: list[float] = []
+
+    def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
+        self.archs += list(archs)
+        self.observed += [e.valid_acc for e in evaluations]
+
+    def _state(self) -> dict[str, Any]:
+        return {"archs": [self.space.to_string(a) for a in self.archs], "observed": self.observed}
+
+    def _load_state(self, state: dict[str, Any]) -> None:
+        self.archs = [self.space.from_string(s) for s in state["archs"]]
+        self.observed = list(state["observed"])

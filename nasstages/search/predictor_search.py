@@ -5,21 +5,19 @@ evaluate the top ``batch_size``."""
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from nasstages.benchmarks.base import Evaluation
 from nasstages.encoders.graphs import graph_tensors
 from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
 from nasstages.errors import ConfigError
-from nasstages.search.base import Optimizer
+from nasstages.search.base import HistoryOptimizer
 from nasstages.search.candidates import candidate_pool
 from nasstages.spaces import Arch, SearchSpace
 
 
-class GatesPredictorSearch(Optimizer):
+class GatesPredictorSearch(HistoryOptimizer):
     """Rounds of: fit the predictor (hinge ranking loss by default), score candidates, take the top."""
 
     requires = {"single_cell": "the GATES encoder reads one fixed-size cell graph"}
@@ -33,8 +31,6 @@ class GatesPredictorSearch(Optimizer):
         self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps, hidden=hidden)
         self.n_init, self.batch_size = n_init, batch_size
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
-        self.archs: list[Arch] = []
-        self.observed: list[float] = []
         self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
@@ -58,14 +54,3 @@ class GatesPredictorSearch(Optimizer):
         self.proposal_info = [{"predicted_acc": float("nan"), "predicted_std": float("nan"), "surrogate_s": seconds}
                               for _ in order]
         return [candidates[int(i)] for i in order]
-
-    def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
-        self.archs += list(archs)
-        self.observed += [e.valid_acc for e in evaluations]
-
-    def _state(self) -> dict[str, Any]:
-        return {"archs": [self.space.to_string(a) for a in self.archs], "observed": self.observed}
-
-    def _load_state(self, state: dict[str, Any]) -> None:
-        self.archs = [self.space.from_string(s) for s in state["archs"]]
-        self.observed = list(state["observed"])
