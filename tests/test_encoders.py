@@ -129,7 +129,7 @@ def test_hinge_loss_and_its_gradient():
     pairs = [(0, 1), (0, 2), (1, 2)]  # (better, worse)
     s = scores.detach().tolist()
     expected = sum(max(0.0, 0.1 - (s[i] - s[j])) for i, j in pairs) / 3
-    assert float(loss) == pytest.approx(expected)
+    assert float(loss.detach()) == pytest.approx(expected)
     loss.backward()
     # pair (0, 1) is satisfied beyond the margin (0.3 > 0.1): no gradient; (0, 2) and (1, 2) are violated
     assert scores.grad.tolist() == pytest.approx([-1 / 3, -1 / 3, 2 / 3])
