@@ -84,6 +84,27 @@ def _check_encoders(config: dict[str, Any]) -> None:
             raise ConfigError(f"config search.methods.{method}.embeddings: set by the workflow; remove it")
 
 
+def _check_distance_pool(config: dict[str, Any], method: str, pool: str, params: dict[str, Any]) -> None:
+    """``distance_pool: P`` (a workflow setting): the method reads its metric's precomputed matrix over
+    pool P of each benchmark's space, so that pool and metric must be configured under distances."""
+    where = f"config search.methods.{method}.distance_pool"
+    metric = getattr(METHODS.get(method), "metric", None)
+    if metric is None:
+        raise ConfigError(f"{where}: method {method!r} uses no distance matrix; remove distance_pool")
+    if "distance_matrix" in params:
+        raise ConfigError(f"{where}: set distance_pool or distance_matrix, not both")
+    search = config["search"]
+    for benchmark in search.get("benchmarks", {}):
+        if method not in benchmark_methods(search, benchmark):
+            continue
+        space = BENCHMARK_SPACE.get(benchmark, benchmark)
+        settings = config.get("distances", {}).get(space, {})
+        if pool not in settings.get("pools", []) or metric not in settings.get("metrics", {}):
+            raise ConfigError(f"{where}: {method} on {benchmark} reads the {metric!r} matrix of pool {pool!r}; add "
+                              f"pool {pool!r} to distances.{space}.pools and {metric!r} to distances.{space}.metrics "
+                              f"(and the pool under pools.{space})")
+
+
 def _check_predictors(config: dict[str, Any]) -> None:
     from nasstages.encoders.predictors import PredictorConfig
 
@@ -153,7 +174,11 @@ def check_config(config: dict[str, Any]) -> None:
                              f"distances.{space}.metrics.{metric}")
     search = config.get("search", {})
     for method, params in search.get("methods", {}).items():
-        check_method_params(method, params or {}, where=f"search.methods.{method}")
+        params = dict(params or {})
+        pool = params.pop("distance_pool", None)
+        check_method_params(method, params, where=f"search.methods.{method}")
+        if pool is not None:
+            _check_distance_pool(config, method, pool, params)
     for benchmark in search.get("benchmarks", {}):
         if benchmark not in BENCHMARKS:
             raise ConfigError(

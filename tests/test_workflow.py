@@ -270,3 +270,31 @@ def test_tnb101_pipeline_reports_errors_per_task(tmp_path, nb201_mirror):
     assert "mIoU is not available offline" in table
     assert (results / "report/figures/tnb101_macro_autoencoder.png").stat().st_size > 0
     assert not (results / "report/tables/tnb101_macro_final.md").exists()
+
+
+def test_bo_reads_the_precomputed_matrix_of_a_distance_pool(tmp_path, nb201_mirror):
+    tnb = nb201_mirror.parent / "tnb101"
+    config = {
+        "results": "results", "seed": 0,
+        "benchmarks": {"tnb101_macro": {"mirror": str(tnb), "official": None}},
+        "pools": {"tnb101_macro": {"p": {"size": 60, "dedup": "arch"}}},
+        "distances": {"tnb101_macro": {"pools": ["p"], "tiles": 1, "threads": 1, "metrics": {"hotnn": {}}}},
+        "search": {"budget": 12, "seeds": 1, "benchmarks": {"tnb101_macro": ["jigsaw"]},
+                   "methods": {"hotnas": {"n_init": 4, "distance_pool": "p"}}},
+    }
+    _write(tmp_path, config)
+    result = _snakemake(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _jobs_run(result) == {"benchmark_store": 1, "sample_pool": 1, "distance_tile": 1, "distance_matrix": 1,
+                                 "search": 1, "report": 1, "all": 1}
+    results = tmp_path / "results"
+    pool = set(read_matrix(results / "distances/tnb101_macro/hotnn/p.h5").archs)
+    log = pd.read_csv(results / "search/tnb101_macro/jigsaw/hotnas/seed0.csv")
+    assert set(log["arch"]) <= pool and log["arch"].is_unique  # candidates are the pool's networks
+
+    del config["distances"]["tnb101_macro"]["metrics"]["hotnn"]
+    config["distances"]["tnb101_macro"]["metrics"]["edit"] = {}
+    _write(tmp_path, config)
+    refused = _snakemake(tmp_path, "--dry-run")
+    assert refused.returncode != 0 and "add pool 'p' to distances.tnb101_macro.pools and 'hotnn'" in (
+        refused.stdout + refused.stderr)

@@ -8,10 +8,21 @@ def search_embeddings(w):
     return [encoder_file(benchmark_space(w.benchmark), encoder)] if encoder else []
 
 
+def search_distance_matrix(w):
+    """The precomputed matrix a method reads when its config names a `distance_pool` (none otherwise)."""
+    pool = (config["search"]["methods"][w.method] or {}).get("distance_pool")
+    if not pool:
+        return []
+    metric = METHODS.get(w.method).metric
+    return [f"{R}/distances/{benchmark_space(w.benchmark)}/{metric}/{pool}.h5"]
+
+
 def search_method_params(w):
     params = dict(config["search"]["methods"][w.method] or {})
     if ENCODER_OF_METHOD.get(w.method):
         params["embeddings"] = search_embeddings(w)[0]
+    if params.pop("distance_pool", None):
+        params["distance_matrix"] = search_distance_matrix(w)[0]
     return json.dumps(params, sort_keys=True)
 
 
@@ -19,6 +30,7 @@ rule search:
     input:
         store=f"{R}/benchmarks/{{benchmark}}.h5",
         embeddings=search_embeddings,
+        distance_matrix=search_distance_matrix,
     output:
         csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",
         meta=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.json",
