@@ -66,3 +66,15 @@ def test_indefinite_kernel_is_repaired_and_logged(psd, caplog):
     assert np.all(np.isfinite(post.mean)) and np.all(post.var >= 0)
     assert gp.repairs >= 1
     assert any("not PSD" in r.message for r in caplog.records)
+
+
+def test_chunked_marginals_equal_one_prediction():
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(70, 3))
+    distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
+    y = np.sin(points[:, 0]) + 0.1 * rng.normal(size=70)
+    gp = DistanceGP(form="exp").fit(distances[:40, :40], y[:40])
+    whole = gp.predict(distances[40:, :40])
+    chunked = gp.predict_marginals(distances[40:, :40], chunk=7)
+    np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(chunked.var, whole.var, rtol=1e-8, atol=1e-12)

@@ -109,7 +109,10 @@ class DistanceBO(Optimizer):
             raise ConfigError("no candidate architectures left to propose")
         cross = self._pairwise(candidates, self.archs)
         joint = self.acquisition == "ts" or self._wants_joint(n)
-        posterior = self.gp.predict(cross, self._pairwise(candidates) if joint else None)
+        if joint:
+            posterior = self.gp.predict(cross, self._pairwise(candidates))
+        else:  # marginals only: chunks keep the kernel matrices small over whole-space candidate sets
+            posterior = self.gp.predict_marginals(cross)
         picks = self._select(posterior, n)
         seconds = (time.perf_counter() - started) / max(len(picks), 1)
         self.proposal_info = [{"predicted_acc": float(posterior.mean[i]), "predicted_std": float(np.sqrt(posterior.var[i])),
