@@ -180,18 +180,9 @@ def check_config(config: dict[str, Any]) -> None:
         if pool is not None:
             _check_distance_pool(config, method, pool, params)
     for benchmark in search.get("benchmarks", {}):
-        if benchmark not in BENCHMARKS:
-            raise ConfigError(
-                f"config search.benchmarks.{benchmark}: unknown benchmark; choose one of: {', '.join(BENCHMARKS)}"
-            )
-        if benchmark not in config.get("benchmarks", {}):
-            raise ConfigError(f"config search.benchmarks.{benchmark}: add a benchmarks.{benchmark} section naming its sources")
-        known = BENCHMARK_DATASETS[benchmark]
+        _check_benchmark(config, benchmark, f"search.benchmarks.{benchmark}")
         for dataset in benchmark_datasets(search, benchmark):
-            if dataset not in known:
-                raise ConfigError(
-                    f"config search.benchmarks.{benchmark}: unknown dataset {dataset!r}; choose from: {', '.join(known)}"
-                )
+            _check_dataset(benchmark, dataset, f"search.benchmarks.{benchmark}")
         space = get_space(BENCHMARK_SPACE[benchmark])
         for method in benchmark_methods(search, benchmark):
             if method not in search["methods"]:

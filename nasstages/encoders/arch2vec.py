@@ -155,15 +155,7 @@ class TrainedArch2vec:
     @torch.no_grad()
     def reconstruct(self, graphs: GraphTensors, batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """Decode each graph from its posterior means: (adjacency, op indices)."""
-        self.model.eval()
-        adjacencies, ops_out = [], []
-        for start in range(0, len(graphs), batch_size):
-            adjacency, ops = _tensors(graphs, slice(start, start + batch_size), self.device)
-            mu, _ = self.model.encode(adjacency, ops)
-            a, o = decode_graphs(self.model, mu)
-            adjacencies.append(a)
-            ops_out.append(o)
-        return np.concatenate(adjacencies), np.concatenate(ops_out)
+        return decode_graphs(self.model, torch.as_tensor(self.node_means(graphs, batch_size), device=self.device))
 
     def state(self) -> dict[str, Any]:
         """Everything needed to rebuild the model (torch.save-able)."""

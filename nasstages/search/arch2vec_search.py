@@ -139,20 +139,17 @@ class Arch2vecRL(_EmbeddedSpace):
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr)
         self.baseline: float | None = None
 
-    def _inputs(self, steps: int) -> torch.Tensor:
-        """Input of step t: the chosen cell's latent at step t−1 (zeros at t = 0)."""
-        chosen = [np.zeros(self.latents.shape[1], dtype=np.float32)] + [self.latents[r] for r in self.rows[:steps - 1]]
-        return torch.as_tensor(np.stack(chosen[:steps]))
+    def _inputs(self, chosen_rows: list[int]) -> torch.Tensor:
+        """Inputs of the steps after choosing ``chosen_rows``: zeros, then each chosen cell's latent."""
+        chosen = [np.zeros(self.latents.shape[1], dtype=np.float32)] + [self.latents[r] for r in chosen_rows]
+        return torch.as_tensor(np.stack(chosen))
 
     def ask(self, n: int) -> list[Arch]:
         free = list(self.unevaluated())
         picks = []
         for _ in range(n):
-            steps = len(self.rows) + len(picks) + 1
             with torch.no_grad():
-                chosen_rows = self.rows + picks
-                inputs = [np.zeros(self.latents.shape[1], dtype=np.float32)] + [self.latents[r] for r in chosen_rows]
-                mean = self.policy.means(torch.as_tensor(np.stack(inputs[:steps])))[-1].numpy()
+                mean = self.policy.means(self._inputs(self.rows + picks))[-1].numpy()
             z = mean + self.sigma * self.rng.standard_normal(len(mean))
             distances = np.linalg.norm(self.latents[free] - z, axis=1)
             picks.append(int(free.pop(int(np.argmin(distances)))))
@@ -170,7 +167,7 @@ class Arch2vecRL(_EmbeddedSpace):
         if self.baseline is None:
             self.baseline = float(reward.mean())
         advantage = torch.as_tensor(reward - self.baseline, dtype=torch.float32)
-        means = self.policy.means(self._inputs(steps))[-len(rewards):]
+        means = self.policy.means(self._inputs(self.rows[:steps - 1]))[-len(rewards):]
         z = torch.as_tensor(np.asarray(self.samples[steps - len(rewards):steps], dtype=np.float32))
         log_prob = -0.5 * torch.sum((z - means) ** 2, dim=1) / self.sigma**2
         loss = -(advantage * log_prob).sum()
