@@ -63,9 +63,24 @@ def _kill_job_when(pattern: str, ready, workdir: Path, timeout: float = 300.0) -
                         os.kill(pid, signal.SIGKILL)
                     except ProcessLookupError:
                         pass
+                _kill_stragglers(pattern)
                 return
         time.sleep(0.02)
     raise AssertionError(f"no job matching {pattern!r} became ready to kill")
+
+
+def _kill_stragglers(pattern: str, seconds: float = 3.0) -> None:
+    """Keep killing processes matching ``pattern`` for a while: a job's shell killed before it
+    exec'd its `nasstages` child leaves that child orphaned, and the orphan would finish and write
+    its tile after Snakemake has already given up on it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for line in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split():
+            try:
+                os.kill(int(line), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)
 
 
 def _finish(process: subprocess.Popen) -> tuple[int, str]:
