@@ -47,12 +47,32 @@ def cmd_benchmarks_fetch(args: argparse.Namespace) -> None:
         data = load_sources(NB201Sources(mirror=args.mirror, official=args.official))
     elif args.space in ("tnb101_micro", "tnb101_macro"):
         data = tnb101.load_sources(args.space, args.mirror, args.official)
+    elif args.space == "darts":
+        _fetch_darts(args)
+        return
     else:
         raise ConfigError(f"no benchmark builder for space {args.space!r}; available: nb201, tnb101_micro, "
-                          "tnb101_macro")
+                          "tnb101_macro, darts")
     data.provenance = provenance({"space": args.space, "mirror": str(args.mirror), "official": str(args.official)})
     write_store(args.out, data)
     log.info("wrote %s from %s source in %.1f s", args.out, data.source["kind"], time.perf_counter() - started)
+
+
+def _fetch_darts(args: argparse.Namespace) -> None:
+    """The DARTS benchmark's store: the CIFAR archives verified (md5) and unpacked into one HDF5."""
+    from nasstages.evaluators.cifar import load_cifar
+    from nasstages.evaluators.data_store import write_data_store
+    from nasstages.provenance import provenance
+
+    if args.data is None or not args.datasets:
+        raise ConfigError("benchmarks fetch --space darts needs --data (the CIFAR archives' folder) and --datasets")
+    started = time.perf_counter()
+    loaded = [load_cifar(name, args.data, (args.md5 or {}).get(name)) for name in args.datasets]
+    write_data_store(args.out, loaded, provenance({"space": "darts", "data": str(args.data),
+                                                   "md5": {d.dataset: d.md5 for d in loaded}}))
+    log.info("wrote %s (%s) in %.1f s", args.out, ", ".join(f"{d.dataset}: {len(d.train_y)} train / "
+                                                             f"{len(d.test_y)} test" for d in loaded),
+             time.perf_counter() - started)
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -68,7 +88,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_search(args: argparse.Namespace) -> None:
     # a search job holds one core (the rule's threads: 1); without this, torch-based methods start
     # a thread per core and parallel jobs oversubscribe the machine. Set before torch is imported.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))  # on-the-fly distances (HOTNN) too
     from nasstages.benchmarks import load_benchmark
     from nasstages.search.runner import SearchJob, run_search
 
@@ -78,10 +99,48 @@ def cmd_search(args: argparse.Namespace) -> None:
     )
     if job.budget < 1 or job.batch_size < 1:
         raise ConfigError("--budget and --batch-size must be at least 1")
-    bench = load_benchmark(args.benchmark, args.store)
+    bench = load_benchmark(args.benchmark, args.store, **args.bench_params)
+    if hasattr(bench, "set_work_dir"):  # trained queries: per-run training checkpoints beside the log
+        bench.set_work_dir(args.out.with_suffix(".train"))
     started = time.perf_counter()
     run_search(job, bench, args.out, checkpoint_every=args.checkpoint_every, show_progress=not args.quiet)
     log.info("wrote %s (%d queries) in %.2f s", args.out, job.budget, time.perf_counter() - started)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """Final evaluation: train a search run's incumbent under the final protocol with one seed."""
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    import pandas as pd
+
+    from nasstages.evaluators.benchmark import resolve_device, train_once
+    from nasstages.evaluators.data_store import read_data_store
+    from nasstages.evaluators.train import Protocol
+    from nasstages.io import write_json_atomic
+    from nasstages.provenance import provenance
+    from nasstages.spaces.darts import DartsSpace
+
+    protocol = Protocol.from_params(args.protocol, where="benchmarks.darts.final")
+    data, data_sha = read_data_store(args.store)
+    if args.dataset not in data:
+        raise ConfigError(f"the store {args.store} has no dataset {args.dataset!r} (it has {', '.join(data)})")
+    search = pd.read_csv(args.search_csv)
+    space = DartsSpace(layers=protocol.layers)
+    best = search.loc[search["observed_acc"].idxmax()]
+    arch = space.from_string(best["arch"])
+    started = time.perf_counter()
+    seed = _job_seed(args.global_seed, "evaluate", args.dataset, args.replicate)  # shared by all methods
+    result = train_once(space, arch, data[args.dataset], protocol, seed, args.out.with_suffix(".train"),
+                        resolve_device(args.device))
+    meta = provenance({"search_csv": str(args.search_csv), "dataset": args.dataset, "replicate": args.replicate,
+                       "seed": seed, "global_seed": args.global_seed,
+                       "protocol": protocol.__dict__, "data_sha256": data_sha})
+    meta.update({"arch": space.to_string(arch), "search_valid_acc": float(best["observed_acc"]),
+                 "search_step": int(best["step"]), "valid_acc": result.valid_acc, "test_acc": result.test_acc,
+                 "params": result.params, "train_s": result.train_s, "epochs": result.epochs,
+                 "history": result.history})
+    write_json_atomic(args.out, meta)
+    log.info("trained %s: test accuracy %.2f%% (%.2f M params) in %.1f s", args.out, result.test_acc,
+             result.params / 1e6, time.perf_counter() - started)
 
 
 def _distance_inputs(args: argparse.Namespace):
@@ -242,6 +301,11 @@ def build_parser() -> argparse.ArgumentParser:
     fetch.add_argument("--space", required=True)
     fetch.add_argument("--mirror", type=_optional_path, default=None, help="local mirror folder (tried first)")
     fetch.add_argument("--official", type=_optional_path, default=None, help="official benchmark file (tried second)")
+    fetch.add_argument("--data", type=_optional_path, default=None,
+                       help="darts: folder of the CIFAR python archives (or one archive)")
+    fetch.add_argument("--datasets", nargs="*", default=[], help="darts: cifar10 and/or cifar100")
+    fetch.add_argument("--md5", type=_json_object, default={},
+                       help="darts: dataset -> md5 of a non-standard archive (default: the published sums)")
     fetch.add_argument("--out", type=Path, required=True)
     fetch.set_defaults(func=cmd_benchmarks_fetch)
 
@@ -267,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--batch-size", type=int, default=1)
     search.add_argument("--checkpoint-every", type=int, default=25)
     search.add_argument("--quiet", action="store_true", help="no progress bar")
+    search.add_argument("--bench-params", type=_json_object, default={},
+                        help="benchmark options as a JSON object (darts: protocol, device)")
+    search.add_argument("--threads", type=int, default=1, help="CPU threads (torch) of this job")
     search.add_argument("--out", type=Path, required=True, help="CSV log; provenance goes to the .json beside it")
     search.set_defaults(func=cmd_search)
 
@@ -325,6 +392,19 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--quiet", action="store_true", help="no progress bar")
     pe.add_argument("--out", type=Path, required=True)
     pe.set_defaults(func=cmd_predictors_evaluate)
+
+    evaluate = stages.add_parser("evaluate", help="train a search run's best architecture with the final protocol")
+    evaluate.add_argument("--store", type=Path, required=True, help="the DARTS benchmark store")
+    evaluate.add_argument("--search-csv", type=Path, required=True, help="the search run whose incumbent to train")
+    evaluate.add_argument("--dataset", required=True)
+    evaluate.add_argument("--protocol", type=_json_object, default={}, help="final training protocol (JSON)")
+    evaluate.add_argument("--replicate", type=int, required=True,
+                          help="training replicate k: its seed derives from the global seed, the dataset and k")
+    evaluate.add_argument("--global-seed", type=int, default=0)
+    evaluate.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate.add_argument("--threads", type=int, default=1, help="CPU threads (torch) of this job")
+    evaluate.add_argument("--out", type=Path, required=True, help="result JSON; checkpoints go to <out>.train/")
+    evaluate.set_defaults(func=cmd_evaluate)
 
     report = stages.add_parser("report", help="figures and tables from search logs")
     report.add_argument("--inputs", nargs="+", required=True, help="search CSVs")

@@ -13,7 +13,7 @@ identity – pool    1    (both parameter-free, one mixes neighbours)
 identity – conv    2
 conv – pool        2    (HOTNAS)
 none – anything    2    (cuts the path)
-input/output/fc    2    (structural anchors, as HOTNAS's "anything–FC 2")
+input/output/fc    2    (structural anchors; DARTS's state_k-1/2, as HOTNAS's "anything–FC 2")
 =================  =======================================================================
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 def category(op: str) -> str:
     """One of conv, pool, identity, none, io for an op name of any space."""
     name = op.lower()
-    if name in ("input", "output", "fc", "linear", "head"):
+    if name in ("input", "output", "fc", "linear", "head") or name.startswith("state_"):  # DARTS cell inputs
         return "io"
     if name in ("none", "zero", "zeroize"):
         return "none"

@@ -2,6 +2,7 @@
 
 from nasstages.registry import Registry
 from nasstages.spaces.base import Arch, ArchGraph, CellGraph, SearchSpace
+from nasstages.spaces.darts import DartsSpace
 from nasstages.spaces.nb201 import NB201Space
 from nasstages.spaces.tnb101 import TNB101MacroSpace, TNB101MicroSpace
 
@@ -9,6 +10,7 @@ SPACES: Registry[SearchSpace] = Registry("search space")
 SPACES.register("nb201")(NB201Space)
 SPACES.register("tnb101_micro")(TNB101MicroSpace)
 SPACES.register("tnb101_macro")(TNB101MacroSpace)
+SPACES.register("darts")(DartsSpace)
 
 
 def get_space(name: str) -> SearchSpace:
