@@ -1,4 +1,4 @@
-# nasstages workflow: benchmarks -> sample -> distances / pretrain -> search -> report.
+# nasstages workflow: benchmarks -> sample -> distances / pretrain -> search -> evaluate -> report.
 # Each rule calls one `nasstages` subcommand and names only its inputs and outputs.
 import json
 
@@ -15,6 +15,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 from nasstages.config import (  # noqa: E402
     BENCHMARK_SPACE,
     ENCODER_NAMES,
+    TRAINED_BENCHMARKS,
     benchmark_budget,
     benchmark_datasets,
     benchmark_methods,
@@ -41,6 +42,7 @@ include: "workflow/rules/sample.smk"
 include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/distances.smk"
 include: "workflow/rules/search.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -56,4 +58,5 @@ rule all:
         encoder_quality_targets(),
         predictor_targets(),
         search_targets(),
+        evaluate_targets(),
         report_targets(),

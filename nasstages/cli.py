@@ -286,7 +286,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from nasstages.report import write_report
 
     written = write_report(args.inputs, args.out_dir, args.encoder_metrics, args.encoder_quality,
-                           args.predictor_metrics)
+                           args.predictor_metrics, args.evaluations)
     log.info("wrote %d report files under %s", len(written), args.out_dir)
 
 
@@ -411,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--encoder-metrics", nargs="*", default=[], help="pretrain stage .json files")
     report.add_argument("--encoder-quality", nargs="*", default=[], help="encoder quality .json files")
     report.add_argument("--predictor-metrics", nargs="*", default=[], help="predictor evaluation .json files")
+    report.add_argument("--evaluations", nargs="*", default=[], help="evaluate stage .json files (DARTS)")
     report.add_argument("--out-dir", type=Path, required=True)
     report.set_defaults(func=cmd_report)
     return parser

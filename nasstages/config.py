@@ -18,8 +18,11 @@ from nasstages.search import METHODS, check_method_params
 from nasstages.spaces import SPACES, get_space
 
 BENCHMARK_DATASETS = {"nb201": NB201_DATASETS, "tnb101_micro": tuple(TNB101_TASKS),
-                      "tnb101_macro": tuple(TNB101_TASKS)}
-BENCHMARK_SPACE = {"nb201": "nb201", "tnb101_micro": "tnb101_micro", "tnb101_macro": "tnb101_macro"}
+                      "tnb101_macro": tuple(TNB101_TASKS), "darts": ("cifar10", "cifar100")}
+BENCHMARK_SPACE = {"nb201": "nb201", "tnb101_micro": "tnb101_micro", "tnb101_macro": "tnb101_macro",
+                   "darts": "darts"}
+#: benchmarks whose queries train networks (their own search rule, training protocols, evaluate stage)
+TRAINED_BENCHMARKS = ("darts",)
 ENCODER_NAMES = ("arch2vec",)
 
 
@@ -105,6 +108,41 @@ def _check_distance_pool(config: dict[str, Any], method: str, pool: str, params:
                               f"(and the pool under pools.{space})")
 
 
+def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
+    """The DARTS benchmark: its archives (unless the store is built), protocols and noise mode."""
+    from pathlib import Path
+
+    settings = config["benchmarks"][name]
+    where = f"config benchmarks.{name}"
+    if settings.get("mirror") or settings.get("official"):
+        raise ConfigError(f"{where}: queries train networks; it takes data (the CIFAR archives' folder), "
+                          "not mirror/official")
+    if not settings.get("data"):
+        raise ConfigError(f"{where}.data: set it to the folder holding cifar-10-python.tar.gz "
+                          "(https://www.cs.toronto.edu/~kriz/cifar.html, 'python version')")
+    for key in ("search", "final"):
+        _check_protocol(settings.get(key) or {}, f"benchmarks.{name}.{key}")
+    search = config.get("search", {})
+    if name in search.get("benchmarks", {}):
+        if search.get("noise", "sample") != "sample":
+            raise ConfigError(f"config search.noise: {name} trains each query once; use noise: sample")
+        store = Path(config["results"]) / "benchmarks" / f"{name}.h5"
+        if not store.exists():
+            from nasstages.evaluators.cifar import ARCHIVES, URL, archive_path
+
+            for dataset in benchmark_datasets(search, name):
+                path = archive_path(dataset, settings["data"])
+                if not path.is_file():
+                    raise ConfigError(f"{where}.data: no {dataset} archive at {path}; download "
+                                      f"{URL.format(archive=ARCHIVES[dataset][0])} there, or point data at its folder")
+
+
+def _check_protocol(params: dict[str, Any], where: str) -> None:
+    from nasstages.evaluators.protocol import Protocol
+
+    Protocol.from_params(params, where=where)
+
+
 def _check_predictors(config: dict[str, Any]) -> None:
     from nasstages.encoders.predictors import PredictorConfig
 
@@ -155,9 +193,14 @@ def seeds_of(search: dict[str, Any]) -> list[int]:
 
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the key and the fix for the first semantic mistake found."""
-    for name in config.get("benchmarks", {}):
+    for name, settings in config.get("benchmarks", {}).items():
         if name not in BENCHMARKS:
             raise ConfigError(f"config benchmarks.{name}: unknown benchmark; choose one of: {', '.join(BENCHMARKS)}")
+        if name in TRAINED_BENCHMARKS:
+            _check_trained_benchmark(config, name)
+        elif set(settings or {}) - {"mirror", "official"}:
+            raise ConfigError(f"config benchmarks.{name}: tabular benchmarks take only mirror and official, not "
+                              f"{', '.join(sorted(set(settings) - {'mirror', 'official'}))}")
     for space, pools in config.get("pools", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config pools.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
@@ -224,7 +267,11 @@ def check_existing_results(config: dict[str, Any]) -> None:
     from nasstages.pools import read_pool
 
     results = Path(config["results"])
-    checks = [(results / "benchmarks" / f"{name}.h5", read_store) for name in config.get("benchmarks", {})]
+    from nasstages.evaluators.data_store import check_data_store_complete
+
+    checks = [(results / "benchmarks" / f"{name}.h5",
+               check_data_store_complete if name in TRAINED_BENCHMARKS else read_store)
+              for name in config.get("benchmarks", {})]
     checks += [(results / "pools" / space / f"{pool}.h5", read_pool)
                for space, pools in config.get("pools", {}).items() for pool in pools]
     checks += [(results / "encoders" / space / f"{encoder}.h5", read_embeddings)

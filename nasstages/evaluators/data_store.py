@@ -70,3 +70,16 @@ def read_data_store(path: str | Path) -> tuple[dict[str, CifarData], str]:
         raise CorruptStoreError(f"{path} fails its content checksum; {fix}")
     data = {name: CifarData(dataset=name, md5=source[name]["md5"], **parts) for name, parts in arrays.items()}
     return data, actual
+
+
+def check_data_store_complete(path: str | Path) -> None:
+    """The cheap check run before scheduling (no checksum of the images): the file opens and was
+    finished by its writer. Jobs that read the store verify its checksum in full."""
+    fix = f"delete {path} and rerun the benchmark stage (snakemake rebuilds it)"
+    try:
+        with h5py.File(path, "r") as f:
+            complete = bool(f.attrs.get("complete")) and f.attrs.get("format_version") == FORMAT_VERSION
+    except OSError as exc:
+        raise CorruptStoreError(f"{path} cannot be opened as a DARTS data store ({exc}); {fix}") from None
+    if not complete:
+        raise CorruptStoreError(f"{path} is incomplete or of another format version; {fix}")

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 from nasstages.io import write_text_atomic
+from nasstages.report.darts import FINAL_TABLE_BENCHMARKS, darts_latex, darts_markdown, load_evaluations
 from nasstages.report.encoders import encoder_markdown, predictor_markdown
 from nasstages.report.figures import plot_error_curves
 from nasstages.report.provenance import provenance_markdown
@@ -29,9 +30,11 @@ def table_stem(out_dir: Path, benchmark: str) -> Path:
 
 
 def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_metrics: Iterable[str | Path] = (),
-                 encoder_quality: Iterable[str | Path] = (), predictor_metrics: Iterable[str | Path] = ()) -> list[Path]:
+                 encoder_quality: Iterable[str | Path] = (), predictor_metrics: Iterable[str | Path] = (),
+                 evaluations: Iterable[str | Path] = ()) -> list[Path]:
     """Write one figure per (benchmark, dataset) and one table per benchmark, plus encoder and
-    predictor tables when their files are given; return the paths."""
+    predictor tables when their files are given (and the DARTS final-evaluation table with the
+    ``evaluations`` of the evaluate stage); return the paths."""
     out_dir = Path(out_dir)
     encoder_metrics, encoder_quality, predictor_metrics = list(encoder_metrics), list(encoder_quality), list(predictor_metrics)
     csv_paths = list(csv_paths)
@@ -45,7 +48,12 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
     for (benchmark, dataset), group in by_pair.items():
         written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset))
     for benchmark, group in by_benchmark.items():
-        if benchmark in ERROR_TABLE_BENCHMARKS:  # tasks with different metrics: errors, HOTNAS layout
+        if benchmark in FINAL_TABLE_BENCHMARKS:  # trained queries: search error + final test error
+            stem = table_stem(out_dir, benchmark)
+            found = load_evaluations(evaluations)
+            write_text_atomic(stem.with_suffix(".md"), darts_markdown(group, found))
+            write_text_atomic(stem.with_suffix(".tex"), darts_latex(group, found))
+        elif benchmark in ERROR_TABLE_BENCHMARKS:  # tasks with different metrics: errors, HOTNAS layout
             stem = out_dir / "tables" / f"{benchmark}_errors"
             write_text_atomic(stem.with_suffix(".md"), task_error_markdown(group))
             write_text_atomic(stem.with_suffix(".tex"), task_error_latex(group))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -24,7 +25,8 @@ def plot_error_curves(runs: list[MethodRuns], out_stem: Path) -> list[Path]:
         if len(run.seeds) > 1:
             ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
     optimum_error = 100.0 - runs[0].optimum
-    ax.axhline(optimum_error, color="black", linestyle="--", linewidth=0.8, label=f"optimum ({optimum_error:.2f})")
+    if np.isfinite(optimum_error):  # unknown where queries train networks (DARTS)
+        ax.axhline(optimum_error, color="black", linestyle="--", linewidth=0.8, label=f"optimum ({optimum_error:.2f})")
     ax.set_yscale("log")
     ax.set_xlabel("number of queries")
     ax.set_ylabel("best-found validation error (%)")

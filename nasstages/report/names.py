@@ -17,10 +17,11 @@ METHOD_NAMES = {
     "gates_predictor": "GATES predictor search",
 }
 BENCHMARK_NAMES = {"nb201": "NAS-Bench-201", "tnb101_micro": "TransNAS-Bench-101 micro",
-                   "tnb101_macro": "TransNAS-Bench-101 macro"}
+                   "tnb101_macro": "TransNAS-Bench-101 macro", "darts": "DARTS"}
 DATASET_NAMES = {"cifar10-valid": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120",
                  "class_scene": "Scene", "class_object": "Object", "room_layout": "Layout", "jigsaw": "Jigsaw",
-                 "segmentsemantic": "Segment.", "normal": "Normal", "autoencoder": "Autoenc."}
+                 "segmentsemantic": "Segment.", "normal": "Normal", "autoencoder": "Autoenc.",
+                 "cifar10": "CIFAR-10"}
 
 
 def method_name(key: str) -> str:

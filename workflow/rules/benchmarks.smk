@@ -3,8 +3,13 @@ import shlex
 
 
 def source_args(space):
-    """--mirror/--official options for the configured (non-empty) sources, in trial order."""
+    """--mirror/--official options for the configured (non-empty) sources, in trial order; for a
+    trained benchmark (DARTS) the archives' folder, the datasets searched and any md5 overrides."""
     sources = config["benchmarks"][space]
+    if space in TRAINED_BENCHMARKS:
+        datasets = benchmark_datasets(config["search"], space) if space in config["search"]["benchmarks"] else []
+        return (f"--data {shlex.quote(str(sources['data']))} --datasets {' '.join(map(shlex.quote, datasets))}"
+                f" --md5 {shlex.quote(json.dumps(sources.get('md5') or {}))}")
     return " ".join(
         f"--{key} {shlex.quote(str(sources[key]))}" for key in ("mirror", "official") if sources.get(key)
     )

@@ -24,6 +24,9 @@ DEFAULT_RESOURCES = {
     "encoder_quality": {"mem_mb": 8000, "runtime": 60},
     "predictor_quality": {"mem_mb": 8000, "runtime": 480, "gpu": 0},
     "search": {"mem_mb": 2000, "runtime": 240, "gpu": 0},
+    # DARTS: every query trains a network (GPU nodes on a cluster: set gpu and slurm_partition)
+    "search_darts": {"mem_mb": 16000, "runtime": 2880, "gpu": 0},
+    "evaluate": {"mem_mb": 16000, "runtime": 2880, "gpu": 0},
     "report": {"mem_mb": 4000, "runtime": 30},
 }
 
@@ -58,6 +61,16 @@ def search_jobs():
 
 def search_targets():
     return [f"{R}/search/{b}/{d}/{m}/seed{s}.csv" for b, d, m, s in search_jobs()]
+
+
+def evaluate_targets():
+    """Final trainings: each DARTS search run's best genotype, ``final_replicates`` times."""
+    out = []
+    for benchmark, dataset, method, seed in search_jobs():
+        if benchmark in TRAINED_BENCHMARKS:
+            replicates = config["benchmarks"][benchmark].get("final_replicates", 1)
+            out += [f"{R}/evaluate/{benchmark}/{dataset}/{method}/seed{seed}/replicate{k}.json" for k in range(replicates)]
+    return out
 
 
 def pool_targets():

@@ -7,6 +7,7 @@ rule report:
         encoders=[p for p in encoder_targets() if p.endswith(".json")],
         quality=encoder_quality_targets(),
         predictors=predictor_targets(),
+        evaluations=evaluate_targets(),
     output:
         report_targets(),
     log:
@@ -17,4 +18,5 @@ rule report:
     shell:
         "nasstages report --inputs {input.csvs:q} --encoder-metrics {input.encoders:q}"
         " --encoder-quality {input.quality:q} --predictor-metrics {input.predictors:q}"
+        " --evaluations {input.evaluations:q}"
         " --out-dir {R}/report > {log:q} 2>&1"

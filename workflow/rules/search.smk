@@ -52,3 +52,38 @@ rule search:
         " --budget {params.budget} --params {params.method_params:q} --noise {params.noise}"
         " --batch-size {params.batch_size} --checkpoint-every {params.checkpoint_every}"
         " --global-seed {params.global_seed} --out {output.csv:q} > {log:q} 2>&1"
+
+
+# DARTS: a query trains a network under benchmarks.darts.search; a checkpoint after every query
+# (and one per training epoch under <csv stem>.train/) so a killed job retrains nothing it finished.
+ruleorder: search_darts > search
+
+
+def trained_benchmark_params(benchmark):
+    settings = config["benchmarks"][benchmark]
+    return json.dumps({"protocol": settings.get("search") or {}, "device": settings.get("device", "auto")},
+                      sort_keys=True)
+
+
+rule search_darts:
+    input:
+        store=f"{R}/benchmarks/darts.h5",
+    output:
+        csv=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.csv",
+        meta=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.json",
+    params:
+        method_params=lambda w: json.dumps(config["search"]["methods"][w.method] or {}, sort_keys=True),
+        bench_params=trained_benchmark_params("darts") if "darts" in config["benchmarks"] else "{}",
+        budget=lambda w: benchmark_budget(config["search"], "darts"),
+        global_seed=config["seed"],
+    log:
+        f"{R}/logs/search/darts/{{dataset}}/{{method}}/seed{{seed}}.log",
+    threads: rule_threads("search_darts", 2)
+    resources:
+        **rule_resources("search_darts"),
+    shell:
+        "nasstages search --benchmark darts --store {input.store:q} --dataset {wildcards.dataset:q}"
+        " --method {wildcards.method} --seed {wildcards.seed} --budget {params.budget}"
+        " --params {params.method_params:q} --bench-params {params.bench_params:q} --threads {threads}"
+        " --noise sample --batch-size 1 --checkpoint-every 1 --global-seed {params.global_seed}"
+        " --out {output.csv:q} > {log:q} 2>&1"
