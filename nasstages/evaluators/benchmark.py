@@ -52,7 +52,7 @@ def train_key(space: DartsSpace, arch: DartsArch, dataset: str, seed: int, proto
 
 
 def train_once(space: DartsSpace, arch: DartsArch, data: CifarData, protocol: Protocol, seed: int,
-               work_dir: Path, device: str, split_seed: int = 0) -> TrainResult:
+               work_dir: Path, device: str, split_seed: int = 0, threads: int | None = None) -> TrainResult:
     """Train (or resume, or reuse the finished record of) one run; its record is ``<key>.json``."""
     key = train_key(space, arch, data.dataset, seed, protocol)
     record, checkpoint = work_dir / f"{key}.json", work_dir / f"{key}.pt"
@@ -60,7 +60,8 @@ def train_once(space: DartsSpace, arch: DartsArch, data: CifarData, protocol: Pr
         saved = json.loads(record.read_text())
         log.info("reusing finished training %s", record)
         return TrainResult(**saved["result"])
-    trainer = Trainer(arch, data, protocol, seed, checkpoint=checkpoint, device=device, split_seed=split_seed)
+    trainer = Trainer(arch, data, protocol, seed, checkpoint=checkpoint, device=device, split_seed=split_seed,
+                      threads=threads)
     result = trainer.run()
     write_json_atomic(record, {"arch": space.to_string(arch), "dataset": data.dataset, "seed": seed,
                                "protocol": protocol.__dict__, "result": result.__dict__})
@@ -83,6 +84,10 @@ class DartsTrainingBenchmark(Benchmark):
         # what the queries depend on: the data and the protocol (not the device or folder)
         self.content_sha256 = config_hash({"data": data_sha, "protocol": self.protocol.__dict__})
         self._observed: dict[tuple[str, str], float] = {}
+        import torch
+
+        # the job's torch threads, taken before any numba parallel region (on-the-fly HOTNN) resets them
+        self.threads = torch.get_num_threads()
 
     @property
     def datasets(self) -> tuple[str, ...]:
@@ -96,7 +101,8 @@ class DartsTrainingBenchmark(Benchmark):
             raise ConfigError("the DARTS benchmark trains each query once: noise must be 'sample' "
                               "(there is no mean over training seeds to look up)")
         seed = int(rng.integers(2**31 - 1))
-        result = train_once(self.space, arch, self.data[dataset], self.protocol, seed, self.work_dir, self.device)
+        result = train_once(self.space, arch, self.data[dataset], self.protocol, seed, self.work_dir, self.device,
+                            threads=self.threads)
         self._observed[(self.space.to_string(arch), dataset)] = result.valid_acc
         return Evaluation(valid_acc=result.valid_acc, cost_s=result.train_s, seed_slot=seed, split="valid",
                           epochs=self.protocol.epochs)

@@ -86,7 +86,8 @@ class Trainer:
     """Trains one genotype under one protocol and seed; checkpoints to ``checkpoint`` every epoch."""
 
     def __init__(self, genotype: DartsArch, data: CifarData, protocol: Protocol, seed: int,
-                 checkpoint: Path | None = None, device: str = "cpu", split_seed: int = 0) -> None:
+                 checkpoint: Path | None = None, device: str = "cpu", split_seed: int = 0,
+                 threads: int | None = None) -> None:
         self.genotype, self.data, self.protocol, self.seed = genotype, data, protocol, int(seed)
         self.checkpoint = Path(checkpoint) if checkpoint else None
         self.device = torch.device(device)
@@ -101,8 +102,8 @@ class Trainer:
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.mean, self.std = _normalizer(data.dataset, self.device)
         # numba's OpenMP layer (HOTNN in the same process) resets the shared OpenMP thread count;
-        # keep the job's count, as it was when the trainer was made, for every epoch
-        self.threads = torch.get_num_threads()
+        # keep the job's count (given, else the current one) for every epoch
+        self.threads = threads or torch.get_num_threads()
         self.epoch = 0
         self.elapsed = 0.0
         self.history: list[dict[str, float]] = []
