@@ -20,6 +20,7 @@ from nasstages.config import (  # noqa: E402
     benchmark_datasets,
     benchmark_methods,
     check_config,
+    distance_pool_of,
     check_existing_results,
     check_results_folder,
     seeds_of,

@@ -87,9 +87,16 @@ def _check_encoders(config: dict[str, Any]) -> None:
             raise ConfigError(f"config search.methods.{method}.embeddings: set by the workflow; remove it")
 
 
-def _check_distance_pool(config: dict[str, Any], method: str, pool: str, params: dict[str, Any]) -> None:
-    """``distance_pool: P`` (a workflow setting): the method reads its metric's precomputed matrix over
-    pool P of each benchmark's space, so that pool and metric must be configured under distances."""
+def distance_pool_of(params: dict[str, Any] | None, benchmark: str) -> str | None:
+    """The pool whose precomputed matrix a method reads on ``benchmark``: ``distance_pool: P`` for
+    every benchmark, ``{benchmark: P}`` for those listed (others compute distances on the fly)."""
+    pool = (params or {}).get("distance_pool")
+    return pool.get(benchmark) if isinstance(pool, dict) else pool
+
+
+def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, Any]) -> None:
+    """``distance_pool`` (a workflow setting): the method reads its metric's precomputed matrix over
+    that pool of each benchmark's space, so that pool and metric must be configured under distances."""
     where = f"config search.methods.{method}.distance_pool"
     metric = getattr(METHODS.get(method), "metric", None)
     if metric is None:
@@ -97,8 +104,17 @@ def _check_distance_pool(config: dict[str, Any], method: str, pool: str, params:
     if "distance_matrix" in params:
         raise ConfigError(f"{where}: set distance_pool or distance_matrix, not both")
     search = config["search"]
+    pools = params["distance_pool"]
+    if isinstance(pools, dict):
+        for benchmark, pool in pools.items():
+            _check_benchmark(config, benchmark, f"search.methods.{method}.distance_pool")
+            if not isinstance(pool, str):
+                raise ConfigError(f"{where}.{benchmark}: give a pool name, not {pool!r}")
+    elif not isinstance(pools, str):
+        raise ConfigError(f"{where}: give a pool name, or a mapping benchmark -> pool name")
     for benchmark in search.get("benchmarks", {}):
-        if method not in benchmark_methods(search, benchmark):
+        pool = distance_pool_of(params, benchmark)
+        if pool is None or method not in benchmark_methods(search, benchmark):
             continue
         space = BENCHMARK_SPACE.get(benchmark, benchmark)
         settings = config.get("distances", {}).get(space, {})
@@ -218,10 +234,10 @@ def check_config(config: dict[str, Any]) -> None:
     search = config.get("search", {})
     for method, params in search.get("methods", {}).items():
         params = dict(params or {})
-        pool = params.pop("distance_pool", None)
+        if "distance_pool" in params:
+            _check_distance_pool(config, method, params)
+        params.pop("distance_pool", None)
         check_method_params(method, params, where=f"search.methods.{method}")
-        if pool is not None:
-            _check_distance_pool(config, method, pool, params)
     for benchmark in search.get("benchmarks", {}):
         _check_benchmark(config, benchmark, f"search.benchmarks.{benchmark}")
         for dataset in benchmark_datasets(search, benchmark):

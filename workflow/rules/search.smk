@@ -9,8 +9,9 @@ def search_embeddings(w):
 
 
 def search_distance_matrix(w):
-    """The precomputed matrix a method reads when its config names a `distance_pool` (none otherwise)."""
-    pool = (config["search"]["methods"][w.method] or {}).get("distance_pool")
+    """The precomputed matrix a method reads when its config names a `distance_pool` for this
+    benchmark (none otherwise: distances are computed on the fly)."""
+    pool = distance_pool_of(config["search"]["methods"][w.method], w.benchmark)
     if not pool:
         return []
     metric = METHODS.get(w.method).metric
@@ -21,7 +22,8 @@ def search_method_params(w):
     params = dict(config["search"]["methods"][w.method] or {})
     if ENCODER_OF_METHOD.get(w.method):
         params["embeddings"] = search_embeddings(w)[0]
-    if params.pop("distance_pool", None):
+    params.pop("distance_pool", None)
+    if search_distance_matrix(w):
         params["distance_matrix"] = search_distance_matrix(w)[0]
     return json.dumps(params, sort_keys=True)
 
@@ -72,7 +74,8 @@ rule search_darts:
         csv=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.csv",
         meta=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.json",
     params:
-        method_params=lambda w: json.dumps(config["search"]["methods"][w.method] or {}, sort_keys=True),
+        method_params=lambda w: json.dumps({k: v for k, v in (config["search"]["methods"][w.method] or {}).items()
+                                            if k != "distance_pool"}, sort_keys=True),
         bench_params=trained_benchmark_params("darts") if "darts" in config["benchmarks"] else "{}",
         budget=lambda w: benchmark_budget(config["search"], "darts"),
         global_seed=config["seed"],
