@@ -147,6 +147,7 @@ def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
             from nasstages.evaluators.cifar import ARCHIVES, URL, archive_path
 
             for dataset in benchmark_datasets(search, name):
+                _check_dataset(name, dataset, f"search.benchmarks.{name}")
                 path = archive_path(dataset, settings["data"])
                 if not path.is_file():
                     raise ConfigError(f"{where}.data: no {dataset} archive at {path}; download "

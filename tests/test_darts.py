@@ -222,3 +222,37 @@ def test_space_is_registered_and_ops_are_the_darts_set():
     assert get_space("darts").layers == 8
     assert set(DARTS_OPS) == {"max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
                               "dil_conv_3x3", "dil_conv_5x5"}
+
+
+def _darts_config(tmp_path, **darts) -> dict:
+    return {"results": str(tmp_path / "results"), "seed": 0,
+            "benchmarks": {"darts": {"data": str(tmp_path), **darts}},
+            "search": {"budget": 3, "seeds": 1, "benchmarks": {"darts": ["cifar10"]}, "methods": {"rs": {}}}}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"search": {"epoch": 3}}, "benchmarks.darts.search: unknown training setting"),
+    ({"final": {"drop_path": 1.5}}, "drop_path must be in"),
+    ({"mirror": "x"}, "not mirror/official"),
+    ({"noise": "mean"}, "use noise: sample"),
+    ({"datasets": ["imagenet"]}, "unknown dataset 'imagenet' of darts"),
+    ({"archive": None}, "no cifar10 archive"),
+])
+def test_config_check_rejects_bad_darts_settings_naming_the_fix(tmp_path, tiny_archive, change, message):
+    from nasstages.config import check_config
+
+    folder, _ = tiny_archive
+    config = _darts_config(folder)
+    change = dict(change)
+    if "noise" in change:
+        config["search"]["noise"] = change.pop("noise")
+    if "datasets" in change:
+        config["search"]["benchmarks"]["darts"] = change.pop("datasets")
+    if "archive" in change:
+        change.pop("archive")
+        config["benchmarks"]["darts"]["data"] = str(tmp_path / "empty")
+    config["benchmarks"]["darts"].update(change)
+    config["results"] = str(tmp_path / "results")
+    with pytest.raises(ConfigError, match=message):
+        check_config(config)
+    check_config({**_darts_config(folder), "results": str(tmp_path / "results")})  # the unchanged config passes
