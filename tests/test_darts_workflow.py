@@ -92,3 +92,21 @@ def test_missing_archive_fails_before_any_job_with_where_to_get_it(tmp_path):
     output = result.stdout + result.stderr
     assert "no cifar10 archive" in output and "cifar-10-python.tar.gz" in output
     assert not (tmp_path / "results" / "benchmarks").exists()
+
+
+def test_training_jobs_get_the_gpu_resources_of_the_config(tmp_path):
+    md5 = write_cifar_archive(tmp_path / "cifar-10-python.tar.gz", "cifar10", *tiny_cifar(64, 16))
+    config = _config(tmp_path, md5)
+    config["resources"] = {"search_darts": {"gpu": 1, "slurm_partition": "gpu", "runtime": 2880},
+                           "evaluate": {"gpu": 1, "slurm_partition": "gpu", "mem_mb": 32000}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = _snakemake(tmp_path, "--dry-run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = re.split(r"\n(?=\[|rule )", result.stdout)
+    search = [j for j in jobs if "rule search_darts:" in j]
+    evaluate = [j for j in jobs if "rule evaluate:" in j]
+    assert len(search) == 2 and len(evaluate) == 2
+    assert all("gpu=1" in j and "slurm_partition=gpu" in j and "runtime=2880" in j for j in search)
+    assert all("gpu=1" in j and "mem_mb=32000" in j for j in evaluate)
+    benchmark = [j for j in jobs if "rule benchmark_store:" in j]
+    assert benchmark and "gpu=1" not in benchmark[0]
