@@ -95,3 +95,28 @@ def test_nb201_network_has_the_benchmarks_parameter_counts(nb201_store):
     assert len(mismatched) <= 2, mismatched
     model = NB201Network(space.from_string(store.archs[0]))
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+# -- ranking metrics of the diagnosis -------------------------------------------------------------
+
+def test_kendall_and_precision_at_k_against_brute_force():
+    from itertools import combinations
+
+    from nasstages.report.ranking import best_ranking_at, precision_at_bottom, ranking_metrics, worst_ranking_at
+
+    rng = np.random.default_rng(0)
+    actual = rng.permutation(40).astype(float)
+    scores = actual + rng.normal(0, 8, 40)
+    pairs = list(combinations(range(40), 2))
+    concordant = sum(np.sign(scores[i] - scores[j]) == np.sign(actual[i] - actual[j]) for i, j in pairs)
+    metrics = ranking_metrics(scores, actual)
+    assert metrics["kendall_tau"] == pytest.approx((2 * concordant - len(pairs)) / len(pairs))
+    top4_true = set(sorted(range(40), key=lambda i: -actual[i])[:4])
+    top4_est = set(sorted(range(40), key=lambda i: -scores[i])[:4])
+    assert metrics["P@top10%"] == len(top4_true & top4_est) / 4
+    assert precision_at_bottom(scores, actual, 0.1) == len(
+        set(sorted(range(40), key=lambda i: actual[i])[:4]) & set(sorted(range(40), key=lambda i: scores[i])[:4])) / 4
+    # 5 archs, true order a > b > c > d > e; the estimator's top-2 are c and a: best true rank 1/5, worst 3/5
+    actual5, scores5 = np.array([5.0, 4, 3, 2, 1]), np.array([9.0, 1, 10, 2, 3])
+    assert best_ranking_at(scores5, actual5, 0.4) == 0.2 and worst_ranking_at(scores5, actual5, 0.4) == 0.6
+    assert ranking_metrics(actual, actual)["kendall_tau"] == 1.0 and ranking_metrics(-actual, actual)["P@top5%"] == 0

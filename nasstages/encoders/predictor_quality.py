@@ -11,16 +11,9 @@ from scipy.stats import kendalltau
 
 from nasstages.encoders.graphs import GraphTensors
 from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
+from nasstages.report.ranking import precision_at_top
 
 log = logging.getLogger(__name__)
-
-
-def precision_at_top(predicted: np.ndarray, actual: np.ndarray, fraction: float) -> float:
-    """Fraction of the truly best ``fraction`` of cells that are also among the predicted best."""
-    k = max(1, int(round(fraction * len(actual))))
-    top_true = set(np.argsort(-actual, kind="stable")[:k].tolist())
-    top_predicted = np.argsort(-predicted, kind="stable")[:k]
-    return len(top_true.intersection(top_predicted.tolist())) / k
 
 
 def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict[str, dict[str, Any]],
