@@ -174,6 +174,79 @@ def cmd_distances_merge(args: argparse.Namespace) -> None:
     log.info("wrote %s (%d×%d)", args.out, len(strings), len(strings))
 
 
+def cmd_estimate_tile(args: argparse.Namespace) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    from nasstages.evaluators.estimates import minibatch, tile_rows, timed_tile
+    from nasstages.evaluators.proxies import DATA_FREE, PROXIES
+    from nasstages.pools import read_pool
+    from nasstages.provenance import provenance
+
+    if args.proxy not in PROXIES:
+        raise ConfigError(f"unknown proxy {args.proxy!r}; choose from: {', '.join(PROXIES)}")
+    pool = read_pool(args.pool)
+    rows = tile_rows(len(pool.archs), args.tiles, args.tile)
+    archs = [pool.archs[k] for k in rows]
+    batch = minibatch(args.batch_size, _job_seed(args.global_seed, "estimate-batch"), args.data, args.dataset,
+                      args.md5)
+    if args.proxy in DATA_FREE:  # they see an all-ones input (synflow) or only its shape
+        batch = (batch[0], batch[1], "none (data-free)")
+    config = {"space": args.space, "proxy": args.proxy, "pool": str(args.pool), "tiles": args.tiles,
+              "tile": args.tile, "batch_size": args.batch_size, "data": str(args.data), "global_seed": args.global_seed}
+    seconds = timed_tile(args.space, archs, [pool.space.to_string(a) for a in archs], args.proxy, batch,
+                         args.global_seed, args.out, _torch_device(args.device), provenance(config))
+    log.info("scored %d archs with %s (%s) in %.1f s", len(archs), args.proxy, batch[2], seconds)
+
+
+def cmd_estimate_merge(args: argparse.Namespace) -> None:
+    from nasstages.evaluators.estimates import merge_estimates
+    from nasstages.provenance import provenance
+
+    merge_estimates(args.inputs, args.out, provenance({"space": args.space, "proxy": args.proxy,
+                                                        "inputs": [str(p) for p in args.inputs]}))
+    log.info("wrote %s", args.out)
+
+
+def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
+    """Rank every estimator of a pool (proxies, and the benchmark's low-fidelity accuracies)
+    against the 200-epoch mean validation accuracy."""
+    from nasstages.benchmarks import load_benchmark
+    from nasstages.benchmarks.store import read_store
+    from nasstages.evaluators.estimates import read_estimates
+    from nasstages.io import write_json_atomic
+    from nasstages.provenance import provenance
+    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, PARAMETER_FREE_OPS, diagnose
+
+    bench = load_benchmark(args.benchmark, args.store)
+    bench.check_dataset(args.dataset)
+    data = read_store(args.store)
+    index = {a: k for k, a in enumerate(data.archs)}
+    rows, strings = [], None
+    for path in args.estimates:
+        archs, scores, attrs = read_estimates(path)
+        if strings is None:
+            strings = archs
+        elif archs != strings:
+            raise ConfigError(f"{path} scores other architectures than {args.estimates[0]}: merge them from one pool")
+        rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
+    missing = [a for a in strings if a not in index]
+    if missing:
+        raise ConfigError(f"{len(missing)} pool architectures are not in the benchmark store, e.g. {missing[0]}")
+    rows_idx = np.array([index[a] for a in strings])
+    space = bench.space
+    actual = np.array([bench.mean_valid(space.from_string(a), args.dataset) for a in strings])
+    params = data.datasets[args.dataset].params_mb[rows_idx]
+    free_ops = np.array([sum(op in PARAMETER_FREE_OPS for op in space.from_string(a)) for a in strings])
+    low = LOW_FIDELITY_COLUMN.get(args.dataset)
+    if low and low in data.low_fidelity:
+        rows.append((f"low fidelity ({low})", data.low_fidelity[low][rows_idx], "the benchmark's 12-epoch runs", 0.0))
+    out = [diagnose(name, scores, actual, params, free_ops, where, seconds) for name, scores, where, seconds in rows]
+    context = {"benchmark": args.benchmark, "dataset": args.dataset, "pool": args.pool_name}
+    write_json_atomic(args.out, {**provenance({**context, "estimates": [str(p) for p in args.estimates]}),
+                                 "context": context, "rows": out})
+    for row in out:
+        log.info("%s: Kendall tau %.3f, P@top5%% %.2f", row["estimator"], row["kendall_tau"], row["P@top5%"])
+
+
 def _torch_device(name: str) -> str:
     import torch
 
@@ -286,7 +359,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from nasstages.report import write_report
 
     written = write_report(args.inputs, args.out_dir, args.encoder_metrics, args.encoder_quality,
-                           args.predictor_metrics, args.evaluations)
+                           args.predictor_metrics, args.evaluations, args.estimator_diagnosis)
     log.info("wrote %d report files under %s", len(written), args.out_dir)
 
 
@@ -393,6 +466,39 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--out", type=Path, required=True)
     pe.set_defaults(func=cmd_predictors_evaluate)
 
+    estimate = stages.add_parser("estimate", help="zero-shot proxies of every architecture of a pool, in tiles")
+    estimate_sub = estimate.add_subparsers(dest="action", required=True)
+    et = estimate_sub.add_parser("tile", help="score one tile (a contiguous slice) of a pool")
+    et.add_argument("--space", required=True)
+    et.add_argument("--proxy", required=True)
+    et.add_argument("--pool", type=Path, required=True)
+    et.add_argument("--tiles", type=int, required=True)
+    et.add_argument("--tile", type=int, required=True)
+    et.add_argument("--batch-size", type=int, default=64)
+    et.add_argument("--data", type=_optional_path, default=None, help="CIFAR archives' folder (else synthetic data)")
+    et.add_argument("--dataset", default="cifar10")
+    et.add_argument("--md5", default=None, help="md5 of a non-standard archive")
+    et.add_argument("--global-seed", type=int, default=0)
+    et.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    et.add_argument("--threads", type=int, default=1)
+    et.add_argument("--out", type=Path, required=True)
+    et.set_defaults(func=cmd_estimate_tile)
+    em = estimate_sub.add_parser("merge", help="merge a proxy's tiles")
+    em.add_argument("--space", required=True)
+    em.add_argument("--proxy", required=True)
+    em.add_argument("--inputs", nargs="+", type=Path, required=True)
+    em.add_argument("--out", type=Path, required=True)
+    em.set_defaults(func=cmd_estimate_merge)
+
+    ed = estimate_sub.add_parser("diagnose", help="rank estimators against the benchmark's accuracies")
+    ed.add_argument("--benchmark", required=True)
+    ed.add_argument("--store", type=Path, required=True)
+    ed.add_argument("--dataset", required=True)
+    ed.add_argument("--pool-name", required=True)
+    ed.add_argument("--estimates", nargs="+", type=Path, required=True, help="merged estimate files of one pool")
+    ed.add_argument("--out", type=Path, required=True)
+    ed.set_defaults(func=cmd_estimate_diagnose)
+
     evaluate = stages.add_parser("evaluate", help="train a search run's best architecture with the final protocol")
     evaluate.add_argument("--store", type=Path, required=True, help="the DARTS benchmark store")
     evaluate.add_argument("--search-csv", type=Path, required=True, help="the search run whose incumbent to train")
@@ -412,6 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--encoder-quality", nargs="*", default=[], help="encoder quality .json files")
     report.add_argument("--predictor-metrics", nargs="*", default=[], help="predictor evaluation .json files")
     report.add_argument("--evaluations", nargs="*", default=[], help="evaluate stage .json files (DARTS)")
+    report.add_argument("--estimator-diagnosis", nargs="*", default=[], help="estimate diagnose .json files")
     report.add_argument("--out-dir", type=Path, required=True)
     report.set_defaults(func=cmd_report)
     return parser

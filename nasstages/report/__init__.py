@@ -31,7 +31,7 @@ def table_stem(out_dir: Path, benchmark: str) -> Path:
 
 def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_metrics: Iterable[str | Path] = (),
                  encoder_quality: Iterable[str | Path] = (), predictor_metrics: Iterable[str | Path] = (),
-                 evaluations: Iterable[str | Path] = ()) -> list[Path]:
+                 evaluations: Iterable[str | Path] = (), estimator_diagnosis: Iterable[str | Path] = ()) -> list[Path]:
     """Write one figure per (benchmark, dataset) and one table per benchmark, plus encoder and
     predictor tables when their files are given (and the DARTS final-evaluation table with the
     ``evaluations`` of the evaluate stage); return the paths."""
@@ -77,6 +77,16 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
         path = out_dir / "tables" / "encoders.md"
         write_text_atomic(path, encoder_markdown(encoder_metrics, encoder_quality))
         written.append(path)
+    for path in map(Path, estimator_diagnosis):  # results/estimates/{space}/diagnosis_{benchmark}_{dataset}_{pool}.json
+        import json
+
+        from nasstages.report.estimators import estimator_latex, estimator_markdown
+
+        found = json.loads(path.read_text())
+        stem = out_dir / "tables" / f"estimators_{path.stem.removeprefix('diagnosis_')}"
+        write_text_atomic(stem.with_suffix(".md"), estimator_markdown(found["rows"], found["context"]))
+        write_text_atomic(stem.with_suffix(".tex"), estimator_latex(found["rows"], found["context"]))
+        written += [stem.with_suffix(".md"), stem.with_suffix(".tex")]
     if predictor_metrics:
         path = out_dir / "tables" / "predictors.md"
         write_text_atomic(path, predictor_markdown(predictor_metrics))

@@ -1,0 +1,82 @@
+"""The estimator diagnosis: how each cheap estimator (zero-shot proxy, low-fidelity training) ranks
+the architectures of a pool against their 200-epoch mean validation accuracy, and whether its
+rank errors depend on size (#params) or on the number of parameter-free ops (skip, pooling)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nasstages.report.ranking import FRACTIONS, ranking_metrics, rank_error_bias
+
+PARAMETER_FREE_OPS = ("skip_connect", "avg_pool_3x3")
+#: NB201 dataset -> the mirror's 12-epoch validation column (the low-fidelity estimator)
+LOW_FIDELITY_COLUMN = {"cifar10-valid": "cifar10_val_acc_12ep", "cifar100": "cifar100_val_acc_12ep",
+                       "ImageNet16-120": "imagenet_val_acc_12ep"}
+
+
+def _ranked_last(scores: np.ndarray) -> np.ndarray:
+    """Architectures an estimator cannot score (NaN, inf: e.g. no input-output path) rank last."""
+    scores = np.asarray(scores, dtype=float)
+    finite = np.isfinite(scores)
+    floor = scores[finite].min() - 1.0 if finite.any() else 0.0
+    return np.where(finite, scores, floor)
+
+
+def diagnose(name: str, scores: np.ndarray, actual: np.ndarray, params: np.ndarray, free_ops: np.ndarray,
+             data: str, seconds: float) -> dict[str, Any]:
+    """One estimator's row: ranking metrics, biases, unscorable count, data used and cost."""
+    scores = np.asarray(scores, dtype=float)
+    ranked = _ranked_last(scores)
+    row: dict[str, Any] = {"estimator": name, "data": data, "seconds": seconds,
+                           "unscored": int((~np.isfinite(scores)).sum())}
+    row.update(ranking_metrics(ranked, actual))
+    row["bias_params"] = rank_error_bias(ranked, actual, params)
+    row["bias_free_ops"] = rank_error_bias(ranked, actual, free_ops)
+    return row
+
+
+COLUMNS = ["kendall_tau", "spearman", *[f"P@top{f * 100:g}%" for f in FRACTIONS],
+           *[f"P@bottom{f * 100:g}%" for f in FRACTIONS], "BR@1%", "WR@1%", "BR@5%", "WR@5%",
+           "bias_params", "bias_free_ops"]
+HEADER = ["Estimator", "τ", "ρ", *[f"P@top {f * 100:g}%" for f in FRACTIONS], *[f"P@bot {f * 100:g}%" for f in FRACTIONS],
+          "BR@1%", "WR@1%", "BR@5%", "WR@5%", "bias #params", "bias #free ops", "data", "time (s)"]
+
+
+def _fmt(value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+
+
+def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    return (f"Estimators on {context['benchmark']} {context['dataset']}, pool {context['pool']} "
+            f"({int(rows[0]['n'])} architectures), against the 200-epoch mean validation accuracy. τ Kendall, ρ Spearman; "
+            "P@top/bot K: share of the true best/worst K% among the estimator's best/worst K%; BR@K / WR@K: best / "
+            "worst true ranking (fraction, lower is better) among the estimator's top K%; bias: Spearman correlation "
+            "of the rank error (true − estimated ranking) with #params and with the number of parameter-free ops "
+            "(skip, avg pool): > 0 means the estimator over-ranks larger / more parameter-free architectures. "
+            "Architectures an estimator cannot score rank last. Data: which minibatch the proxy saw.")
+
+
+def estimator_markdown(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEADER) + " |", "|---|" + "---:|" * (len(HEADER) - 3) + "---|---:|"]
+    for row in rows:
+        lines.append(f"| {row['estimator']} | " + " | ".join(_fmt(row[c]) for c in COLUMNS)
+                     + f" | {row['data']} | {row['seconds']:.1f} |")
+    return "\n".join(lines) + "\n\n" + _caption(rows, context) + "\n"
+
+
+def estimator_latex(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
+    def tex(text: str) -> str:
+        return (text.replace("%", "\\%").replace("τ", "$\\tau$").replace("ρ", "$\\rho$").replace("#", "\\#")
+                .replace("–", "--").replace("−", "$-$"))
+
+    lines = ["\\begin{table}[t]", "\\centering", "\\scriptsize", f"\\caption{{{tex(_caption(rows, context))}}}",
+             "\\label{tab:estimators}", "\\begin{tabular}{l" + "c" * (len(HEADER) - 1) + "}", "\\toprule",
+             " & ".join(tex(h) for h in HEADER) + " \\\\", "\\midrule"]
+    for row in rows:
+        lines.append(" & ".join([tex(row["estimator"]).replace("_", "\\_"), *[tex(_fmt(row[c])) for c in COLUMNS],
+                                 tex(row["data"]), f"{row['seconds']:.1f}"]) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
