@@ -1,6 +1,7 @@
 # nasstages workflow: benchmarks -> sample -> distances / pretrain -> search -> evaluate -> report.
 # Each rule calls one `nasstages` subcommand and names only its inputs and outputs.
 import json
+from pathlib import Path
 
 from snakemake.utils import min_version, validate
 
@@ -44,6 +45,7 @@ include: "workflow/rules/pretrain.smk"
 include: "workflow/rules/distances.smk"
 include: "workflow/rules/search.smk"
 include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/estimate.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -60,4 +62,6 @@ rule all:
         predictor_targets(),
         search_targets(),
         evaluate_targets(),
+        estimate_targets(),
+        diagnosis_targets(),
         report_targets(),

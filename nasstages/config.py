@@ -176,6 +176,30 @@ def _check_predictors(config: dict[str, Any]) -> None:
                 raise ConfigError(f"config predictors.{benchmark}.models.{name}: {exc}") from None
 
 
+def _check_estimates(config: dict[str, Any]) -> None:
+    from nasstages.evaluators.proxies import PROXIES
+
+    for space, settings in config.get("estimates", {}).items():
+        where = f"config estimates.{space}"
+        if space != "nb201":
+            raise ConfigError(f"{where}: the estimate stage builds NB201 networks only; remove {space}")
+        for pool in settings["pools"]:
+            if pool not in config.get("pools", {}).get(space, {}):
+                raise ConfigError(f"{where}.pools: pool {pool!r} is not defined under pools.{space}")
+            if settings.get("tiles", 1) > config["pools"][space][pool]["size"]:
+                raise ConfigError(f"{where}.tiles: more tiles than pool {pool!r} has architectures")
+        for proxy in settings["proxies"]:
+            if proxy not in PROXIES:
+                raise ConfigError(f"{where}.proxies: unknown proxy {proxy!r}; choose from: {', '.join(PROXIES)}")
+        diagnose = settings.get("diagnose")
+        if diagnose:
+            _check_benchmark(config, diagnose["benchmark"], f"estimates.{space}.diagnose.benchmark")
+            if BENCHMARK_SPACE[diagnose["benchmark"]] != space:
+                raise ConfigError(f"{where}.diagnose: benchmark {diagnose['benchmark']} is not on space {space}")
+            for dataset in diagnose["datasets"]:
+                _check_dataset(diagnose["benchmark"], dataset, f"estimates.{space}.diagnose.datasets")
+
+
 def benchmark_datasets(search: dict[str, Any], benchmark: str) -> list[str]:
     """The datasets (tasks) to search on ``benchmark``."""
     entry = search["benchmarks"][benchmark]
@@ -252,6 +276,7 @@ def check_config(config: dict[str, Any]) -> None:
                              f"search.benchmarks.{benchmark}")
     _check_encoders(config)
     _check_predictors(config)
+    _check_estimates(config)
 
 
 def check_results_folder(results: str) -> None:

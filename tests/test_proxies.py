@@ -120,3 +120,22 @@ def test_kendall_and_precision_at_k_against_brute_force():
     actual5, scores5 = np.array([5.0, 4, 3, 2, 1]), np.array([9.0, 1, 10, 2, 3])
     assert best_ranking_at(scores5, actual5, 0.4) == 0.2 and worst_ranking_at(scores5, actual5, 0.4) == 0.6
     assert ranking_metrics(actual, actual)["kendall_tau"] == 1.0 and ranking_metrics(-actual, actual)["P@top5%"] == 0
+
+
+def test_config_check_names_bad_estimate_settings(tmp_path):
+    from nasstages.config import check_config
+    from nasstages.errors import ConfigError
+
+    def config(**estimates):
+        return {"results": str(tmp_path), "seed": 0, "benchmarks": {"nb201": {"mirror": "x"}},
+                "pools": {"nb201": {"p": {"size": 10}}},
+                "estimates": {"nb201": {"pools": ["p"], "proxies": ["synflow"], **estimates}},
+                "search": {"budget": 2, "seeds": 1, "benchmarks": {}, "methods": {}}}
+
+    check_config(config())
+    with pytest.raises(ConfigError, match="unknown proxy 'zen'"):
+        check_config(config(proxies=["zen"]))
+    with pytest.raises(ConfigError, match="pool 'q' is not defined"):
+        check_config(config(pools=["q"]))
+    with pytest.raises(ConfigError, match="unknown dataset 'svhn'"):
+        check_config(config(diagnose={"benchmark": "nb201", "datasets": ["svhn"]}))

@@ -10,6 +10,7 @@ wildcard_constraints:
     pool=r"[A-Za-z0-9_-]+",
     seed=r"\d+",
     encoder=r"[A-Za-z0-9]+",
+    proxy=r"[a-z_]+",
 
 
 # Job resources per rule (local runs and SLURM alike): memory in MB, wall time in minutes, GPUs.
@@ -27,6 +28,8 @@ DEFAULT_RESOURCES = {
     # DARTS: every query trains a network (GPU nodes on a cluster: set gpu and slurm_partition)
     "search_darts": {"mem_mb": 16000, "runtime": 2880, "gpu": 0},
     "evaluate": {"mem_mb": 16000, "runtime": 2880, "gpu": 0},
+    "estimate_tile": {"mem_mb": 4000, "runtime": 240, "gpu": 0},
+    "estimate_merge": {"mem_mb": 4000, "runtime": 30},
     "report": {"mem_mb": 4000, "runtime": 30},
 }
 
@@ -73,6 +76,22 @@ def evaluate_targets():
     return out
 
 
+def estimate_targets():
+    """Every configured proxy over every configured pool (merged files)."""
+    return [f"{R}/estimates/{space}/{proxy}/{pool}.h5" for space, settings in config.get("estimates", {}).items()
+            for pool in settings["pools"] for proxy in settings["proxies"]]
+
+
+def diagnosis_targets():
+    out = []
+    for space, settings in config.get("estimates", {}).items():
+        diagnose = settings.get("diagnose") or {}
+        for pool in settings["pools"]:
+            out += [f"{R}/estimates/{space}/diagnosis_{diagnose['benchmark']}_{d}_{pool}.json"
+                    for d in diagnose.get("datasets", [])]
+    return out
+
+
 def pool_targets():
     return [f"{R}/pools/{space}/{pool}.h5" for space, pools in config.get("pools", {}).items() for pool in pools]
 
@@ -97,6 +116,9 @@ def report_targets():
         extra.append(f"{R}/report/tables/encoders.md")
     if predictor_targets():
         extra.append(f"{R}/report/tables/predictors.md")
+    for path in diagnosis_targets():
+        stem = Path(path).stem.removeprefix("diagnosis_")
+        extra += [f"{R}/report/tables/estimators_{stem}.md", f"{R}/report/tables/estimators_{stem}.tex"]
     return figures + tables + extra
 
 

@@ -8,6 +8,7 @@ rule report:
         quality=encoder_quality_targets(),
         predictors=predictor_targets(),
         evaluations=evaluate_targets(),
+        diagnosis=diagnosis_targets(),
     output:
         report_targets(),
     log:
@@ -18,5 +19,5 @@ rule report:
     shell:
         "nasstages report --inputs {input.csvs:q} --encoder-metrics {input.encoders:q}"
         " --encoder-quality {input.quality:q} --predictor-metrics {input.predictors:q}"
-        " --evaluations {input.evaluations:q}"
+        " --evaluations {input.evaluations:q} --estimator-diagnosis {input.diagnosis:q}"
         " --out-dir {R}/report > {log:q} 2>&1"

@@ -1,0 +1,77 @@
+# Stage 6b: zero-shot estimators. Every configured proxy scores every architecture of a pool, in
+# tiles (separate jobs; GPU when present), merged per (proxy, pool); then the diagnosis ranks all
+# estimators (and the benchmark's 12-epoch accuracies) against the 200-epoch mean accuracy.
+import shlex
+
+
+def estimate_settings(space):
+    return config["estimates"][space]
+
+
+def estimate_tiles(w):
+    tiles = estimate_settings(w.space).get("tiles", 1)
+    return [f"{R}/estimates/{w.space}/{w.proxy}/tiles/{w.pool}/{i}.h5" for i in range(tiles)]
+
+
+def estimate_data_args(space):
+    settings = estimate_settings(space)
+    args = f"--batch-size {settings.get('batch_size', 64)} --dataset {settings.get('dataset', 'cifar10')}"
+    if settings.get("data"):
+        args += f" --data {shlex.quote(str(settings['data']))}"
+    if settings.get("md5"):
+        args += f" --md5 {settings['md5']}"
+    return args
+
+
+rule estimate_tile:
+    input:
+        pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+    output:
+        temp(f"{R}/estimates/{{space}}/{{proxy}}/tiles/{{pool}}/{{i}}.h5"),
+    wildcard_constraints:
+        i=r"\d+",
+    params:
+        tiles=lambda w: estimate_settings(w.space).get("tiles", 1),
+        data=lambda w: estimate_data_args(w.space),
+        device=lambda w: estimate_settings(w.space).get("device", "auto"),
+        global_seed=config["seed"],
+    log:
+        f"{R}/logs/estimates/{{space}}/{{proxy}}/{{pool}}/tile{{i}}.log",
+    threads: rule_threads("estimate_tile", 1)
+    resources:
+        **rule_resources("estimate_tile"),
+    shell:
+        "nasstages estimate tile --space {wildcards.space} --proxy {wildcards.proxy} --pool {input.pool:q}"
+        " --tiles {params.tiles} --tile {wildcards.i} {params.data} --device {params.device}"
+        " --threads {threads} --global-seed {params.global_seed} --out {output:q} > {log:q} 2>&1"
+
+
+rule estimate_merge:
+    input:
+        estimate_tiles,
+    output:
+        f"{R}/estimates/{{space}}/{{proxy}}/{{pool}}.h5",
+    log:
+        f"{R}/logs/estimates/{{space}}/{{proxy}}/{{pool}}/merge.log",
+    resources:
+        **rule_resources("estimate_merge"),
+    shell:
+        "nasstages estimate merge --space {wildcards.space} --proxy {wildcards.proxy} --inputs {input:q}"
+        " --out {output:q} > {log:q} 2>&1"
+
+
+rule estimate_diagnose:
+    input:
+        store=f"{R}/benchmarks/{{benchmark}}.h5",
+        estimates=lambda w: [f"{R}/estimates/{w.space}/{proxy}/{w.pool}.h5"
+                             for proxy in estimate_settings(w.space)["proxies"]],
+    output:
+        f"{R}/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.json",
+    log:
+        f"{R}/logs/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.log",
+    resources:
+        **rule_resources("estimate_merge"),
+    shell:
+        "nasstages estimate diagnose --benchmark {wildcards.benchmark} --store {input.store:q}"
+        " --dataset {wildcards.dataset:q} --pool-name {wildcards.pool} --estimates {input.estimates:q}"
+        " --out {output:q} > {log:q} 2>&1"
