@@ -16,7 +16,8 @@ import time
 import numpy as np
 import torch
 
-from nasstages.evaluators.benchmark import SEARCH_PROTOCOL, resolve_device
+from nasstages.devices import resolve_device
+from nasstages.evaluators.benchmark import SEARCH_PROTOCOL
 from nasstages.evaluators.cifar import CifarData
 from nasstages.evaluators.train import Protocol, Trainer
 from nasstages.spaces.darts import DartsSpace

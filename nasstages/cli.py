@@ -112,7 +112,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import pandas as pd
 
-    from nasstages.evaluators.benchmark import resolve_device, train_once
+    from nasstages.devices import resolve_device
+    from nasstages.evaluators.benchmark import train_once
     from nasstages.evaluators.data_store import read_data_store
     from nasstages.evaluators.train import Protocol
     from nasstages.io import write_json_atomic
@@ -248,13 +249,9 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
 
 
 def _torch_device(name: str) -> str:
-    import torch
+    from nasstages.devices import resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda but torch sees no GPU; use --device auto or cpu")
-    return name
+    return resolve_device(name)
 
 
 def _job_seed(global_seed: int, *identity: object) -> int:

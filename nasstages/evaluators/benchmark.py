@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nasstages.benchmarks.base import Benchmark, Evaluation
+from nasstages.devices import resolve_device
 from nasstages.errors import ConfigError
 from nasstages.evaluators.cifar import CifarData
 from nasstages.evaluators.data_store import read_data_store
@@ -33,16 +34,6 @@ log = logging.getLogger(__name__)
 #: (DARTS's search network size, 10 epochs, half of CIFAR's training set held out for validation).
 SEARCH_PROTOCOL = {"epochs": 10, "channels": 16, "layers": 8, "batch_size": 64, "auxiliary": 0.0, "drop_path": 0.0,
                    "cutout": 0, "valid_size": 25000, "eval_test": False}
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda requested but no CUDA GPU is visible; use device: auto or cpu")
-    return name
 
 
 def train_key(space: DartsSpace, arch: DartsArch, dataset: str, seed: int, protocol: Protocol) -> str:
