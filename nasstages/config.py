@@ -142,12 +142,11 @@ def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
     if name in search.get("benchmarks", {}):
         if search.get("noise", "sample") != "sample":
             raise ConfigError(f"config search.noise: {name} trains each query once; use noise: sample")
-        store = Path(config["results"]) / "benchmarks" / f"{name}.h5"
-        if not store.exists():
-            from nasstages.evaluators.cifar import ARCHIVES, URL, archive_path
+        from nasstages.evaluators.cifar import ARCHIVES, URL, archive_path
 
-            for dataset in benchmark_datasets(search, name):
-                _check_dataset(name, dataset, f"search.benchmarks.{name}")
+        for dataset in benchmark_datasets(search, name):
+            _check_dataset(name, dataset, f"search.benchmarks.{name}")
+            if not (Path(config["results"]) / "benchmarks" / name / f"{dataset}.h5").exists():
                 path = archive_path(dataset, settings["data"])
                 if not path.is_file():
                     raise ConfigError(f"{where}.data: no {dataset} archive at {path}; download "
@@ -311,9 +310,10 @@ def check_existing_results(config: dict[str, Any]) -> None:
     results = Path(config["results"])
     from nasstages.evaluators.data_store import check_data_store_complete
 
-    checks = [(results / "benchmarks" / f"{name}.h5",
-               check_data_store_complete if name in TRAINED_BENCHMARKS else read_store)
-              for name in config.get("benchmarks", {})]
+    checks = [(results / "benchmarks" / f"{name}.h5", read_store) for name in config.get("benchmarks", {})
+              if name not in TRAINED_BENCHMARKS]
+    checks += [(path, check_data_store_complete) for name in TRAINED_BENCHMARKS
+               for path in sorted((results / "benchmarks" / name).glob("*.h5"))]
     checks += [(results / "pools" / space / f"{pool}.h5", read_pool)
                for space, pools in config.get("pools", {}).items() for pool in pools]
     checks += [(results / "encoders" / space / f"{encoder}.h5", read_embeddings)

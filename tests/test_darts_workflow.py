@@ -69,7 +69,7 @@ def test_darts_pipeline_resumes_a_killed_search_and_evaluates_the_best_genotypes
 
     # the resumed search is exactly the uninterrupted one (same seeds, CPU, one thread)
     torch.set_num_threads(1)
-    bench = DartsTrainingBenchmark(results / "benchmarks/darts.h5", protocol=SEARCH, device="cpu",
+    bench = DartsTrainingBenchmark(results / "benchmarks/darts/cifar10.h5", protocol=SEARCH, device="cpu",
                                    work_dir=tmp_path / "reference.train")
     reference = run_search(SearchJob("darts", "cifar10", "hotnas", 0, 4, params=HOTNAS), bench,
                            tmp_path / "reference.csv", checkpoint_every=1, show_progress=False)
@@ -108,5 +108,5 @@ def test_training_jobs_get_the_gpu_resources_of_the_config(tmp_path):
     assert len(search) == 2 and len(evaluate) == 2
     assert all("gpu=1" in j and "slurm_partition=gpu" in j and "runtime=2880" in j for j in search)
     assert all("gpu=1" in j and "mem_mb=32000" in j for j in evaluate)
-    benchmark = [j for j in jobs if "rule benchmark_store:" in j]
+    benchmark = [j for j in jobs if "rule trained_data_store:" in j]
     assert benchmark and "gpu=1" not in benchmark[0]

@@ -3,13 +3,8 @@ import shlex
 
 
 def source_args(space):
-    """--mirror/--official options for the configured (non-empty) sources, in trial order; for a
-    trained benchmark (DARTS) the archives' folder, the datasets searched and any md5 overrides."""
+    """--mirror/--official options for the configured (non-empty) sources, in trial order."""
     sources = config["benchmarks"][space]
-    if space in TRAINED_BENCHMARKS:
-        datasets = benchmark_datasets(config["search"], space) if space in config["search"]["benchmarks"] else []
-        return (f"--data {shlex.quote(str(sources['data']))} --datasets {' '.join(map(shlex.quote, datasets))}"
-                f" --md5 {shlex.quote(json.dumps(sources.get('md5') or {}))}")
     return " ".join(
         f"--{key} {shlex.quote(str(sources[key]))}" for key in ("mirror", "official") if sources.get(key)
     )
@@ -28,3 +23,22 @@ rule benchmark_store:
     shell:
         "nasstages benchmarks fetch --space {wildcards.space} {params.sources}"
         " --out {output:q} 2>&1 | tee {log:q}"
+
+
+# A trained benchmark (DARTS) keeps one verified data store per dataset, so adding a dataset
+# never rebuilds (and so never reruns the searches of) the others.
+rule trained_data_store:
+    output:
+        f"{R}/benchmarks/darts/{{dataset}}.h5",
+    params:
+        data=lambda w: shlex.quote(str(config["benchmarks"]["darts"]["data"])),
+        md5=lambda w: shlex.quote(json.dumps({k: v for k, v in (config["benchmarks"]["darts"].get("md5") or {}).items()
+                                              if k == w.dataset})),
+    log:
+        f"{R}/logs/benchmarks/darts/{{dataset}}.log",
+    threads: rule_threads("benchmark_store", 1)
+    resources:
+        **rule_resources("benchmark_store"),
+    shell:
+        "nasstages benchmarks fetch --space darts --data {params.data} --datasets {wildcards.dataset}"
+        " --md5 {params.md5} --out {output:q} 2>&1 | tee {log:q}"

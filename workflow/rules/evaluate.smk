@@ -5,7 +5,7 @@
 
 rule evaluate:
     input:
-        store=f"{R}/benchmarks/{{benchmark}}.h5",
+        store=f"{R}/benchmarks/{{benchmark}}/{{dataset}}.h5",
         csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",
     output:
         f"{R}/evaluate/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}/replicate{{replicate}}.json",

@@ -69,7 +69,7 @@ def trained_benchmark_params(benchmark):
 
 rule search_darts:
     input:
-        store=f"{R}/benchmarks/darts.h5",
+        store=f"{R}/benchmarks/darts/{{dataset}}.h5",
     output:
         csv=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.csv",
         meta=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.json",
