@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from nasstages.devices import resolve_device
-from nasstages.evaluators.benchmark import SEARCH_PROTOCOL
+from nasstages.evaluators.protocol import SEARCH_PROTOCOL
 from nasstages.evaluators.cifar import CifarData
 from nasstages.evaluators.train import Protocol, Trainer
 from nasstages.spaces.darts import DartsSpace

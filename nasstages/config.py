@@ -136,8 +136,10 @@ def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
     if not settings.get("data"):
         raise ConfigError(f"{where}.data: set it to the folder holding cifar-10-python.tar.gz "
                           "(https://www.cs.toronto.edu/~kriz/cifar.html, 'python version')")
-    for key in ("search", "final"):
-        _check_protocol(settings.get(key) or {}, f"benchmarks.{name}.{key}")
+    from nasstages.evaluators.protocol import Protocol, search_protocol
+
+    search_protocol(settings.get("search") or {})
+    Protocol.from_params(settings.get("final") or {}, where=f"benchmarks.{name}.final")
     search = config.get("search", {})
     if name in search.get("benchmarks", {}):
         if search.get("noise", "sample") != "sample":
@@ -151,12 +153,6 @@ def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
                 if not path.is_file():
                     raise ConfigError(f"{where}.data: no {dataset} archive at {path}; download "
                                       f"{URL.format(archive=ARCHIVES[dataset][0])} there, or point data at its folder")
-
-
-def _check_protocol(params: dict[str, Any], where: str) -> None:
-    from nasstages.evaluators.protocol import Protocol
-
-    Protocol.from_params(params, where=where)
 
 
 def _check_predictors(config: dict[str, Any]) -> None:

@@ -232,6 +232,7 @@ def _darts_config(tmp_path, **darts) -> dict:
 
 @pytest.mark.parametrize("change, message", [
     ({"search": {"epoch": 3}}, "benchmarks.darts.search: unknown training setting"),
+    ({"search": {"valid_size": 0}}, "set valid_size > 0"),
     ({"final": {"drop_path": 1.5}}, "drop_path must be in"),
     ({"mirror": "x"}, "not mirror/official"),
     ({"noise": "mean"}, "use noise: sample"),

@@ -23,18 +23,13 @@ from nasstages.devices import resolve_device
 from nasstages.errors import ConfigError
 from nasstages.evaluators.cifar import CifarData
 from nasstages.evaluators.data_store import read_data_store
+from nasstages.evaluators.protocol import search_protocol
 from nasstages.evaluators.train import Protocol, Trainer, TrainResult
 from nasstages.io import write_json_atomic
 from nasstages.provenance import config_hash
 from nasstages.spaces.darts import DartsArch, DartsSpace
 
 log = logging.getLogger(__name__)
-
-#: What a search query trains when the config says nothing: a short proxy of the final protocol
-#: (DARTS's search network size, 10 epochs, half of CIFAR's training set held out for validation).
-SEARCH_PROTOCOL = {"epochs": 10, "channels": 16, "layers": 8, "batch_size": 64, "auxiliary": 0.0, "drop_path": 0.0,
-                   "cutout": 0, "valid_size": 25000, "eval_test": False}
-
 
 def train_key(space: DartsSpace, arch: DartsArch, dataset: str, seed: int, protocol: Protocol) -> str:
     """File stem naming one training run (architecture, dataset, seed, protocol)."""
@@ -67,7 +62,7 @@ class DartsTrainingBenchmark(Benchmark):
 
     def __init__(self, store_path: str | Path, protocol: dict[str, Any] | None = None, device: str = "auto",
                  work_dir: str | Path | None = None) -> None:
-        self.protocol = Protocol.from_params({**SEARCH_PROTOCOL, **(protocol or {})}, where="benchmarks.darts.search")
+        self.protocol = search_protocol(protocol or {})
         self.space = DartsSpace(layers=self.protocol.layers)
         self.data, data_sha = read_data_store(store_path)
         self.device = resolve_device(device)

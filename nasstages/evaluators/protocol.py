@@ -42,4 +42,22 @@ class Protocol:
             raise ConfigError(f"config {where}: epochs, channels, batch_size must be >= 1 and layers >= 3")
         if not 0 <= protocol.drop_path < 1:
             raise ConfigError(f"config {where}: drop_path must be in [0, 1)")
+        if protocol.valid_size == 0 and not protocol.eval_test:
+            raise ConfigError(f"config {where}: the protocol measures nothing; set valid_size > 0 or eval_test: true")
         return protocol
+
+
+#: What a search query trains when the config says nothing: a short proxy of the final protocol
+#: (DARTS's search network size, 10 epochs, half of CIFAR's training set held out for validation).
+SEARCH_PROTOCOL = {"epochs": 10, "channels": 16, "layers": 8, "batch_size": 64, "auxiliary": 0.0, "drop_path": 0.0,
+                   "cutout": 0, "valid_size": 25000, "eval_test": False}
+
+
+def search_protocol(params: dict[str, Any]) -> Protocol:
+    """A search query's protocol: SEARCH_PROTOCOL overridden by ``params``; it must hold out
+    validation images, since the searcher observes the validation accuracy."""
+    protocol = Protocol.from_params({**SEARCH_PROTOCOL, **params}, where="benchmarks.darts.search")
+    if protocol.valid_size < 1:
+        raise ConfigError("config benchmarks.darts.search.valid_size: a search observes validation accuracy; "
+                          "hold out images (e.g. 25000)")
+    return protocol
