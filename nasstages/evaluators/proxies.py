@@ -67,12 +67,12 @@ def _loss_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.Tenso
 
 def grad_norm(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     layers = _loss_gradients(model, inputs, targets)
-    return float(sum(m.weight.grad.norm() for m in layers))
+    return float(sum(float(m.weight.grad.norm()) for m in layers))
 
 
 def snip(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> float:
     layers = _loss_gradients(model, inputs, targets)
-    return float(sum((m.weight * m.weight.grad).abs().sum() for m in layers))
+    return float(sum(float((m.weight.detach() * m.weight.grad).abs().sum()) for m in layers))
 
 
 def synflow(model: nn.Module, inputs: torch.Tensor, *_: object) -> float:
@@ -83,7 +83,8 @@ def synflow(model: nn.Module, inputs: torch.Tensor, *_: object) -> float:
     net.zero_grad()
     ones = torch.ones((1, *inputs.shape[1:]), dtype=torch.float64, device=inputs.device)
     net(ones).sum().backward()
-    return float(sum((m.weight * m.weight.grad).sum() for m in _weighted_layers(net) if m.weight.grad is not None))
+    return float(sum(float((m.weight.detach() * m.weight.grad).sum()) for m in _weighted_layers(net)
+                     if m.weight.grad is not None))
 
 
 def jacob_cov(model: nn.Module, inputs: torch.Tensor, *_: object) -> float:
