@@ -49,5 +49,8 @@ def test_estimate_stage_scores_pools_and_diagnoses_estimators(tmp_path, nb201_mi
     assert all(-1 <= row["kendall_tau"] <= 1 and row["n"] == 30 for row in diagnosis["rows"])
     table = (results / "report/tables/estimators_nb201_cifar10-valid_p.md").read_text()
     assert "| params |" in table and "low fidelity" in table
+    assert (results / "report/figures/estimators_nb201_cifar10-valid_p.png").stat().st_size > 0
+    params_row = diagnosis["rows"][0]  # the rankings behind the figure: a permutation of 1/n .. 1
+    assert sorted(params_row["true_rank"]) == pytest.approx([k / 30 for k in range(1, 31)], abs=1e-5)
     again = _snakemake(tmp_path)
     assert again.returncode == 0 and "estimate_tile" not in _jobs_run(again)

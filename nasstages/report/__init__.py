@@ -80,13 +80,14 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
     for path in map(Path, estimator_diagnosis):  # results/estimates/{space}/diagnosis_{benchmark}_{dataset}_{pool}.json
         import json
 
-        from nasstages.report.estimators import estimator_latex, estimator_markdown
+        from nasstages.report.estimators import estimator_latex, estimator_markdown, plot_rank_scatter
 
         found = json.loads(path.read_text())
         stem = out_dir / "tables" / f"estimators_{path.stem.removeprefix('diagnosis_')}"
         write_text_atomic(stem.with_suffix(".md"), estimator_markdown(found["rows"], found["context"]))
         write_text_atomic(stem.with_suffix(".tex"), estimator_latex(found["rows"], found["context"]))
         written += [stem.with_suffix(".md"), stem.with_suffix(".tex")]
+        written += plot_rank_scatter(found["rows"], found["context"], out_dir / "figures" / stem.name)
     if predictor_metrics:
         path = out_dir / "tables" / "predictors.md"
         write_text_atomic(path, predictor_markdown(predictor_metrics))

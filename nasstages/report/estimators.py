@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from nasstages.report.ranking import FRACTIONS, ranking_metrics, rank_error_bias
+from nasstages.report.ranking import FRACTIONS, rank_error_bias, ranking_metrics, true_percentile
 
 PARAMETER_FREE_OPS = ("skip_connect", "avg_pool_3x3")
 #: NB201 dataset -> the mirror's 12-epoch validation column (the low-fidelity estimator)
@@ -33,6 +33,9 @@ def diagnose(name: str, scores: np.ndarray, actual: np.ndarray, params: np.ndarr
     row: dict[str, Any] = {"estimator": name, "data": data, "seconds": seconds,
                            "unscored": int((~np.isfinite(scores)).sum())}
     row.update(ranking_metrics(ranked, actual))
+    # per-architecture rankings (fractions, 1/n = best) for the rank-vs-rank figure
+    row["true_rank"] = np.round(true_percentile(actual), 6).tolist()
+    row["estimated_rank"] = np.round(true_percentile(ranked), 6).tolist()
     row["bias_params"] = rank_error_bias(ranked, actual, params)
     row["bias_free_ops"] = rank_error_bias(ranked, actual, free_ops)
     return row
@@ -80,3 +83,34 @@ def estimator_latex(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
                                  tex(row["data"]), f"{row['seconds']:.1f}"]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
+
+
+def plot_rank_scatter(rows: list[dict[str, Any]], context: dict[str, Any], out_stem) -> list:
+    """One panel per estimator: its ranking of each architecture against the true ranking."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from nasstages.io import atomic_path
+
+    cols = min(4, len(rows))
+    nrows = -(-len(rows) // cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.0 * cols, 3.0 * nrows), squeeze=False, constrained_layout=True)
+    for ax, row in zip(axes.flat, rows):
+        ax.scatter(row["true_rank"], row["estimated_rank"], s=2, alpha=0.4, linewidths=0)
+        ax.plot([0, 1], [0, 1], color="black", linewidth=0.6)
+        ax.set_title(f"{row['estimator'][:28]}\nτ = {row['kendall_tau']:.3f}", fontsize="small")
+        ax.set_xlabel("true ranking")
+        ax.set_ylabel("estimated ranking")
+    for ax in list(axes.flat)[len(rows):]:
+        ax.axis("off")
+    fig.suptitle(f"{context['benchmark']} {context['dataset']}, pool {context['pool']}", fontsize="small")
+    written = []
+    for suffix in (".pdf", ".png"):
+        target = out_stem.with_suffix(suffix)
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, format=suffix[1:], dpi=150)
+        written.append(target)
+    plt.close(fig)
+    return written

@@ -118,7 +118,8 @@ def report_targets():
         extra.append(f"{R}/report/tables/predictors.md")
     for path in diagnosis_targets():
         stem = Path(path).stem.removeprefix("diagnosis_")
-        extra += [f"{R}/report/tables/estimators_{stem}.md", f"{R}/report/tables/estimators_{stem}.tex"]
+        extra += [f"{R}/report/tables/estimators_{stem}.md", f"{R}/report/tables/estimators_{stem}.tex",
+                  f"{R}/report/figures/estimators_{stem}.pdf", f"{R}/report/figures/estimators_{stem}.png"]
     return figures + tables + extra
 
 
