@@ -87,12 +87,7 @@ def estimator_latex(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
 
 def plot_rank_scatter(rows: list[dict[str, Any]], context: dict[str, Any], out_stem) -> list:
     """One panel per estimator: its ranking of each architecture against the true ranking."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from nasstages.io import atomic_path
+    from nasstages.report.figures import plt, save_figure
 
     cols = min(4, len(rows))
     nrows = -(-len(rows) // cols)
@@ -106,11 +101,4 @@ def plot_rank_scatter(rows: list[dict[str, Any]], context: dict[str, Any], out_s
     for ax in list(axes.flat)[len(rows):]:
         ax.axis("off")
     fig.suptitle(f"{context['benchmark']} {context['dataset']}, pool {context['pool']}", fontsize="small")
-    written = []
-    for suffix in (".pdf", ".png"):
-        target = out_stem.with_suffix(suffix)
-        with atomic_path(target) as tmp:
-            fig.savefig(tmp, format=suffix[1:], dpi=150)
-        written.append(target)
-    plt.close(fig)
-    return written
+    return save_figure(fig, out_stem)

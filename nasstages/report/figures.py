@@ -33,6 +33,11 @@ def plot_error_curves(runs: list[MethodRuns], out_stem: Path) -> list[Path]:
     ax.set_title(f"{benchmark_name(runs[0].benchmark)}, {dataset_name(runs[0].dataset)}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")
+    return save_figure(fig, out_stem)
+
+
+def save_figure(fig, out_stem: Path) -> list[Path]:
+    """Write ``out_stem``.pdf and .png atomically and close the figure."""
     written = []
     for suffix in (".pdf", ".png"):
         target = out_stem.with_suffix(suffix)
