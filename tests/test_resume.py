@@ -43,44 +43,45 @@ def _start(workdir: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
+def _unfinished_jobs(pattern: str, workdir: Path) -> list[int]:
+    """PIDs of running processes matching ``pattern`` (a job's shell and its `nasstages` process)
+    whose ``--out`` file is not written yet: a job that already wrote its output is finished."""
+    found = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
+    victims = []
+    for line in found:
+        pid, *args = line.split()
+        out = args[args.index("--out") + 1] if "--out" in args else None
+        if out is None or not (workdir / out.strip("'")).exists():
+            victims.append(int(pid))
+    return victims
+
+
+def _kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _kill_job_when(pattern: str, ready, workdir: Path, timeout: float = 300.0) -> None:
-    """SIGKILL the running `nasstages` process whose command line matches ``pattern`` as soon as
-    ``ready()`` is true and its ``--out`` file is not written yet (a job dying mid-way, as on a
-    preempted node; a job that already wrote its output is finished, not killed mid-way)."""
+    """SIGKILL the running unfinished job matching ``pattern`` as soon as ``ready()`` is true (a job
+    dying mid-way, as on a preempted node), then keep killing unfinished matches for 3 s: a job's
+    shell killed before it exec'd its `nasstages` child leaves that child orphaned, and the orphan
+    would finish behind Snakemake's back. Jobs that already wrote their output are left alone."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready():
-            found = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
-            victims = []
-            for line in found:  # the job's shell and its nasstages process
-                pid, *args = line.split()
-                out = args[args.index("--out") + 1] if "--out" in args else None
-                if out is None or not (workdir / out.strip("'")).exists():
-                    victims.append(int(pid))
+            victims = _unfinished_jobs(pattern, workdir)
             if victims:
-                for pid in victims:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                _kill_stragglers(pattern)
+                _kill(victims)
+                stop = time.monotonic() + 3.0
+                while time.monotonic() < stop:
+                    _kill(_unfinished_jobs(pattern, workdir))
+                    time.sleep(0.02)
                 return
         time.sleep(0.02)
     raise AssertionError(f"no job matching {pattern!r} became ready to kill")
-
-
-def _kill_stragglers(pattern: str, seconds: float = 3.0) -> None:
-    """Keep killing processes matching ``pattern`` for a while: a job's shell killed before it
-    exec'd its `nasstages` child leaves that child orphaned, and the orphan would finish and write
-    its tile after Snakemake has already given up on it."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for line in subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split():
-            try:
-                os.kill(int(line), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        time.sleep(0.02)
 
 
 def _finish(process: subprocess.Popen) -> tuple[int, str]:
