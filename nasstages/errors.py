@@ -23,3 +23,11 @@ class BenchmarkSourceError(NasstagesError):
 
 class CorruptStoreError(NasstagesError):
     """An HDF5 store is truncated, partial, of another format version or fails its checksum."""
+
+
+def reject_unknown_keys(params: "dict[str, object]", accepted: "set[str] | list[str]", where: str,
+                        noun: str = "parameter") -> None:
+    """ConfigError naming the keys of ``params`` outside ``accepted``, and what is accepted."""
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise ConfigError(f"{where}: unknown {noun}(s) {unknown}; accepted: {sorted(accepted)}")

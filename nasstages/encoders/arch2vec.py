@@ -44,12 +44,9 @@ class Arch2vecConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "Arch2vecConfig":
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(params) - known)
-        if unknown:
-            from nasstages.errors import ConfigError
+        from nasstages.errors import reject_unknown_keys
 
-            raise ConfigError(f"arch2vec: unknown parameter(s) {unknown}; accepted: {sorted(known)}")
+        reject_unknown_keys(params, set(cls.__dataclass_fields__), "arch2vec")
         return cls(**params)
 
 

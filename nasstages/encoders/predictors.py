@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasstages.encoders.graphs import GraphTensors
-from nasstages.errors import ConfigError
+from nasstages.errors import ConfigError, reject_unknown_keys
 
 ENCODERS = ("gates", "mlp", "lstm")
 LOSSES = ("hinge", "mse")
@@ -135,9 +135,7 @@ class PredictorConfig:
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "PredictorConfig":
-        unknown = sorted(set(params) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ConfigError(f"predictor: unknown parameter(s) {unknown}; accepted: {sorted(cls.__dataclass_fields__)}")
+        reject_unknown_keys(params, set(cls.__dataclass_fields__), "predictor")
         return cls(**params)
 
 

@@ -13,7 +13,7 @@ from nasstages.encoders.arch2vec import Arch2vecConfig, TrainedArch2vec, train_a
 from nasstages.encoders.graphs import graph_tensors
 from nasstages.encoders.quality import gp_regression, prior_validity, random_walk_distances, reconstruction_accuracy
 from nasstages.encoders.store import Embeddings
-from nasstages.errors import ConfigError
+from nasstages.errors import ConfigError, reject_unknown_keys
 from nasstages.spaces import SearchSpace
 
 log = logging.getLogger(__name__)
@@ -80,10 +80,7 @@ def representation_quality(space: SearchSpace, embeddings: Embeddings, accuracy_
 
     ``accuracy_of_index``: mean validation accuracy of every cell in ``space.enumerate()`` order.
     """
-    allowed = {"walks", "steps", "gp_train", "gp_seeds", "threshold"}
-    unknown = sorted(set(params) - allowed)
-    if unknown:
-        raise ConfigError(f"encoder quality: unknown parameter(s) {unknown}; accepted: {sorted(allowed)}")
+    reject_unknown_keys(params, {"walks", "steps", "gp_train", "gp_seeds", "threshold"}, "encoder quality")
     walks, steps = int(params.get("walks", 200)), int(params.get("steps", 12))
     gp_train, gp_seeds = int(params.get("gp_train", 250)), int(params.get("gp_seeds", 10))
     threshold = float(params.get("threshold", 80.0))

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from nasstages.errors import ConfigError
+from nasstages.errors import ConfigError, reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,7 @@ class Protocol:
 
     @classmethod
     def from_params(cls, params: dict[str, Any], where: str = "protocol") -> "Protocol":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ConfigError(f"config {where}: unknown training setting(s) {', '.join(unknown)}; "
-                              f"choose from: {', '.join(sorted(known))}")
+        reject_unknown_keys(params, {f.name for f in fields(cls)}, f"config {where}", noun="training setting")
         protocol = cls(**params)
         if protocol.epochs < 1 or protocol.channels < 1 or protocol.layers < 3 or protocol.batch_size < 1:
             raise ConfigError(f"config {where}: epochs, channels, batch_size must be >= 1 and layers >= 3")
