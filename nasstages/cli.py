@@ -16,6 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nasstages.devices import resolve_device
 from nasstages.errors import ConfigError, NasstagesError
 
 log = logging.getLogger("nasstages")
@@ -112,10 +113,9 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     import pandas as pd
 
-    from nasstages.devices import resolve_device
     from nasstages.evaluators.benchmark import train_once
     from nasstages.evaluators.data_store import read_data_store
-    from nasstages.evaluators.train import Protocol
+    from nasstages.evaluators.protocol import Protocol
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
     from nasstages.spaces.darts import DartsSpace
@@ -194,7 +194,7 @@ def cmd_estimate_tile(args: argparse.Namespace) -> None:
     config = {"space": args.space, "proxy": args.proxy, "pool": str(args.pool), "tiles": args.tiles,
               "tile": args.tile, "batch_size": args.batch_size, "data": str(args.data), "global_seed": args.global_seed}
     seconds = timed_tile(args.space, archs, [pool.space.to_string(a) for a in archs], args.proxy, batch,
-                         args.global_seed, args.out, _torch_device(args.device), provenance(config))
+                         args.global_seed, args.out, resolve_device(args.device), provenance(config))
     log.info("scored %d archs with %s (%s) in %.1f s", len(archs), args.proxy, batch[2], seconds)
 
 
@@ -223,20 +223,20 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     index = {a: k for k, a in enumerate(data.archs)}
     rows, strings = [], None
     for path in args.estimates:
-        archs, scores, attrs = read_estimates(path)
+        names, scores, attrs = read_estimates(path)
         if strings is None:
-            strings = archs
-        elif archs != strings:
+            strings = names
+        elif names != strings:
             raise ConfigError(f"{path} scores other architectures than {args.estimates[0]}: merge them from one pool")
         rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
     missing = [a for a in strings if a not in index]
     if missing:
         raise ConfigError(f"{len(missing)} pool architectures are not in the benchmark store, e.g. {missing[0]}")
     rows_idx = np.array([index[a] for a in strings])
-    space = bench.space
-    actual = np.array([bench.mean_valid(space.from_string(a), args.dataset) for a in strings])
+    archs = [bench.space.from_string(a) for a in strings]
+    actual = np.array([bench.mean_valid(arch, args.dataset) for arch in archs])
     params = data.datasets[args.dataset].params_mb[rows_idx]
-    free_ops = np.array([sum(op in PARAMETER_FREE_OPS for op in space.from_string(a)) for a in strings])
+    free_ops = np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])
     low = LOW_FIDELITY_COLUMN.get(args.dataset)
     if low and low in data.low_fidelity:
         rows.append((f"low fidelity ({low})", data.low_fidelity[low][rows_idx], "the benchmark's 12-epoch runs", 0.0))
@@ -246,12 +246,6 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
                                  "context": context, "rows": out})
     for row in out:
         log.info("%s: Kendall tau %.3f, P@top5%% %.2f", row["estimator"], row["kendall_tau"], row["P@top5%"])
-
-
-def _torch_device(name: str) -> str:
-    from nasstages.devices import resolve_device
-
-    return resolve_device(name)
 
 
 def _job_seed(global_seed: int, *identity: object) -> int:
@@ -270,7 +264,7 @@ def cmd_pretrain_arch2vec(args: argparse.Namespace) -> None:
     from nasstages.spaces import get_space
 
     space = get_space(args.space)
-    device = _torch_device(args.device)
+    device = resolve_device(args.device)
     seed = _job_seed(args.global_seed, "pretrain", args.space, "arch2vec")
     trained, embeddings, metrics = pretrain_arch2vec(space, args.params, seed, device, show_progress=not args.quiet)
     record = provenance({"space": args.space, "encoder": "arch2vec", "params": args.params,
@@ -342,7 +336,7 @@ def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     seeds = [base_seed + k for k in range(n_seeds)]
     with tqdm(total=len(models) * len(proportions) * n_seeds, desc="predictor fits", disable=args.quiet) as bar:
         rows = evaluate_predictors(graphs, accuracy, {k: v or {} for k, v in models.items()}, proportions, seeds,
-                                   top, _torch_device(args.device), progress=bar)
+                                   top, resolve_device(args.device), progress=bar)
     write_json_atomic(args.out, {
         "benchmark": args.benchmark, "dataset": args.dataset, "cells": len(archs), "top": top,
         "summary": summarize(rows), "runs": rows,
