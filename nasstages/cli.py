@@ -187,9 +187,10 @@ def cmd_estimate_tile(args: argparse.Namespace) -> None:
     pool = read_pool(args.pool)
     rows = tile_rows(len(pool.archs), args.tiles, args.tile)
     archs = [pool.archs[k] for k in rows]
-    batch = minibatch(args.batch_size, _job_seed(args.global_seed, "estimate-batch"), args.data, args.dataset,
-                      args.md5)
-    if args.proxy in DATA_FREE:  # they see an all-ones input (synflow) or only its shape
+    data_free = args.proxy in DATA_FREE  # they see an all-ones input (synflow) or only its shape: no archive read
+    batch = minibatch(args.batch_size, _job_seed(args.global_seed, "estimate-batch"),
+                      None if data_free else args.data, args.dataset, args.md5)
+    if data_free:
         batch = (batch[0], batch[1], "none (data-free)")
     config = {"space": args.space, "proxy": args.proxy, "pool": str(args.pool), "tiles": args.tiles,
               "tile": args.tile, "batch_size": args.batch_size, "data": str(args.data), "global_seed": args.global_seed}
