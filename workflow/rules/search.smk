@@ -1,5 +1,6 @@
 # Stage 5: one job per (benchmark, dataset, method, seed). Changing the method's parameters,
 # the budget or the noise mode changes params and so reruns exactly the affected jobs.
+from types import SimpleNamespace
 
 
 def search_embeddings(w):
@@ -61,6 +62,11 @@ rule search:
 ruleorder: search_darts > search
 
 
+def darts_wildcards(w):
+    """search_darts's wildcards as the generic search helpers expect them (benchmark fixed)."""
+    return SimpleNamespace(benchmark="darts", method=w.method)
+
+
 def trained_benchmark_params(benchmark):
     settings = config["benchmarks"][benchmark]
     return json.dumps({"protocol": settings.get("search") or {}, "device": settings.get("device", "auto")},
@@ -70,12 +76,12 @@ def trained_benchmark_params(benchmark):
 rule search_darts:
     input:
         store=f"{R}/benchmarks/darts/{{dataset}}.h5",
+        distance_matrix=lambda w: search_distance_matrix(darts_wildcards(w)),
     output:
         csv=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.csv",
         meta=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.json",
     params:
-        method_params=lambda w: json.dumps({k: v for k, v in (config["search"]["methods"][w.method] or {}).items()
-                                            if k != "distance_pool"}, sort_keys=True),
+        method_params=lambda w: search_method_params(darts_wildcards(w)),
         bench_params=trained_benchmark_params("darts") if "darts" in config["benchmarks"] else "{}",
         budget=lambda w: benchmark_budget(config["search"], "darts"),
         global_seed=config["seed"],
