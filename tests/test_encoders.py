@@ -149,7 +149,7 @@ def test_precision_at_top():
     assert precision_at_top(shuffled, actual, 0.05) == pytest.approx(4 / 5)
 
 
-@pytest.mark.parametrize("encoder", ["gates", "mlp", "lstm"])
+@pytest.mark.parametrize("encoder", ["gates", "tagates", "mlp", "lstm"])
 def test_ranking_predictors_rank_held_out_cells(encoder, cells, nb201_bench):
     archs, graphs = cells
     accuracy = np.array([nb201_bench.mean_valid(a, "cifar10-valid") for a in archs])

@@ -1,4 +1,5 @@
-"""Ranking predictors (GATES, Ning et al. ECCV 2020) and the MLP / LSTM encoder baselines.
+"""Ranking predictors (GATES, Ning et al. ECCV 2020; TA-GATES, NeurIPS 2022, in ``tagates``) and the
+MLP / LSTM encoder baselines.
 
 GATES encodes a cell by the flow of information through it (Eq. 4 of the paper, op-on-node form):
 each node's information is the sum of its predecessors', gated by a soft mask of its operation,
@@ -21,9 +22,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from nasstages.encoders.graphs import GraphTensors
+from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.errors import ConfigError, reject_unknown_keys
 
-ENCODERS = ("gates", "mlp", "lstm")
+ENCODERS = ("gates", "tagates", "mlp", "lstm")
 LOSSES = ("hinge", "mse")
 
 
@@ -126,12 +128,17 @@ class PredictorConfig:
     weight_decay: float = 5e-4
     margin: float = 0.1
     hidden: int = 128
+    steps: int = 2                  # TA-GATES: forward/backward/update rounds (T)
+    symmetry_breaking: float = 0.1  # TA-GATES: scale of the fixed per-position embedding noise (0: off)
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
             raise ConfigError(f"predictor encoder must be one of {ENCODERS}, not {self.encoder!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"predictor loss must be one of {LOSSES}, not {self.loss!r}")
+        if self.steps < 1 or self.symmetry_breaking < 0:
+            raise ConfigError(f"predictor steps must be >= 1 and symmetry_breaking >= 0, not "
+                              f"{self.steps!r} / {self.symmetry_breaking!r}")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "PredictorConfig":
@@ -152,6 +159,9 @@ class RankingPredictor:
         c = self.config
         if c.encoder == "gates":
             encoder: nn.Module = GatesEncoder(n_ops, hidden=c.hidden, layers=longest_path(graphs.adjacency))
+        elif c.encoder == "tagates":
+            encoder = TAGatesEncoder(n_ops, n_nodes, hidden=c.hidden, steps=c.steps,
+                                     symmetry_breaking=c.symmetry_breaking)
         elif c.encoder == "mlp":
             encoder = MLPEncoder(n_nodes, n_ops, hidden=c.hidden)
         else:

@@ -1,0 +1,88 @@
+"""TA-GATES (Ning, Zhou et al., NeurIPS 2022): an architecture encoding that mimics training.
+
+GATES encodes a cell by one forward flow of information. An architecture's quality, though, comes
+from how its parameters are *trained*, so TA-GATES repeats T times, in the op-on-node form used here:
+
+    forward   N_j = σ(E_j W_m) ⊙ (Σ_{i→j} N_i) W_x                       (GATES flow, node order)
+    backward  G_out = W_o N_out;  G_i = Σ_{i→j} σ(E_j W_b) ⊙ G_j W_g       (reverse order, like ∂L/∂N_i)
+    update    E_j ← E_j + U([E_j, Σ_{i→j} N_i, G_j])                       (like ΔW ∝ input ⊗ output-gradient)
+
+where E_j is the embedding of node j's operation, starting from EMB(op_j). The encoding is the output
+node's information after a final forward pass with the updated embeddings.
+
+Symmetry breaking: two operations of one type at symmetric positions (same predecessors and
+successors) receive identical flows and updates, so their embeddings never differ, where real training
+separates them by random initialization. As that initialization does, a fixed random vector per node
+position (drawn from the model's seed, not trained, scale ``symmetry_breaking``) is added to E_j before
+the first step.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TAGatesEncoder(nn.Module):
+    """``steps`` forward / backward / update rounds over the op embeddings; returns the output node's
+    information from the final forward pass. Node 0 is the input, the last node the output; nodes are
+    topologically ordered (adjacency strictly upper triangular)."""
+
+    def __init__(self, n_ops: int, n_nodes: int, op_dim: int = 48, hidden: int = 128, steps: int = 2,
+                 symmetry_breaking: float = 0.1) -> None:
+        super().__init__()
+        self.steps = steps
+        self.op_embedding = nn.Embedding(n_ops, op_dim)
+        self.input_information = nn.Parameter(torch.randn(hidden) / hidden ** 0.5)
+        self.forward_mask = nn.Linear(op_dim, hidden, bias=False)
+        self.forward_transform = nn.Linear(hidden, hidden, bias=False)
+        self.output_gradient = nn.Linear(hidden, hidden)
+        self.backward_mask = nn.Linear(op_dim, hidden, bias=False)
+        self.backward_transform = nn.Linear(hidden, hidden, bias=False)
+        self.update = nn.Sequential(nn.Linear(op_dim + 2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, op_dim))
+        # per-position initialization noise: part of the model's state (saved, seeded), never trained
+        self.register_buffer("position_noise", symmetry_breaking * torch.randn(n_nodes, op_dim))
+        self.out_dim = hidden
+
+    def _forward_flow(self, adjacency: torch.Tensor, embeddings: torch.Tensor):
+        """Node information N (B, n, h) and each node's summed incoming information (its op's input)."""
+        b, n, _ = embeddings.shape
+        gates = torch.sigmoid(self.forward_mask(embeddings))
+        information = [self.input_information.expand(b, -1)]
+        inflows = [torch.zeros_like(information[0])]
+        for j in range(1, n):
+            inflow = torch.einsum("bi,bih->bh", adjacency[:, :j, j], torch.stack(information, dim=1))
+            inflows.append(inflow)
+            information.append(gates[:, j] * self.forward_transform(inflow))
+        return torch.stack(information, dim=1), torch.stack(inflows, dim=1)
+
+    def _backward_flow(self, adjacency: torch.Tensor, embeddings: torch.Tensor,
+                       information: torch.Tensor) -> torch.Tensor:
+        """Gradient-like signal G (B, n, h) at every node's output, flowing from the output node back."""
+        n = embeddings.shape[1]
+        gates = torch.sigmoid(self.backward_mask(embeddings))
+        gradients: list[torch.Tensor | None] = [None] * n
+        gradients[n - 1] = self.output_gradient(information[:, n - 1])
+        through_op = [None] * n  # the signal at node j's input, after passing back through its op
+        through_op[n - 1] = gates[:, n - 1] * self.backward_transform(gradients[n - 1])
+        for i in range(n - 2, -1, -1):
+            successors = torch.stack(through_op[i + 1:], dim=1)
+            gradients[i] = torch.einsum("bj,bjh->bh", adjacency[:, i, i + 1:], successors)
+            through_op[i] = gates[:, i] * self.backward_transform(gradients[i])
+        return torch.stack(gradients, dim=1)
+
+    def embeddings(self, adjacency: torch.Tensor, ops: torch.Tensor) -> list[torch.Tensor]:
+        """The op embeddings E before each step and after the last one (for inspection and tests)."""
+        current = self.op_embedding(ops.argmax(-1)) + self.position_noise[: ops.shape[1]]
+        history = [current]
+        for _ in range(self.steps):
+            information, inflows = self._forward_flow(adjacency, current)
+            gradients = self._backward_flow(adjacency, current, information)
+            current = current + self.update(torch.cat([current, inflows, gradients], dim=-1))
+            history.append(current)
+        return history
+
+    def forward(self, adjacency: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
+        final = self.embeddings(adjacency, ops)[-1]
+        information, _ = self._forward_flow(adjacency, final)
+        return information[:, -1]
