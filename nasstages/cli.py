@@ -216,12 +216,11 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, PARAMETER_FREE_OPS, diagnose
+    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose
 
     bench = load_benchmark(args.benchmark, args.store)
     bench.check_dataset(args.dataset)
     data = read_store(args.store)
-    index = {a: k for k, a in enumerate(data.archs)}
     rows, strings = [], None
     for path in args.estimates:
         names, scores, attrs = read_estimates(path)
@@ -230,14 +229,12 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
         elif names != strings:
             raise ConfigError(f"{path} scores other architectures than {args.estimates[0]}: merge them from one pool")
         rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
-    missing = [a for a in strings if a not in index]
-    if missing:
-        raise ConfigError(f"{len(missing)} pool architectures are not in the benchmark store, e.g. {missing[0]}")
-    rows_idx = np.array([index[a] for a in strings])
     archs = [bench.space.from_string(a) for a in strings]
+    covariates = bias_covariates(data, args.dataset, strings, archs)
+    index = {a: k for k, a in enumerate(data.archs)}
+    rows_idx = np.array([index[a] for a in strings])
     actual = np.array([bench.mean_valid(arch, args.dataset) for arch in archs])
-    params = data.datasets[args.dataset].params_mb[rows_idx]
-    free_ops = np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])
+    params, free_ops = covariates["params"], covariates["free_ops"]
     low = LOW_FIDELITY_COLUMN.get(args.dataset)
     if low and low in data.low_fidelity:
         rows.append((f"low fidelity ({low})", data.low_fidelity[low][rows_idx], "the benchmark's 12-epoch runs", 0.0))
@@ -307,18 +304,20 @@ def cmd_pretrain_quality(args: argparse.Namespace) -> None:
              args.benchmark, args.dataset, gp["rmse"], gp["pearson"], result["random_walk_monotone"])
 
 
-PREDICTOR_EVAL_KEYS = {"models", "proportions", "seeds", "top"}
+PREDICTOR_EVAL_KEYS = {"models", "proportions", "seeds", "top", "split"}
 
 
 def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from nasstages.benchmarks import load_benchmark
+    from nasstages.benchmarks.store import read_store
     from nasstages.encoders.graphs import graph_tensors
-    from nasstages.encoders.predictor_quality import evaluate_predictors, summarize
+    from nasstages.encoders.predictor_quality import SPLITS, evaluate_predictors, summarize
     from nasstages.encoders.predictors import PredictorConfig
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
+    from nasstages.report.estimators import bias_covariates
 
     unknown = sorted(set(args.params) - PREDICTOR_EVAL_KEYS)
     if unknown:
@@ -329,17 +328,25 @@ def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     proportions = [float(p) for p in args.params.get("proportions", [0.001, 0.005, 0.01, 0.05, 0.1])]
     n_seeds = int(args.params.get("seeds", 5))
     top = float(args.params.get("top", 0.05))
+    split = args.params.get("split", "half")
+    if split not in SPLITS:
+        raise ConfigError(f"predictor evaluation split must be one of {SPLITS}, not {split!r}")
     bench = load_benchmark(args.benchmark, args.store)
+    bench.check_dataset(args.dataset)
     archs = list(bench.space.enumerate())
     graphs = graph_tensors(bench.space, archs)
     accuracy = np.asarray(bench.mean_valid_all(args.dataset))
+    strings = [bench.space.to_string(a) for a in archs]
+    covariates = bias_covariates(read_store(args.store), args.dataset, strings, archs)
     base_seed = _job_seed(args.global_seed, "predictors", args.benchmark, args.dataset)
     seeds = [base_seed + k for k in range(n_seeds)]
+    split_seed = _job_seed(args.global_seed, "predictors", args.benchmark, "split")
     with tqdm(total=len(models) * len(proportions) * n_seeds, desc="predictor fits", disable=args.quiet) as bar:
         rows = evaluate_predictors(graphs, accuracy, {k: v or {} for k, v in models.items()}, proportions, seeds,
-                                   top, resolve_device(args.device), progress=bar)
+                                   top, resolve_device(args.device), progress=bar, split=split,
+                                   split_seed=split_seed, covariates=covariates)
     write_json_atomic(args.out, {
-        "benchmark": args.benchmark, "dataset": args.dataset, "cells": len(archs), "top": top,
+        "benchmark": args.benchmark, "dataset": args.dataset, "cells": len(archs), "top": top, "split": split,
         "summary": summarize(rows), "runs": rows,
         "provenance": provenance({"params": args.params, "benchmark": args.benchmark, "dataset": args.dataset,
                                   "store_sha256": bench.content_sha256, "global_seed": args.global_seed}),

@@ -14,7 +14,7 @@ from nasstages.benchmarks.nb201 import DATASETS as NB201_DATASETS
 from nasstages.benchmarks.tnb101 import TASKS as TNB101_TASKS
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
-from nasstages.search import METHODS, check_method_params
+from nasstages.search import check_method_params, method_class
 from nasstages.spaces import SPACES, get_space
 
 BENCHMARK_DATASETS = {"nb201": NB201_DATASETS, "tnb101_micro": tuple(TNB101_TASKS),
@@ -47,7 +47,7 @@ def encoder_spaces(config: dict[str, Any], encoder: str) -> set[str]:
 def _check_encoders(config: dict[str, Any]) -> None:
     from nasstages.distances import ENCODER_OF_METRIC
     from nasstages.encoders.arch2vec import Arch2vecConfig
-    from nasstages.search import ENCODER_OF_METHOD
+    from nasstages.search import ENCODER_OF_METHOD, algorithm_of
 
     for space, settings in config.get("encoders", {}).items():
         if space not in SPACES:
@@ -72,8 +72,8 @@ def _check_encoders(config: dict[str, Any]) -> None:
             if encoder and "embeddings" in (settings["metrics"][metric] or {}):
                 raise ConfigError(f"config distances.{space}.metrics.{metric}.embeddings: set by the workflow; remove it")
     search = config.get("search", {})
-    for method in search.get("methods", {}):
-        encoder = ENCODER_OF_METHOD.get(method)
+    for method, params in search.get("methods", {}).items():
+        encoder = ENCODER_OF_METHOD.get(algorithm_of(method, params))
         if not encoder:
             continue
         for benchmark in search.get("benchmarks", {}):
@@ -98,7 +98,7 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
     """``distance_pool`` (a workflow setting): the method reads its metric's precomputed matrix over
     that pool of each benchmark's space, so that pool and metric must be configured under distances."""
     where = f"config search.methods.{method}.distance_pool"
-    metric = getattr(METHODS.get(method), "metric", None)
+    metric = getattr(method_class(method, params), "metric", None)
     if metric is None:
         raise ConfigError(f"{where}: method {method!r} uses no distance matrix; remove distance_pool")
     if "distance_matrix" in params:
@@ -122,6 +122,39 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
             raise ConfigError(f"{where}: {method} on {benchmark} reads the {metric!r} matrix of pool {pool!r}; add "
                               f"pool {pool!r} to distances.{space}.pools and {metric!r} to distances.{space}.metrics "
                               f"(and the pool under pools.{space})")
+
+
+def _check_zs_prefilter(config: dict[str, Any], method: str, params: dict[str, Any]) -> None:
+    """``zs_prefilter``: a mutation-pool method ranks its candidates by a zero-shot proxy first; with
+    ``pool`` it reads the estimate stage's scores of that pool, so proxy and pool must be estimated."""
+    import inspect
+
+    from nasstages.search.prefilter import check_prefilter_settings
+
+    where = f"config search.methods.{method}.zs_prefilter"
+    if "zs_prefilter" not in inspect.signature(method_class(method, params)).parameters:
+        raise ConfigError(f"{where}: {method} has no mutation candidate pool to prefilter; remove zs_prefilter")
+    settings = params["zs_prefilter"]
+    try:
+        check_prefilter_settings(settings, in_config=True)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    pool = settings.get("pool")
+    search = config["search"]
+    for benchmark in search.get("benchmarks", {}):
+        if method not in benchmark_methods(search, benchmark):
+            continue
+        space = BENCHMARK_SPACE.get(benchmark, benchmark)
+        if space != "nb201":
+            raise ConfigError(f"{where}: zero-shot proxies build NB201 networks only; {method} also runs on "
+                              f"{benchmark} (give the prefiltered variant its own method name, run on nb201 only)")
+        if not pool:
+            continue
+        estimates = config.get("estimates", {}).get(space, {})
+        if pool not in estimates.get("pools", []) or settings["proxy"] not in estimates.get("proxies", []):
+            raise ConfigError(f"{where}: {method} on {benchmark} reads the {settings['proxy']!r} scores of pool "
+                              f"{pool!r}; add {pool!r} to estimates.{space}.pools and {settings['proxy']!r} to "
+                              f"estimates.{space}.proxies (or drop pool to score candidates on the fly)")
 
 
 def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
@@ -257,6 +290,9 @@ def check_config(config: dict[str, Any]) -> None:
         if "distance_pool" in params:
             _check_distance_pool(config, method, params)
         params.pop("distance_pool", None)
+        if params.get("zs_prefilter"):
+            _check_zs_prefilter(config, method, params)
+            params["zs_prefilter"] = {k: v for k, v in params["zs_prefilter"].items() if k != "pool"}
         check_method_params(method, params, where=f"search.methods.{method}")
     for benchmark in search.get("benchmarks", {}):
         _check_benchmark(config, benchmark, f"search.benchmarks.{benchmark}")
@@ -267,7 +303,7 @@ def check_config(config: dict[str, Any]) -> None:
             if method not in search["methods"]:
                 raise ConfigError(f"config search.benchmarks.{benchmark}.methods: {method!r} is not under "
                                   "search.methods; add it there with its parameters")
-            check_applicable("method", method, METHODS.get(method).requires, space,
+            check_applicable("method", method, method_class(method, search["methods"][method]).requires, space,
                              f"search.benchmarks.{benchmark}")
     _check_encoders(config)
     _check_predictors(config)

@@ -25,7 +25,12 @@ def test_estimate_stage_scores_pools_and_diagnoses_estimators(tmp_path, nb201_mi
         "estimates": {"nb201": {"pools": ["p"], "tiles": 2, "proxies": ["params", "synflow", "naswot"],
                                 "batch_size": 16, "device": "cpu",
                                 "diagnose": {"benchmark": "nb201", "datasets": ["cifar10-valid"]}}},
-        "search": {"budget": 5, "seeds": 1, "benchmarks": {"nb201": ["cifar10-valid"]}, "methods": {"rs": {}}},
+        "predictors": {"nb201": {"datasets": ["cifar10-valid"], "proportions": [0.002], "seeds": 2,
+                                 "models": {"tagates": {"encoder": "tagates", "epochs": 2, "min_steps": 5, "hidden": 16}}}},
+        "search": {"budget": 6, "seeds": 1, "benchmarks": {"nb201": ["cifar10-valid"]},
+                   "methods": {"rs": {}, "bananas_zs": {"method": "bananas", "n_init": 3, "members": 2, "epochs": 5,
+                                                        "pool_mutations": 12, "zs_prefilter":
+                                                            {"proxy": "params", "keep": 0.25, "pool": "p"}}}},
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     first = _snakemake(tmp_path)
@@ -52,5 +57,13 @@ def test_estimate_stage_scores_pools_and_diagnoses_estimators(tmp_path, nb201_mi
     assert (results / "report/figures/estimators_nb201_cifar10-valid_p.png").stat().st_size > 0
     params_row = diagnosis["rows"][0]  # the rankings behind the figure: a permutation of 1/n .. 1
     assert sorted(params_row["true_rank"]) == pytest.approx([k / 30 for k in range(1, 31)], abs=1e-5)
+    # predictors join the diagnosis table (on the test half, mean over seeds, τ's std over seeds)
+    assert "| tagates @ 0.2% (16 archs) | 7812 |" in table
+    # the prefiltered BANANAS variant read the pool's stored params scores, beside plain rs
+    search = results / "search/nb201/cifar10-valid"
+    meta = json.loads((search / "bananas_zs/seed0.json").read_text())
+    assert meta["config"]["params"]["zs_prefilter"]["scores"].endswith("estimates/nb201/params/p.h5")
+    assert len((search / "bananas_zs/seed0.csv").read_text().splitlines()) == 7
+    assert "bananas_zs" in (results / "report/tables/nb201_final.md").read_text()
     again = _snakemake(tmp_path)
     assert again.returncode == 0 and "estimate_tile" not in _jobs_run(again)

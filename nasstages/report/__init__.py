@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Iterable
 
 from nasstages.io import write_text_atomic
 from nasstages.report.darts import FINAL_TABLE_BENCHMARKS, darts_latex, darts_markdown, load_evaluations
-from nasstages.report.encoders import encoder_markdown, predictor_markdown
+from nasstages.report.encoders import encoder_markdown, plot_predictor_curves, predictor_markdown
 from nasstages.report.figures import plot_error_curves
 from nasstages.report.provenance import provenance_markdown
 from nasstages.report.tables import (
@@ -77,19 +78,26 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
         path = out_dir / "tables" / "encoders.md"
         write_text_atomic(path, encoder_markdown(encoder_metrics, encoder_quality))
         written.append(path)
+    predictor_records = [json.loads(Path(p).read_text()) for p in predictor_metrics]
     for path in map(Path, estimator_diagnosis):  # results/estimates/{space}/diagnosis_{benchmark}_{dataset}_{pool}.json
-        import json
-
-        from nasstages.report.estimators import estimator_latex, estimator_markdown, plot_rank_scatter
+        from nasstages.report.estimators import estimator_latex, estimator_markdown, plot_rank_scatter, predictor_rows
 
         found = json.loads(path.read_text())
+        context = found["context"]
+        rows = list(found["rows"])
+        for record in predictor_records:  # predictors of the same benchmark and dataset join the table
+            if (record["benchmark"], record["dataset"]) == (context["benchmark"], context["dataset"]):
+                rows += predictor_rows(record)
         stem = out_dir / "tables" / f"estimators_{path.stem.removeprefix('diagnosis_')}"
-        write_text_atomic(stem.with_suffix(".md"), estimator_markdown(found["rows"], found["context"]))
-        write_text_atomic(stem.with_suffix(".tex"), estimator_latex(found["rows"], found["context"]))
+        write_text_atomic(stem.with_suffix(".md"), estimator_markdown(rows, context))
+        write_text_atomic(stem.with_suffix(".tex"), estimator_latex(rows, context))
         written += [stem.with_suffix(".md"), stem.with_suffix(".tex")]
-        written += plot_rank_scatter(found["rows"], found["context"], out_dir / "figures" / stem.name)
+        written += plot_rank_scatter(found["rows"], context, out_dir / "figures" / stem.name)
     if predictor_metrics:
         path = out_dir / "tables" / "predictors.md"
         write_text_atomic(path, predictor_markdown(predictor_metrics))
         written.append(path)
+        for record in predictor_records:
+            written += plot_predictor_curves(
+                record, out_dir / "figures" / f"predictors_{record['benchmark']}_{record['dataset']}")
     return written

@@ -12,6 +12,9 @@ from nasstages.report.names import benchmark_name, dataset_name
 PUBLISHED_ARCH2VEC = {"nb201": (100.0, 79.41, 98.72)}
 # GATES (Ning et al. 2020), Table 2, NAS-Bench-201 Kendall's tau at 0.1%, 0.5%, 1%, 5%, 10% of the cells
 PUBLISHED_GATES_TAU = {0.001: 0.4309, 0.005: 0.6702, 0.01: 0.7571, 0.05: 0.8583, 0.1: 0.8823}
+# TA-GATES (Ning, Zhou et al. 2022), NAS-Bench-201 Kendall's tau, same protocol (proportions of a 7,813-cell half)
+PUBLISHED_TAGATES_TAU = {0.001: 0.5382, 0.005: 0.6707, 0.01: 0.7731, 0.05: 0.8660, 0.1: 0.8890}
+PUBLISHED_TAU = {"GATES": PUBLISHED_GATES_TAU, "TA-GATES": PUBLISHED_TAGATES_TAU}
 
 
 def _read(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -78,11 +81,46 @@ def predictor_markdown(paths: Iterable[str | Path]) -> str:
                 values = " | ".join(f"{cell[(model, p)][key]:.4f} ± {cell[(model, p)][key + '_std']:.4f}"
                                     for p in proportions)
                 lines.append(f"| {model} | {values} |")
-            if key == "kendall_tau" and record["benchmark"] == "nb201":
-                lines.append("| GATES (published) | " + " | ".join(
-                    f"{PUBLISHED_GATES_TAU[p]:.4f}" if p in PUBLISHED_GATES_TAU else "—" for p in proportions) + " |")
+            if key == "kendall_tau" and record["benchmark"] == "nb201" and record.get("split", "all") == "half":
+                for label, published in PUBLISHED_TAU.items():
+                    lines.append(f"| {label} (published) | " + " | ".join(
+                        f"{published[p]:.4f}" if p in published else "—" for p in proportions) + " |")
             lines.append("")
         seeds = summary[0]["seeds"]
-        lines += [f"Trained on the given fraction (cell count) of all {record['cells']:,} cells, scored on all the "
-                  f"others; mean ± std over {seeds} seeds.", ""]
+        if record.get("split", "all") == "half":
+            test = summary[0]["test_archs"]
+            lines += [f"Trained on the given proportion (cell count) of a fixed training half of the {record['cells']:,} "
+                      f"cells, scored on the other {test:,} (the GATES / TA-GATES protocol); mean ± std over "
+                      f"{seeds} seeds.", ""]
+        else:
+            lines += [f"Trained on the given fraction (cell count) of all {record['cells']:,} cells, scored on all the "
+                      f"others; mean ± std over {seeds} seeds.", ""]
     return "\n".join(lines)
+
+
+def plot_predictor_curves(record: dict[str, Any], out_stem: Path) -> list[Path]:
+    """Kendall's τ and P@top-K against the training proportion, one line per model (mean ± std over
+    seeds), published τ values dashed."""
+    from nasstages.report.figures import plt, save_figure
+
+    summary = record["summary"]
+    top_key = next(k for k in summary[0] if k.startswith("precision_top") and not k.endswith("_std"))
+    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), constrained_layout=True)
+    for model in dict.fromkeys(row["model"] for row in summary):
+        rows = [row for row in summary if row["model"] == model]
+        x = [100 * row["proportion"] for row in rows]
+        for ax, key in zip(axes, ("kendall_tau", top_key)):
+            ax.errorbar(x, [row[key] for row in rows], yerr=[row[key + "_std"] for row in rows], marker="o",
+                        markersize=3, capsize=2, label=model)
+    if record["benchmark"] == "nb201" and record.get("split", "all") == "half":
+        for label, published in PUBLISHED_TAU.items():
+            axes[0].plot([100 * p for p in published], list(published.values()), linestyle="--", marker="x",
+                         markersize=4, color="gray" if label == "GATES" else "black", label=f"{label} (published)")
+    for ax, label in zip(axes, ("Kendall's τ", f"P@top {100 * record['top']:g}%")):
+        ax.set_xscale("log")
+        ax.set_xlabel("training proportion (%)")
+        ax.set_ylabel(label)
+    axes[0].legend(fontsize="x-small")
+    fig.suptitle(f"{benchmark_name(record['benchmark'])} / {dataset_name(record['dataset'])}: predictors",
+                 fontsize="small")
+    return save_figure(fig, out_stem)

@@ -9,12 +9,25 @@ from typing import Any
 
 import numpy as np
 
+from nasstages.errors import ConfigError
 from nasstages.report.ranking import FRACTIONS, rank_error_bias, ranking_metrics, true_percentile
 
 PARAMETER_FREE_OPS = ("skip_connect", "avg_pool_3x3")
 #: NB201 dataset -> the mirror's 12-epoch validation column (the low-fidelity estimator)
 LOW_FIDELITY_COLUMN = {"cifar10-valid": "cifar10_val_acc_12ep", "cifar100": "cifar100_val_acc_12ep",
                        "ImageNet16-120": "imagenet_val_acc_12ep"}
+
+
+def bias_covariates(store, dataset: str, strings: list[str], archs: list) -> dict[str, np.ndarray]:
+    """What rank errors are checked against: #params (the store's params_mb on ``dataset``) and the
+    number of parameter-free ops of each architecture (``strings`` / parsed ``archs``, same order)."""
+    index = {a: k for k, a in enumerate(store.archs)}
+    missing = [a for a in strings if a not in index]
+    if missing:
+        raise ConfigError(f"{len(missing)} architectures are not in the benchmark store, e.g. {missing[0]}")
+    rows = np.array([index[a] for a in strings])
+    return {"params": store.datasets[dataset].params_mb[rows],
+            "free_ops": np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])}
 
 
 def _ranked_last(scores: np.ndarray) -> np.ndarray:
@@ -41,10 +54,25 @@ def diagnose(name: str, scores: np.ndarray, actual: np.ndarray, params: np.ndarr
     return row
 
 
-COLUMNS = ["kendall_tau", "spearman", *[f"P@top{f * 100:g}%" for f in FRACTIONS],
+def predictor_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """The diagnosis rows of a predictor evaluation (``nasstages predictors evaluate``): one per
+    (model, training proportion), metrics averaged over seeds, τ's std over seeds kept."""
+    rows = []
+    for entry in record["summary"]:
+        row = {key: value for key, value in entry.items() if not key.endswith("_std")}
+        row["estimator"] = f"{entry['model']} @ {100 * entry['proportion']:g}% ({entry['train_archs']} archs)"
+        row["data"] = f"{entry['seeds']} seeds, test half"
+        row["seconds"] = entry["fit_seconds"]
+        row["kendall_tau_std"] = entry.get("kendall_tau_std")
+        row["n"] = entry.get("n", entry.get("test_archs"))
+        rows.append(row)
+    return rows
+
+
+COLUMNS = ["kendall_tau", "kendall_tau_std", "spearman", *[f"P@top{f * 100:g}%" for f in FRACTIONS],
            *[f"P@bottom{f * 100:g}%" for f in FRACTIONS], "BR@1%", "WR@1%", "BR@5%", "WR@5%",
            "bias_params", "bias_free_ops"]
-HEADER = ["Estimator", "τ", "ρ", *[f"P@top {f * 100:g}%" for f in FRACTIONS], *[f"P@bot {f * 100:g}%" for f in FRACTIONS],
+HEADER = ["Estimator", "cells", "τ", "τ std", "ρ", *[f"P@top {f * 100:g}%" for f in FRACTIONS], *[f"P@bot {f * 100:g}%" for f in FRACTIONS],
           "BR@1%", "WR@1%", "BR@5%", "WR@5%", "bias #params", "bias #free ops", "data", "time (s)"]
 
 
@@ -54,7 +82,9 @@ def _fmt(value: float) -> str:
 
 def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
     return (f"Estimators on {context['benchmark']} {context['dataset']}, pool {context['pool']} "
-            f"({int(rows[0]['n'])} architectures), against the 200-epoch mean validation accuracy. τ Kendall, ρ Spearman; "
+            f"({int(rows[0]['n'])} architectures), against the 200-epoch mean validation accuracy; cells: architectures "
+            "ranked (predictors: the held-out test half, trained on the given number of the training half). τ Kendall, "
+            "τ std: over seeds (predictors: training seeds), ρ Spearman; "
             "P@top/bot K: share of the true best/worst K% among the estimator's best/worst K%; BR@K / WR@K: best / "
             "worst true ranking (fraction, lower is better) among the estimator's top K%; bias: Spearman correlation "
             "of the rank error (true − estimated ranking) with #params and with the number of parameter-free ops "
@@ -65,7 +95,7 @@ def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
 def estimator_markdown(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|---|" + "---:|" * (len(HEADER) - 3) + "---|---:|"]
     for row in rows:
-        lines.append(f"| {row['estimator']} | " + " | ".join(_fmt(row[c]) for c in COLUMNS)
+        lines.append(f"| {row['estimator']} | {int(row['n'])} | " + " | ".join(_fmt(row.get(c)) for c in COLUMNS)
                      + f" | {row['data']} | {row['seconds']:.1f} |")
     return "\n".join(lines) + "\n\n" + _caption(rows, context) + "\n"
 
@@ -79,7 +109,8 @@ def estimator_latex(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
              "\\label{tab:estimators}", "\\begin{tabular}{l" + "c" * (len(HEADER) - 1) + "}", "\\toprule",
              " & ".join(tex(h) for h in HEADER) + " \\\\", "\\midrule"]
     for row in rows:
-        lines.append(" & ".join([tex(row["estimator"]).replace("_", "\\_"), *[tex(_fmt(row[c])) for c in COLUMNS],
+        lines.append(" & ".join([tex(row["estimator"]).replace("_", "\\_"), str(int(row["n"])),
+                                 *[tex(_fmt(row.get(c))) for c in COLUMNS],
                                  tex(row["data"]), f"{row['seconds']:.1f}"]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nasstages.errors import ConfigError
 from nasstages.registry import Registry
 from nasstages.search.base import Optimizer
 from nasstages.search.evolution import RegularizedEvolution
@@ -33,15 +34,31 @@ METHODS.register_lazy("gates_predictor", "nasstages.search.predictor_search:Gate
 ENCODER_OF_METHOD = {"arch2vec_bo": "arch2vec", "arch2vec_rl": "arch2vec"}
 
 
+def algorithm_of(name: str, params: dict[str, Any] | None) -> str:
+    """The registered method a configured name runs: a variant names it under ``method`` (e.g.
+    ``bananas_zs: {method: bananas, zs_prefilter: {...}}``, so both run side by side); else the name."""
+    algorithm = (params or {}).get("method", name)
+    if algorithm != name and name in METHODS.names():
+        raise ConfigError(f"method {name!r} is a built-in method; give the {algorithm} variant another name")
+    return algorithm
+
+
+def method_class(name: str, params: dict[str, Any] | None) -> type[Optimizer]:
+    return METHODS.get(algorithm_of(name, params))
+
+
 def check_method_params(method: str, params: dict[str, Any], where: str = "") -> None:
     """Raise ConfigError if ``method`` is unknown or ``params`` holds a parameter it does not accept."""
-    METHODS.check_params(method, params, where)
+    rest = {k: v for k, v in params.items() if k != "method"}
+    METHODS.check_params(algorithm_of(method, params), rest, where)
 
 
 def make_optimizer(method: str, space: SearchSpace, rng: np.random.Generator, params: dict[str, Any]) -> Optimizer:
-    """Build method ``method`` with ``params`` (checked by :func:`check_method_params`)."""
+    """Build method ``method`` (or the variant's ``method``) with ``params`` (checked by :func:`check_method_params`)."""
     check_method_params(method, params)
-    return METHODS.get(method)(space, rng, **params)
+    rest = {k: v for k, v in params.items() if k != "method"}
+    return method_class(method, params)(space, rng, **rest)
 
 
-__all__ = ["ENCODER_OF_METHOD", "METHODS", "Optimizer", "check_method_params", "make_optimizer"]
+__all__ = ["ENCODER_OF_METHOD", "METHODS", "Optimizer", "algorithm_of", "check_method_params", "make_optimizer",
+           "method_class"]

@@ -15,6 +15,7 @@ from nasstages.distances.simple import input_output_paths
 from nasstages.errors import ConfigError
 from nasstages.search.base import HistoryOptimizer
 from nasstages.search.candidates import candidate_pool
+from nasstages.search.prefilter import make_prefilter
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates.ensemble import MLPEnsemble
 
@@ -47,7 +48,7 @@ class Bananas(HistoryOptimizer):
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, members: int = 5,
                  epochs: int = 200, top_k: int = 10, pool_mutations: int = 100, pool_random: int = 0,
-                 acquisition: str = "its") -> None:
+                 acquisition: str = "its", zs_prefilter: dict | None = None) -> None:
         super().__init__(space, rng)
         if acquisition not in ("its", "ucb", "mean"):
             raise ConfigError(f"bananas: acquisition must be its, ucb or mean, not {acquisition!r}")
@@ -58,6 +59,7 @@ class Bananas(HistoryOptimizer):
         self.n_init, self.members, self.epochs = n_init, members, epochs
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.acquisition = acquisition
+        self.prefilter = make_prefilter(space, rng, zs_prefilter)
         self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
@@ -73,6 +75,8 @@ class Bananas(HistoryOptimizer):
             ensemble.fit(self.encoder.encode(self.archs), np.asarray(self.observed))
             candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
                                         mutations=self.pool_mutations, random=self.pool_random)
+            if self.prefilter is not None:
+                candidates = self.prefilter(candidates)
             mean, std = ensemble.predict(self.encoder.encode(candidates))
         finally:
             torch.set_num_threads(threads)

@@ -25,6 +25,7 @@ from nasstages.search.acquisition import (ACQUISITIONS, expected_improvement, th
                                           upper_confidence_bound)
 from nasstages.search.base import Optimizer
 from nasstages.search.candidates import candidate_pool
+from nasstages.search.prefilter import make_prefilter
 from nasstages.search.kdpp import sample_kdpp
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates import DistanceGP
@@ -40,7 +41,7 @@ class DistanceBO(Optimizer):
                  acquisition: str | None = None, kernel: str = "exp", psd: str = "clip", n_init: int = 10,
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
-                 batch_size: int = 1) -> None:
+                 batch_size: int = 1, zs_prefilter: dict | None = None) -> None:
         super().__init__(space, rng)
         self.acquisition = acquisition or self.default_acquisition
         if self.acquisition not in ACQUISITIONS:
@@ -54,6 +55,7 @@ class DistanceBO(Optimizer):
         self._last_refit = -10**9
         self.pool_mutations, self.pool_random = pool_mutations, pool_random
         self.batch_size = batch_size
+        self.prefilter = make_prefilter(space, rng, zs_prefilter)
         self.archs: list[Arch] = []
         self.observed: list[float] = []
         self.train_distances = np.zeros((0, 0))
@@ -83,6 +85,11 @@ class DistanceBO(Optimizer):
         return candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
                               mutations=self.pool_mutations, random=self.pool_random)
 
+    def _surrogate_candidates(self) -> list[Arch]:
+        """What the acquisition scores: the candidates, zero-shot prefiltered when configured."""
+        candidates = self._candidates()
+        return self.prefilter(candidates) if self.prefilter is not None else candidates
+
     # ask / tell ----------------------------------------------------------------------------
     def ask(self, n: int) -> list[Arch]:
         started = time.perf_counter()
@@ -104,7 +111,7 @@ class DistanceBO(Optimizer):
         if refit:
             self._last_refit = len(self.archs)
             self._hyper = self.gp.hyperparameters()
-        candidates = self._candidates()
+        candidates = self._surrogate_candidates()
         if not candidates:
             raise ConfigError("no candidate architectures left to propose")
         cross = self._pairwise(candidates, self.archs)

@@ -14,6 +14,7 @@ from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
 from nasstages.errors import ConfigError
 from nasstages.search.base import HistoryOptimizer
 from nasstages.search.candidates import candidate_pool
+from nasstages.search.prefilter import make_prefilter
 from nasstages.spaces import Arch, SearchSpace
 
 
@@ -24,13 +25,15 @@ class GatesPredictorSearch(HistoryOptimizer):
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, batch_size: int = 5,
                  encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200, hidden: int = 64,
-                 top_k: int = 10, pool_mutations: int = 200, pool_random: int = 200) -> None:
+                 top_k: int = 10, pool_mutations: int = 200, pool_random: int = 200,
+                 zs_prefilter: dict | None = None) -> None:
         super().__init__(space, rng)
         if n_init < 2 or batch_size < 1:
             raise ConfigError("gates_predictor: n_init must be at least 2 and batch_size at least 1")
         self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps, hidden=hidden)
         self.n_init, self.batch_size = n_init, batch_size
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
+        self.prefilter = make_prefilter(space, rng, zs_prefilter)
         self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
@@ -46,6 +49,8 @@ class GatesPredictorSearch(HistoryOptimizer):
             predictor.fit(graph_tensors(self.space, self.archs), np.asarray(self.observed))
             candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
                                         mutations=self.pool_mutations, random=self.pool_random)
+            if self.prefilter is not None:
+                candidates = self.prefilter(candidates)
             scores = predictor.predict(graph_tensors(self.space, candidates))
         finally:
             torch.set_num_threads(threads)

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 def search_embeddings(w):
     """The pretrained encoder file a method reads (none for most methods)."""
-    encoder = ENCODER_OF_METHOD.get(w.method)
+    encoder = ENCODER_OF_METHOD.get(algorithm_of(w.method, config["search"]["methods"][w.method]))
     return [encoder_file(benchmark_space(w.benchmark), encoder)] if encoder else []
 
 
@@ -15,17 +15,30 @@ def search_distance_matrix(w):
     pool = distance_pool_of(config["search"]["methods"][w.method], w.benchmark)
     if not pool:
         return []
-    metric = METHODS.get(w.method).metric
+    metric = method_class(w.method, config["search"]["methods"][w.method]).metric
     return [f"{R}/distances/{benchmark_space(w.benchmark)}/{metric}/{pool}.h5"]
+
+
+def search_proxy_scores(w):
+    """The estimate-stage scores a method's `zs_prefilter` reads when it names an estimate `pool`
+    (none otherwise: candidates are scored on the fly)."""
+    settings = (config["search"]["methods"][w.method] or {}).get("zs_prefilter") or {}
+    if not settings.get("pool"):
+        return []
+    return [f"{R}/estimates/{benchmark_space(w.benchmark)}/{settings['proxy']}/{settings['pool']}.h5"]
 
 
 def search_method_params(w):
     params = dict(config["search"]["methods"][w.method] or {})
-    if ENCODER_OF_METHOD.get(w.method):
+    if search_embeddings(w):
         params["embeddings"] = search_embeddings(w)[0]
     params.pop("distance_pool", None)
     if search_distance_matrix(w):
         params["distance_matrix"] = search_distance_matrix(w)[0]
+    if params.get("zs_prefilter"):
+        params["zs_prefilter"] = {k: v for k, v in params["zs_prefilter"].items() if k != "pool"}
+        if search_proxy_scores(w):
+            params["zs_prefilter"]["scores"] = search_proxy_scores(w)[0]
     return json.dumps(params, sort_keys=True)
 
 
@@ -34,6 +47,7 @@ rule search:
         store=f"{R}/benchmarks/{{benchmark}}.h5",
         embeddings=search_embeddings,
         distance_matrix=search_distance_matrix,
+        proxy_scores=search_proxy_scores,
     output:
         csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",
         meta=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.json",
