@@ -178,7 +178,7 @@ def cmd_distances_merge(args: argparse.Namespace) -> None:
 def cmd_estimate_tile(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from nasstages.evaluators.estimates import minibatch, tile_rows, timed_tile
-    from nasstages.evaluators.proxies import DATA_FREE, PROXIES
+    from nasstages.evaluators.proxies import DATA_FREE, DETERMINISTIC, PROXIES
     from nasstages.pools import read_pool
     from nasstages.provenance import provenance
 
@@ -188,14 +188,18 @@ def cmd_estimate_tile(args: argparse.Namespace) -> None:
     rows = tile_rows(len(pool.archs), args.tiles, args.tile)
     archs = [pool.archs[k] for k in rows]
     data_free = args.proxy in DATA_FREE  # they see an all-ones input (synflow) or only its shape: no archive read
-    batch = minibatch(args.batch_size, _job_seed(args.global_seed, "estimate-batch"),
-                      None if data_free else args.data, args.dataset, args.md5)
-    if data_free:
-        batch = (batch[0], batch[1], "none (data-free)")
+    replicates = 1 if args.proxy in DETERMINISTIC else args.replicates  # params, FLOPs: nothing random to vary
+    batches = []
+    for r in range(replicates):
+        batch = minibatch(args.batch_size, _job_seed(args.global_seed, "estimate-batch", *((r,) if r else ())),
+                          None if data_free else args.data, args.dataset, args.md5)
+        batches.append((batch[0], batch[1], "none (data-free)") if data_free else batch)
     config = {"space": args.space, "proxy": args.proxy, "pool": str(args.pool), "tiles": args.tiles,
-              "tile": args.tile, "batch_size": args.batch_size, "data": str(args.data), "global_seed": args.global_seed}
-    seconds = timed_tile(args.space, archs, [pool.space.to_string(a) for a in archs], args.proxy, batch,
+              "tile": args.tile, "batch_size": args.batch_size, "data": str(args.data), "global_seed": args.global_seed,
+              "replicates": replicates}
+    seconds = timed_tile(args.space, archs, [pool.space.to_string(a) for a in archs], args.proxy, batches,
                          args.global_seed, args.out, resolve_device(args.device), provenance(config))
+    batch = batches[0]
     log.info("scored %d archs with %s (%s) in %.1f s", len(archs), args.proxy, batch[2], seconds)
 
 
@@ -478,6 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
     et.add_argument("--dataset", default="cifar10")
     et.add_argument("--md5", default=None, help="md5 of a non-standard archive")
     et.add_argument("--global-seed", type=int, default=0)
+    et.add_argument("--replicates", type=int, default=1,
+                    help="seeds (network initialization and minibatch) per architecture, for the variance across seeds")
     et.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     et.add_argument("--threads", type=int, default=1)
     et.add_argument("--out", type=Path, required=True)

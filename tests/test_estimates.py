@@ -23,7 +23,7 @@ def test_estimate_stage_scores_pools_and_diagnoses_estimators(tmp_path, nb201_mi
         "benchmarks": {"nb201": {"mirror": str(nb201_mirror), "official": None}},
         "pools": {"nb201": {"p": {"size": 30, "dedup": "iso"}}},
         "estimates": {"nb201": {"pools": ["p"], "tiles": 2, "proxies": ["params", "synflow", "naswot"],
-                                "batch_size": 16, "device": "cpu",
+                                "batch_size": 16, "device": "cpu", "seeds": 2,
                                 "diagnose": {"benchmark": "nb201", "datasets": ["cifar10-valid"]}}},
         "predictors": {"nb201": {"datasets": ["cifar10-valid"], "proportions": [0.002], "seeds": 2,
                                  "models": {"tagates": {"encoder": "tagates", "epochs": 2, "min_steps": 5, "hidden": 16}}}},
@@ -47,11 +47,18 @@ def test_estimate_stage_scores_pools_and_diagnoses_estimators(tmp_path, nb201_mi
     from nasstages.cli import _job_seed
 
     x, y, _ = minibatch(16, _job_seed(3, "estimate-batch"))
-    assert np.allclose(score_archs("nb201", pool.archs[:3], "naswot", x, y, global_seed=3), naswot[:3])
+    assert naswot.shape == (30, 2)  # two seeds (initialization and minibatch); params, deterministic, one
+    assert np.allclose(score_archs("nb201", pool.archs[:3], "naswot", x, y, global_seed=3), naswot[:3, 0])
+    x1, y1, _ = minibatch(16, _job_seed(3, "estimate-batch", 1))
+    assert np.allclose(score_archs("nb201", pool.archs[:3], "naswot", x1, y1, global_seed=3, replicate=1),
+                       naswot[:3, 1])
     diagnosis = json.loads((results / "estimates/nb201/diagnosis_nb201_cifar10-valid_p.json").read_text())
     names = [row["estimator"] for row in diagnosis["rows"]]
     assert names == ["params", "synflow", "naswot", "low fidelity (cifar10_val_acc_12ep)"]
     assert all(-1 <= row["kendall_tau"] <= 1 and row["n"] == 30 for row in diagnosis["rows"])
+    by_name = {row["estimator"]: row for row in diagnosis["rows"]}
+    assert by_name["naswot"]["seeds"] == 2 and by_name["naswot"]["kendall_tau_std"] >= 0
+    assert by_name["params"]["seeds"] == 1 and "kendall_tau_std" not in by_name["params"]
     table = (results / "report/tables/estimators_nb201_cifar10-valid_p.md").read_text()
     assert "| params |" in table and "low fidelity" in table
     assert (results / "report/figures/estimators_nb201_cifar10-valid_p.png").stat().st_size > 0
@@ -59,6 +66,7 @@ def test_estimate_stage_scores_pools_and_diagnoses_estimators(tmp_path, nb201_mi
     assert sorted(params_row["true_rank"]) == pytest.approx([k / 30 for k in range(1, 31)], abs=1e-5)
     # predictors join the diagnosis table (on the test half, mean over seeds, τ's std over seeds)
     assert "| tagates @ 0.2% (16 archs) | 7812 |" in table
+    assert (results / "report/figures/predictors_nb201_cifar10-valid.png").stat().st_size > 0
     # the prefiltered BANANAS variant read the pool's stored params scores, beside plain rs
     search = results / "search/nb201/cifar10-valid"
     meta = json.loads((search / "bananas_zs/seed0.json").read_text())

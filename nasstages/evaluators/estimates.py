@@ -49,8 +49,9 @@ def tile_rows(n: int, tiles: int, tile: int) -> range:
 
 
 def score_archs(space_name: str, archs: Sequence[Any], proxy: str, inputs: Any, targets: Any, global_seed: int,
-                num_classes: int = 10, device: str = "cpu", progress: bool = False) -> np.ndarray:
-    """The proxy of each NB201 network, each initialized from its own derived seed."""
+                num_classes: int = 10, device: str = "cpu", progress: bool = False, replicate: int = 0) -> np.ndarray:
+    """The proxy of each NB201 network, each initialized from its own derived seed (one more
+    identity element per ``replicate`` > 0, for the variance across seeds)."""
     import torch
     from tqdm import tqdm
 
@@ -65,7 +66,8 @@ def score_archs(space_name: str, archs: Sequence[Any], proxy: str, inputs: Any, 
     inputs, targets = inputs.to(device), targets.to(device)
     out = np.empty(len(archs))
     for k, arch in enumerate(tqdm(archs, disable=not progress, mininterval=5.0, desc=proxy)):
-        seed = int(job_seed_sequence(global_seed, "estimate", proxy, space.to_string(arch)).generate_state(1)[0])
+        identity = ("estimate", proxy, space.to_string(arch), *((replicate,) if replicate else ()))
+        seed = int(job_seed_sequence(global_seed, *identity).generate_state(1)[0])
         torch.manual_seed(seed)
         model = NB201Network(arch, num_classes).to(device)
         out[k] = score(proxy, model, inputs, targets)
@@ -117,11 +119,17 @@ def merge_estimates(inputs: Sequence[str | Path], out: str | Path, provenance: d
     write_estimates(out, archs, np.concatenate(scores), {**attrs, "seconds": seconds, "provenance": provenance})
 
 
-def timed_tile(space_name: str, archs: Sequence[Any], strings: list[str], proxy: str, batch: tuple[Any, Any, str],
-               global_seed: int, out: str | Path, device: str, provenance: dict[str, Any]) -> float:
+def timed_tile(space_name: str, archs: Sequence[Any], strings: list[str], proxy: str,
+               batches: Sequence[tuple[Any, Any, str]], global_seed: int, out: str | Path, device: str,
+               provenance: dict[str, Any]) -> float:
+    """Score a tile once per minibatch (replicate r: its own batch and network seeds); scores are
+    (n,) for one replicate, (n, replicates) otherwise."""
     started = time.perf_counter()
-    scores = score_archs(space_name, archs, proxy, batch[0], batch[1], global_seed, device=device, progress=True)
+    columns = [score_archs(space_name, archs, proxy, inputs, targets, global_seed, device=device, progress=True,
+                           replicate=r) for r, (inputs, targets, _) in enumerate(batches)]
+    scores = columns[0] if len(columns) == 1 else np.stack(columns, axis=1)
     seconds = time.perf_counter() - started
+    batch = batches[0]
     write_estimates(out, strings, scores, {"proxy": proxy, "data": batch[2], "seconds": seconds,
                                            "provenance": provenance})
     return seconds

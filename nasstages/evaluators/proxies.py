@@ -26,6 +26,7 @@ from torch import nn
 
 PROXIES = ("params", "flops", "synflow", "grad_norm", "snip", "jacob_cov", "naswot")
 DATA_FREE = ("params", "flops", "synflow")
+DETERMINISTIC = ("params", "flops")  # the same for every initialization and minibatch
 
 
 def _weighted_layers(model: nn.Module) -> list[nn.Module]:

@@ -38,19 +38,33 @@ def _ranked_last(scores: np.ndarray) -> np.ndarray:
     return np.where(finite, scores, floor)
 
 
-def diagnose(name: str, scores: np.ndarray, actual: np.ndarray, params: np.ndarray, free_ops: np.ndarray,
-             data: str, seconds: float) -> dict[str, Any]:
-    """One estimator's row: ranking metrics, biases, unscorable count, data used and cost."""
-    scores = np.asarray(scores, dtype=float)
+def _diagnose_one(scores: np.ndarray, actual: np.ndarray, params: np.ndarray, free_ops: np.ndarray
+                  ) -> dict[str, Any]:
     ranked = _ranked_last(scores)
-    row: dict[str, Any] = {"estimator": name, "data": data, "seconds": seconds,
-                           "unscored": int((~np.isfinite(scores)).sum())}
-    row.update(ranking_metrics(ranked, actual))
+    row: dict[str, Any] = {"unscored": int((~np.isfinite(scores)).sum()), **ranking_metrics(ranked, actual)}
     # per-architecture rankings (fractions, 1/n = best) for the rank-vs-rank figure
     row["true_rank"] = np.round(true_percentile(actual), 6).tolist()
     row["estimated_rank"] = np.round(true_percentile(ranked), 6).tolist()
     row["bias_params"] = rank_error_bias(ranked, actual, params)
     row["bias_free_ops"] = rank_error_bias(ranked, actual, free_ops)
+    return row
+
+
+def diagnose(name: str, scores: np.ndarray, actual: np.ndarray, params: np.ndarray, free_ops: np.ndarray,
+             data: str, seconds: float) -> dict[str, Any]:
+    """One estimator's row: ranking metrics, biases, unscorable count, data used and cost. Scores of
+    several seeds (one column each) give the mean of each metric over seeds and τ's std over seeds
+    (the figure shows the first seed)."""
+    scores = np.asarray(scores, dtype=float)
+    columns = scores[:, None] if scores.ndim == 1 else scores
+    per_seed = [_diagnose_one(columns[:, k], actual, params, free_ops) for k in range(columns.shape[1])]
+    row: dict[str, Any] = {"estimator": name, "data": data, "seconds": seconds, **per_seed[0],
+                           "seeds": len(per_seed)}
+    if len(per_seed) > 1:
+        for key, value in per_seed[0].items():
+            if isinstance(value, float):
+                row[key] = float(np.mean([r[key] for r in per_seed]))
+        row["kendall_tau_std"] = float(np.std([r["kendall_tau"] for r in per_seed]))
     return row
 
 
@@ -84,7 +98,8 @@ def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
     return (f"Estimators on {context['benchmark']} {context['dataset']}, pool {context['pool']} "
             f"({int(rows[0]['n'])} architectures), against the 200-epoch mean validation accuracy; cells: architectures "
             "ranked (predictors: the held-out test half, trained on the given number of the training half). τ Kendall, "
-            "τ std: over seeds (predictors: training seeds), ρ Spearman; "
+            "τ std: over seeds (proxies: initialization and minibatch; predictors: training; – for one seed, and for "
+            "#params and FLOPs, which do not depend on it), ρ Spearman; "
             "P@top/bot K: share of the true best/worst K% among the estimator's best/worst K%; BR@K / WR@K: best / "
             "worst true ranking (fraction, lower is better) among the estimator's top K%; bias: Spearman correlation "
             "of the rank error (true − estimated ranking) with #params and with the number of parameter-free ops "

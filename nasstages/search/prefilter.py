@@ -57,6 +57,7 @@ class ZeroShotPrefilter:
             names, values, attrs = read_estimates(scores)
             if str(attrs.get("proxy")) != proxy:
                 raise ConfigError(f"{scores} holds {attrs.get('proxy')!r} scores, not zs_prefilter.proxy {proxy!r}")
+            values = values.mean(axis=1) if values.ndim == 2 else values  # several seeds: their mean
             self.cache = dict(zip(names, map(float, values)))
         self.seed = int(rng.integers(2**31))  # on-the-fly network initialization
         self.computed = 0

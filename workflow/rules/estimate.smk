@@ -16,6 +16,8 @@ def estimate_tiles(w):
 def estimate_data_args(space):
     settings = estimate_settings(space)
     args = f"--batch-size {settings.get('batch_size', 64)} --dataset {settings.get('dataset', 'cifar10')}"
+    if settings.get("seeds", 1) > 1:
+        args += f" --replicates {settings['seeds']}"
     if settings.get("data"):
         args += f" --data {shlex.quote(str(settings['data']))}"
     if settings.get("md5"):
