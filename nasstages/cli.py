@@ -178,7 +178,7 @@ def cmd_distances_merge(args: argparse.Namespace) -> None:
 def cmd_estimate_tile(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     from nasstages.evaluators.estimates import minibatch, tile_rows, timed_tile
-    from nasstages.evaluators.proxies import DATA_FREE, DETERMINISTIC, PROXIES
+    from nasstages.evaluators.proxy_names import DATA_FREE, DETERMINISTIC, PROXIES
     from nasstages.pools import read_pool
     from nasstages.provenance import provenance
 

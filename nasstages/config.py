@@ -205,7 +205,7 @@ def _check_predictors(config: dict[str, Any]) -> None:
 
 
 def _check_estimates(config: dict[str, Any]) -> None:
-    from nasstages.evaluators.proxies import PROXIES
+    from nasstages.evaluators.proxy_names import PROXIES
 
     for space, settings in config.get("estimates", {}).items():
         where = f"config estimates.{space}"

@@ -24,9 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-PROXIES = ("params", "flops", "synflow", "grad_norm", "snip", "jacob_cov", "naswot")
-DATA_FREE = ("params", "flops", "synflow")
-DETERMINISTIC = ("params", "flops")  # the same for every initialization and minibatch
+from nasstages.evaluators.proxy_names import PROXIES
 
 
 def _weighted_layers(model: nn.Module) -> list[nn.Module]:

@@ -23,7 +23,7 @@ OPTIMIZER_KEYS = {"proxy", "keep", "scores"}
 
 def check_prefilter_settings(settings: Any, in_config: bool) -> None:
     """Fail early on a malformed ``zs_prefilter`` (config form with ``pool``, optimizer form with ``scores``)."""
-    from nasstages.evaluators.proxies import DATA_FREE, PROXIES
+    from nasstages.evaluators.proxy_names import DATA_FREE, PROXIES
 
     if not isinstance(settings, dict) or "proxy" not in settings:
         raise ConfigError("zs_prefilter: give {proxy: <name>, keep: <fraction>} (and optionally pool: <estimate pool>)")

@@ -3,6 +3,8 @@
 # estimators (and the benchmark's 12-epoch accuracies) against the 200-epoch mean accuracy.
 import shlex
 
+from nasstages.evaluators.proxy_names import DETERMINISTIC as DETERMINISTIC_PROXIES
+
 
 def estimate_settings(space):
     return config["estimates"][space]
@@ -13,10 +15,10 @@ def estimate_tiles(w):
     return [f"{R}/estimates/{w.space}/{w.proxy}/tiles/{w.pool}/{i}.h5" for i in range(tiles)]
 
 
-def estimate_data_args(space):
+def estimate_data_args(space, proxy):
     settings = estimate_settings(space)
     args = f"--batch-size {settings.get('batch_size', 64)} --dataset {settings.get('dataset', 'cifar10')}"
-    if settings.get("seeds", 1) > 1:
+    if settings.get("seeds", 1) > 1 and proxy not in DETERMINISTIC_PROXIES:  # params, FLOPs: one seed suffices
         args += f" --replicates {settings['seeds']}"
     if settings.get("data"):
         args += f" --data {shlex.quote(str(settings['data']))}"
@@ -34,7 +36,7 @@ rule estimate_tile:
         i=r"\d+",
     params:
         tiles=lambda w: estimate_settings(w.space).get("tiles", 1),
-        data=lambda w: estimate_data_args(w.space),
+        data=lambda w: estimate_data_args(w.space, w.proxy),
         device=lambda w: estimate_settings(w.space).get("device", "auto"),
         global_seed=config["seed"],
     log:
