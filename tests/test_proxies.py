@@ -139,3 +139,20 @@ def test_config_check_names_bad_estimate_settings(tmp_path):
         check_config(config(pools=["q"]))
     with pytest.raises(ConfigError, match="unknown dataset 'svhn'"):
         check_config(config(diagnose={"benchmark": "nb201", "datasets": ["svhn"]}))
+
+
+def test_diagnosis_over_seeds_averages_metrics_and_reports_tau_std():
+    from nasstages.report.estimators import diagnose
+    from nasstages.report.ranking import ranking_metrics
+
+    rng = np.random.default_rng(1)
+    actual = rng.permutation(50).astype(float)
+    seeds = np.stack([actual + rng.normal(0, s, 50) for s in (5.0, 15.0, 30.0)], axis=1)
+    covariate = rng.normal(size=50)
+    row = diagnose("proxy", seeds, actual, covariate, covariate, "synthetic", 1.0)
+    taus = [ranking_metrics(seeds[:, k], actual)["kendall_tau"] for k in range(3)]
+    assert row["seeds"] == 3
+    assert row["kendall_tau"] == pytest.approx(np.mean(taus))
+    assert row["kendall_tau_std"] == pytest.approx(np.std(taus)) and row["kendall_tau_std"] > 0.05
+    one = diagnose("proxy", seeds[:, 0], actual, covariate, covariate, "synthetic", 1.0)
+    assert one["seeds"] == 1 and one["kendall_tau"] == pytest.approx(taus[0]) and "kendall_tau_std" not in one
