@@ -90,8 +90,11 @@ HEADER = ["Estimator", "cells", "τ", "τ std", "ρ", *[f"P@top {f * 100:g}%" fo
           "BR@1%", "WR@1%", "BR@5%", "WR@5%", "bias #params", "bias #free ops", "data", "time (s)"]
 
 
-def _fmt(value: float) -> str:
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
+def _fmt(value: float, column: str = "") -> str:
+    """Three decimals; BR/WR rankings as percentages (the best of 15,625 is 0.0064%)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{100 * value:.2g}%" if column.startswith(("BR@", "WR@")) else f"{value:.3f}"
 
 
 def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
@@ -101,7 +104,7 @@ def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
             "τ std: over seeds (proxies: initialization and minibatch; predictors: training; – for one seed, and for "
             "#params and FLOPs, which do not depend on it), ρ Spearman; "
             "P@top/bot K: share of the true best/worst K% among the estimator's best/worst K%; BR@K / WR@K: best / "
-            "worst true ranking (fraction, lower is better) among the estimator's top K%; bias: Spearman correlation "
+            "worst true ranking (percentile, lower is better) among the estimator's top K%; bias: Spearman correlation "
             "of the rank error (true − estimated ranking) with #params and with the number of parameter-free ops "
             "(skip, avg pool): > 0 means the estimator over-ranks larger / more parameter-free architectures. "
             "Architectures an estimator cannot score rank last. Data: which minibatch the proxy saw.")
@@ -110,7 +113,7 @@ def _caption(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
 def estimator_markdown(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(HEADER) + " |", "|---|" + "---:|" * (len(HEADER) - 3) + "---|---:|"]
     for row in rows:
-        lines.append(f"| {row['estimator']} | {int(row['n'])} | " + " | ".join(_fmt(row.get(c)) for c in COLUMNS)
+        lines.append(f"| {row['estimator']} | {int(row['n'])} | " + " | ".join(_fmt(row.get(c), c) for c in COLUMNS)
                      + f" | {row['data']} | {row['seconds']:.1f} |")
     return "\n".join(lines) + "\n\n" + _caption(rows, context) + "\n"
 
@@ -125,7 +128,7 @@ def estimator_latex(rows: list[dict[str, Any]], context: dict[str, Any]) -> str:
              " & ".join(tex(h) for h in HEADER) + " \\\\", "\\midrule"]
     for row in rows:
         lines.append(" & ".join([tex(row["estimator"]).replace("_", "\\_"), str(int(row["n"])),
-                                 *[tex(_fmt(row.get(c))) for c in COLUMNS],
+                                 *[tex(_fmt(row.get(c), c)) for c in COLUMNS],
                                  tex(row["data"]), f"{row['seconds']:.1f}"]) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
