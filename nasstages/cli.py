@@ -220,7 +220,7 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose
+    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose, store_rows
 
     bench = load_benchmark(args.benchmark, args.store)
     bench.check_dataset(args.dataset)
@@ -235,8 +235,7 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
         rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
     archs = [bench.space.from_string(a) for a in strings]
     covariates = bias_covariates(data, args.dataset, strings, archs)
-    index = {a: k for k, a in enumerate(data.archs)}
-    rows_idx = np.array([index[a] for a in strings])
+    rows_idx = store_rows(data, strings)
     actual = np.array([bench.mean_valid(arch, args.dataset) for arch in archs])
     params, free_ops = covariates["params"], covariates["free_ops"]
     low = LOW_FIDELITY_COLUMN.get(args.dataset)
