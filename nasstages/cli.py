@@ -216,15 +216,13 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     """Rank every estimator of a pool (proxies, and the benchmark's low-fidelity accuracies)
     against the 200-epoch mean validation accuracy."""
     from nasstages.benchmarks import load_benchmark
-    from nasstages.benchmarks.store import read_store
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose, store_rows
+    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose
 
     bench = load_benchmark(args.benchmark, args.store)
     bench.check_dataset(args.dataset)
-    data = read_store(args.store)
     rows, strings = [], None
     for path in args.estimates:
         names, scores, attrs = read_estimates(path)
@@ -234,13 +232,13 @@ def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
             raise ConfigError(f"{path} scores other architectures than {args.estimates[0]}: merge them from one pool")
         rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
     archs = [bench.space.from_string(a) for a in strings]
-    covariates = bias_covariates(data, args.dataset, strings, archs)
-    rows_idx = store_rows(data, strings)
+    covariates = bias_covariates(bench, args.dataset, archs)
     actual = np.array([bench.mean_valid(arch, args.dataset) for arch in archs])
     params, free_ops = covariates["params"], covariates["free_ops"]
     low = LOW_FIDELITY_COLUMN.get(args.dataset)
-    if low and low in data.low_fidelity:
-        rows.append((f"low fidelity ({low})", data.low_fidelity[low][rows_idx], "the benchmark's 12-epoch runs", 0.0))
+    if low and low in bench.low_fidelity:
+        index = [bench.space.to_index(arch) for arch in archs]
+        rows.append((f"low fidelity ({low})", bench.low_fidelity[low][index], "the benchmark's 12-epoch runs", 0.0))
     out = [diagnose(name, scores, actual, params, free_ops, where, seconds) for name, scores, where, seconds in rows]
     context = {"benchmark": args.benchmark, "dataset": args.dataset, "pool": args.pool_name}
     write_json_atomic(args.out, {**provenance({**context, "estimates": [str(p) for p in args.estimates]}),
@@ -314,9 +312,8 @@ def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
     from nasstages.benchmarks import load_benchmark
-    from nasstages.benchmarks.store import read_store
     from nasstages.encoders.graphs import graph_tensors
-    from nasstages.encoders.predictor_quality import SPLITS, evaluate_predictors, summarize
+    from nasstages.encoders.predictor_quality import evaluate_predictors, summarize
     from nasstages.encoders.predictors import PredictorConfig
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
@@ -331,16 +328,13 @@ def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     proportions = [float(p) for p in args.params.get("proportions", [0.001, 0.005, 0.01, 0.05, 0.1])]
     n_seeds = int(args.params.get("seeds", 5))
     top = float(args.params.get("top", 0.05))
-    split = args.params.get("split", "half")
-    if split not in SPLITS:
-        raise ConfigError(f"predictor evaluation split must be one of {SPLITS}, not {split!r}")
+    split = args.params.get("split", "half")  # checked before the first fit
     bench = load_benchmark(args.benchmark, args.store)
     bench.check_dataset(args.dataset)
     archs = list(bench.space.enumerate())
     graphs = graph_tensors(bench.space, archs)
     accuracy = np.asarray(bench.mean_valid_all(args.dataset))
-    strings = [bench.space.to_string(a) for a in archs]
-    covariates = bias_covariates(read_store(args.store), args.dataset, strings, archs)
+    covariates = bias_covariates(bench, args.dataset, archs)
     base_seed = _job_seed(args.global_seed, "predictors", args.benchmark, args.dataset)
     seeds = [base_seed + k for k in range(n_seeds)]
     split_seed = _job_seed(args.global_seed, "predictors", args.benchmark, "split")

@@ -44,6 +44,11 @@ class TabularBenchmark(Benchmark):
     def split(self, dataset: str) -> str:
         return self._tables[dataset].split
 
+    def params_mb(self, dataset: str) -> np.ndarray:
+        """Every architecture's parameter count (MB) on ``dataset``, in official index order."""
+        self.check_dataset(dataset)
+        return self._tables[dataset].params_mb
+
     def query(self, arch: Arch, dataset: str, rng: np.random.Generator, noise: str = "sample") -> Evaluation:
         self.check_dataset(dataset)
         index = self.space.to_index(arch)

@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from nasstages.errors import ConfigError
 from nasstages.report.ranking import FRACTIONS, rank_error_bias, ranking_metrics, true_percentile
 
 PARAMETER_FREE_OPS = ("skip_connect", "avg_pool_3x3")
@@ -18,19 +17,11 @@ LOW_FIDELITY_COLUMN = {"cifar10-valid": "cifar10_val_acc_12ep", "cifar100": "cif
                        "ImageNet16-120": "imagenet_val_acc_12ep"}
 
 
-def store_rows(store, strings: list[str]) -> np.ndarray:
-    """Each architecture's row in the benchmark store; ConfigError naming one that is missing."""
-    index = {a: k for k, a in enumerate(store.archs)}
-    missing = [a for a in strings if a not in index]
-    if missing:
-        raise ConfigError(f"{len(missing)} architectures are not in the benchmark store, e.g. {missing[0]}")
-    return np.array([index[a] for a in strings])
-
-
-def bias_covariates(store, dataset: str, strings: list[str], archs: list) -> dict[str, np.ndarray]:
-    """What rank errors are checked against: #params (the store's params_mb on ``dataset``) and the
-    number of parameter-free ops of each architecture (``strings`` / parsed ``archs``, same order)."""
-    return {"params": store.datasets[dataset].params_mb[store_rows(store, strings)],
+def bias_covariates(bench, dataset: str, archs: list) -> dict[str, np.ndarray]:
+    """What rank errors are checked against: #params (the benchmark's params_mb on ``dataset``) and
+    the number of parameter-free ops of each of ``archs``."""
+    rows = [bench.space.to_index(arch) for arch in archs]
+    return {"params": bench.params_mb(dataset)[rows],
             "free_ops": np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])}
 
 
