@@ -11,7 +11,8 @@ import yaml
 
 from test_workflow import _jobs_run, _snakemake
 from nasstages.evaluators.estimates import minibatch, read_estimates, score_archs
-from nasstages.evaluators.nb201_network import NB201Network, count_parameters
+from nasstages.evaluators.model import count_parameters
+from nasstages.evaluators.nb201_network import NB201Network
 from nasstages.pools import read_pool
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,8 @@ import pytest
 from nasstages.config import check_config as validate_config
 from nasstages.errors import ConfigError
 from nasstages.evaluators.estimates import write_estimates
-from nasstages.evaluators.nb201_network import NB201Network, count_parameters
+from nasstages.evaluators.model import count_parameters
+from nasstages.evaluators.nb201_network import NB201Network
 from nasstages.search import make_optimizer
 from nasstages.search.prefilter import ZeroShotPrefilter, make_prefilter
 from nasstages.search.runner import SearchJob, run_search

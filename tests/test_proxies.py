@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from nasstages.evaluators import proxies
-from nasstages.evaluators.nb201_network import NB201Network, count_parameters
+from nasstages.evaluators.model import count_parameters
+from nasstages.evaluators.nb201_network import NB201Network
 
 W1 = np.array([[1.0, -2.0], [3.0, 0.5]])
 W2 = np.array([[0.5, 1.0], [-1.0, 2.0]])

@@ -30,6 +30,16 @@ MEAN = {"cifar10": (0.49139968, 0.48215827, 0.44653124), "cifar100": (0.5071, 0.
 STD = {"cifar10": (0.24703233, 0.24348505, 0.26158768), "cifar100": (0.2673, 0.2564, 0.2762)}
 
 
+def normalizer(dataset: str, device=None, dtype=None):
+    """Per-channel (mean, std) on the 0..255 pixel scale, shaped (1, 3, 1, 1), to normalize uint8
+    images as (x - mean) / std."""
+    import torch
+
+    mean = torch.tensor(MEAN[dataset], device=device, dtype=dtype).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD[dataset], device=device, dtype=dtype).view(1, 3, 1, 1) * 255
+    return mean, std
+
+
 class DataError(NasstagesError):
     """A dataset archive is missing, corrupt or not in the expected format."""
 

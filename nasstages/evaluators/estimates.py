@@ -31,12 +31,12 @@ def minibatch(batch_size: int, seed: int, data: str | Path | None = None, datase
 
     rng = np.random.default_rng(seed)
     if data:
-        from nasstages.evaluators.cifar import MEAN, STD, load_cifar
+        from nasstages.evaluators.cifar import load_cifar, normalizer
 
         cifar = load_cifar(dataset, data, md5)
         index = rng.choice(len(cifar.train_y), batch_size, replace=False)
-        x = torch.from_numpy(cifar.train_x[index]).double() / 255.0
-        x = (x - torch.tensor(MEAN[dataset]).view(1, 3, 1, 1)) / torch.tensor(STD[dataset]).view(1, 3, 1, 1)
+        mean, std = normalizer(dataset, dtype=torch.float64)
+        x = (torch.from_numpy(cifar.train_x[index]).double() - mean) / std
         return x.float(), torch.from_numpy(cifar.train_y[index]), f"real: {batch_size} {dataset} training images"
     x = torch.from_numpy(rng.standard_normal((batch_size, 3, 32, 32))).float()
     y = torch.from_numpy(rng.integers(0, 10, batch_size))

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nasstages.evaluators.model import count_parameters
 from nasstages.evaluators.proxy_names import PROXIES
 
 
@@ -32,7 +33,7 @@ def _weighted_layers(model: nn.Module) -> list[nn.Module]:
 
 
 def params(model: nn.Module, *_: object) -> float:
-    return float(sum(p.numel() for p in model.parameters() if p.requires_grad))
+    return float(count_parameters(model))
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from nasstages.errors import ConfigError
-from nasstages.evaluators.cifar import MEAN, NUM_CLASSES, STD, CifarData
+from nasstages.evaluators.cifar import NUM_CLASSES, CifarData, normalizer
 from nasstages.evaluators.model import DartsNetwork, count_parameters
 from nasstages.evaluators.protocol import Protocol
 from nasstages.io import atomic_path
@@ -48,12 +48,6 @@ def split_indices(n: int, protocol: Protocol, split_seed: int) -> tuple[np.ndarr
     if protocol.train_size:
         train = train[:protocol.train_size]
     return np.sort(train), np.sort(valid)
-
-
-def _normalizer(dataset: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.tensor(MEAN[dataset], device=device).view(1, 3, 1, 1) * 255
-    std = torch.tensor(STD[dataset], device=device).view(1, 3, 1, 1) * 255
-    return mean, std
 
 
 def augment(images: torch.Tensor, cutout: int, generator: torch.Generator) -> torch.Tensor:
@@ -99,7 +93,7 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, protocol.epochs)
         self.use_amp = protocol.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.mean, self.std = _normalizer(data.dataset, self.device)
+        self.mean, self.std = normalizer(data.dataset, self.device)
         # numba's OpenMP layer (HOTNN in the same process) resets the shared OpenMP thread count;
         # keep the job's count (given, else the current one) for every epoch
         self.threads = threads or torch.get_num_threads()
