@@ -116,6 +116,9 @@ def report_targets():
         extra.append(f"{R}/report/tables/encoders.md")
     if predictor_targets():
         extra.append(f"{R}/report/tables/predictors.md")
+    for path in predictor_targets():  # results/predictors/{benchmark}/{dataset}.json
+        benchmark, dataset = Path(path).parent.name, Path(path).stem
+        extra += [f"{R}/report/figures/predictors_{benchmark}_{dataset}.{ext}" for ext in ("pdf", "png")]
     for path in diagnosis_targets():
         stem = Path(path).stem.removeprefix("diagnosis_")
         extra += [f"{R}/report/tables/estimators_{stem}.md", f"{R}/report/tables/estimators_{stem}.tex",
