@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
 from nasstages.devices import resolve_device
 from nasstages.errors import ConfigError, NasstagesError
 
@@ -89,8 +87,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
 def cmd_search(args: argparse.Namespace) -> None:
     # a search job holds one core (the rule's threads: 1); without this, torch-based methods start
     # a thread per core and parallel jobs oversubscribe the machine. Set before torch is imported.
-    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    os.environ.setdefault("NUMBA_NUM_THREADS", str(args.threads))  # on-the-fly distances (HOTNN) too
+    # numpy's BLAS reads its thread count when numpy is first imported (here: the CLI imports it
+    # no earlier); threads on n <= 150 GP matrices only cost, and oversubscribe parallel jobs
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(name, str(args.threads))
     from nasstages.benchmarks import load_benchmark
     from nasstages.search.runner import SearchJob, run_search
 
@@ -215,6 +215,8 @@ def cmd_estimate_merge(args: argparse.Namespace) -> None:
 def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     """Rank every estimator of a pool (proxies, and the benchmark's low-fidelity accuracies)
     against the 200-epoch mean validation accuracy."""
+    import numpy as np
+
     from nasstages.benchmarks import load_benchmark
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.io import write_json_atomic
@@ -281,6 +283,8 @@ def cmd_pretrain_arch2vec(args: argparse.Namespace) -> None:
 
 
 def cmd_pretrain_quality(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from nasstages.benchmarks import load_benchmark
     from nasstages.encoders.pretrain import representation_quality
     from nasstages.encoders.store import read_embeddings
@@ -309,6 +313,8 @@ PREDICTOR_EVAL_KEYS = {"models", "proportions", "seeds", "top", "split"}
 
 
 def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
+    import numpy as np
+
     from tqdm import tqdm
 
     from nasstages.benchmarks import load_benchmark

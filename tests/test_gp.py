@@ -1,4 +1,6 @@
-"""The distance GP against an exact closed-form GP, and its PSD repair."""
+"""The distance GP against an exact closed-form GP and against the GPyTorch model it replaced
+(posterior to 1e-8 at fixed hyperparameters, at least its marginal likelihood after fitting), its
+analytic gradient, and its PSD repair."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import numpy as np
 import pytest
 
 from nasstages.surrogates import DistanceGP
+from nasstages.surrogates.gpytorch_gp import GPyTorchDistanceGP
 
 
 def closed_form(dist_train, dist_cross, dist_test, y, outputscale, lengthscale, noise, form):
@@ -68,13 +71,74 @@ def test_indefinite_kernel_is_repaired_and_logged(psd, caplog):
     assert any("not PSD" in r.message for r in caplog.records)
 
 
-def test_chunked_marginals_equal_one_prediction():
+def test_marginals_equal_the_joint_posterior_diagonal():
     rng = np.random.default_rng(5)
     points = rng.normal(size=(70, 3))
     distances = np.linalg.norm(points[:, None] - points[None], axis=-1)
     y = np.sin(points[:, 0]) + 0.1 * rng.normal(size=70)
     gp = DistanceGP(form="exp").fit(distances[:40, :40], y[:40])
-    whole = gp.predict(distances[40:, :40])
-    chunked = gp.predict_marginals(distances[40:, :40], chunk=7)
-    np.testing.assert_allclose(chunked.mean, whole.mean, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(chunked.var, whole.var, rtol=1e-8, atol=1e-12)
+    joint = gp.predict(distances[40:, :40], distances[40:, 40:])
+    marginal = gp.predict(distances[40:, :40])
+    np.testing.assert_allclose(marginal.mean, joint.mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(marginal.var, joint.var, rtol=1e-8, atol=1e-12)
+
+
+def _hotnn_problem(n: int, seed: int):
+    from nasstages.distances import make_distance
+    from nasstages.spaces import get_space
+
+    rng = np.random.default_rng(seed)
+    space = get_space("nb201")
+    archs = space.sample_unique(n, rng, by="iso")
+    d = make_distance("hotnn", space).pairwise(archs)
+    return d, rng.normal(size=n) * 3 + 85
+
+
+@pytest.mark.parametrize("form", ["exp", "squared"])
+@pytest.mark.parametrize("problem", ["euclidean", "hotnn"])
+def test_posterior_equals_the_gpytorch_model_at_fixed_hyperparameters(form, problem):
+    if problem == "hotnn":
+        d, y = _hotnn_problem(50, seed=3)
+    else:
+        rng = np.random.default_rng(2)
+        points = rng.normal(size=(50, 3))
+        d = np.linalg.norm(points[:, None] - points[None], axis=2)
+        y = np.cos(points.sum(axis=1)) * 4 + 70
+    train, test = np.arange(35), np.arange(35, 50)
+    old = GPyTorchDistanceGP(form=form).fit(d[np.ix_(train, train)], y[train], optimize=False,
+                                           hyper={"outputscale": 0.8, "lengthscale": float(np.median(d)), "noise": 0.02})
+    hyper = old.hyperparameters()  # GPyTorch's constraint transforms round the values it was given
+    new = DistanceGP(form=form).fit(d[np.ix_(train, train)], y[train], optimize=False, hyper=hyper)
+    args = d[np.ix_(test, train)], d[np.ix_(test, test)]
+    ours, theirs = new.predict(*args), old.predict(*args)
+    np.testing.assert_allclose(ours.mean, theirs.mean, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ours.covariance, theirs.covariance, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(new.predict(args[0]).var, old.predict(args[0]).var, rtol=0, atol=1e-8)
+    assert new.marginal_log_likelihood() == pytest.approx(old.marginal_log_likelihood(), abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fit_reaches_at_least_the_gpytorch_marginal_likelihood(seed):
+    d, y = _hotnn_problem(60, seed)
+    old = GPyTorchDistanceGP(train_iters=40).fit(d, y)
+    new = DistanceGP(train_iters=40).fit(d, y)
+    assert new.marginal_log_likelihood() >= old.marginal_log_likelihood() - 1e-9
+
+
+@pytest.mark.parametrize("psd", ["clip", "jitter"])
+@pytest.mark.parametrize("form", ["exp", "squared"])
+def test_marginal_likelihood_gradient_is_exact(psd, form):
+    # K_{2,3}'s shortest-path metric at ℓ = 5 needs the repair, so its derivative is exercised too
+    d = np.full((5, 5), 2.0)
+    d[np.ix_([0, 1], [2, 3, 4])] = d[np.ix_([2, 3, 4], [0, 1])] = 1.0
+    np.fill_diagonal(d, 0.0)
+    for distances in (d, _hotnn_problem(30, seed=4)[0]):
+        y = np.linspace(1.0, 5.0, len(distances)) ** 1.5
+        gp = DistanceGP(form=form, psd=psd).fit(distances, y, optimize=False,
+                                                  hyper={"outputscale": 1.0, "lengthscale": 5.0, "noise": 1e-2})
+        theta = gp._pack(gp.hyperparameters()) + np.array([0.1, -0.2, 0.3, 0.05])
+        _, gradient = gp._negative_mll(theta)
+        step = 1e-6
+        numeric = [(gp._negative_mll(theta + e)[0] - gp._negative_mll(theta - e)[0]) / (2 * step)
+                   for e in np.eye(4) * step]
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-7)

@@ -127,3 +127,33 @@ def test_bo_on_a_precomputed_distance_matrix_and_thompson_sampling(nb201_bench, 
 
     with pytest.raises(ConfigError, match="holds 'tw' distances"):
         run_search(wrong, nb201_bench, tmp_path / "x.csv", show_progress=False)
+
+
+@pytest.mark.parametrize("metric", ["hotnn", "edit"])
+def test_cached_distances_equal_the_metric_and_solve_each_pair_once(metric):
+    from nasstages.distances import make_distance
+    from nasstages.search.distance_source import CachedDistances
+
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    direct = make_distance(metric, space)
+    source = CachedDistances(space, make_distance(metric, space))
+    archs = [space.sample(rng) for _ in range(200)]
+    observed: list[int] = []
+    for _ in range(6):  # BO rounds: candidates against the observed, then some get observed
+        candidates = source.ids([archs[k] for k in rng.choice(200, 30, replace=False)])
+        if observed:
+            cols = np.array(observed)
+            expected = direct.pairwise([source.arch(i) for i in candidates], [source.arch(j) for j in cols])
+            np.testing.assert_allclose(source.block(candidates, cols), expected, rtol=0, atol=1e-12)
+            np.testing.assert_allclose(source.block(cols, cols), direct.pairwise([source.arch(j) for j in cols]),
+                                       rtol=0, atol=1e-12)
+        joint = source.block(candidates, candidates)
+        np.testing.assert_allclose(joint, direct.pairwise([source.arch(i) for i in candidates]), rtol=0, atol=1e-12)
+        source.observe(candidates[:3])
+        observed += [int(i) for i in candidates[:3] if int(i) not in observed]
+    solved = source.solved
+    source.block(source.ids(archs[:50]), np.array(observed))
+    again = source.solved
+    source.block(source.ids(archs[:50]), np.array(observed))
+    assert source.solved == again >= solved  # a block asked twice solves nothing the second time

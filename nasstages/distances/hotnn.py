@@ -29,9 +29,13 @@ STRUCTURE_DIMS = 6
 
 
 class PackedCells:
-    """Unique cells as padded arrays for the compiled solver."""
+    """Unique cells as padded arrays for the compiled solver.
 
-    def __init__(self, cells: Sequence[CellGraph], vocabulary: list[str], D: np.ndarray, eps: float) -> None:
+    ``memo`` (cell key -> its arrays) lets a caller that packs the same cells again and again (a BO
+    run computing distances on the fly, round after round) featurize each cell once."""
+
+    def __init__(self, cells: Sequence[CellGraph], vocabulary: list[str], D: np.ndarray, eps: float,
+                 keys: Sequence[str] | None = None, memo: dict | None = None) -> None:
         k = len(cells)
         nmax = max(len(c.ops) for c in cells)
         self.sizes = np.array([len(c.ops) for c in cells], dtype=np.int64)
@@ -43,16 +47,28 @@ class PackedCells:
         op_index = {op: v for v, op in enumerate(vocabulary)}
         for c, cell in enumerate(cells):
             n = len(cell.ops)
-            features = cell_features(cell)
-            ops = np.array([op_index[op] for op in cell.ops])
-            s = features.structure
+            key = (keys[c], tuple(vocabulary)) if memo is not None and keys is not None else None
+            arrays = memo.get(key) if key is not None else None
+            if arrays is None:
+                arrays = _cell_arrays(cell, op_index, D, eps)
+                if key is not None:
+                    memo[key] = arrays
+            ops, structure, intra, rows, prefix = arrays
             self.ops[c, :n] = ops
-            self.structure[c, :n] = s
-            h = np.abs(s[:, None, :] - s[None, :, :]).mean(axis=2)
-            self.intra[c, :n, :n] = eps * D[ops[:, None], ops[None, :]] + (1 - eps) * h
-            rows = np.sort(self.intra[c, :n, :n], axis=1)
+            self.structure[c, :n] = structure
+            self.intra[c, :n, :n] = intra
             self.sorted_intra[c, :n, :n] = rows
-            self.prefix_intra[c, :n, 1 : n + 1] = np.cumsum(rows, axis=1)
+            self.prefix_intra[c, :n, 1 : n + 1] = prefix
+
+
+def _cell_arrays(cell: CellGraph, op_index: dict[str, int], D: np.ndarray, eps: float):
+    """(op ids, structural vectors, intra-cell cost C^p, its rows sorted, their prefix sums) of one cell."""
+    ops = np.array([op_index[op] for op in cell.ops])
+    s = cell_features(cell).structure
+    h = np.abs(s[:, None, :] - s[None, :, :]).mean(axis=2)
+    intra = eps * D[ops[:, None], ops[None, :]] + (1 - eps) * h
+    rows = np.sort(intra, axis=1)
+    return ops, s, intra, rows, np.cumsum(rows, axis=1)
 
 
 def restart_permutations(nmax: int, restarts: int, seed: int = 0) -> np.ndarray:
@@ -85,6 +101,8 @@ class HOTNN(Distance):
             raise ConfigError("hotnn: restarts and max_iter must be at least 1")
         self.epsilon, self.lam, self.eta, self.loss = float(epsilon), float(lam), float(eta), loss
         self.restarts, self.max_iter, self.tol = int(restarts), int(max_iter), float(tol)
+        self._cell_memo: dict = {}  # packed arrays per unique cell, reused across calls
+        self._graph_memo: dict[str, Any] = {}  # canonical network graph per architecture string
 
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "lam": self.lam, "eta": self.eta, "loss": self.loss,
@@ -98,8 +116,8 @@ class HOTNN(Distance):
         all_cells = list(cells_a) + list(cells_b or [])
         vocabulary = sorted({op for cell in all_cells for op in cell.ops} | set(all_cells[0].vocabulary))
         D = op_distance_table(vocabulary)
-        pa = PackedCells(cells_a, vocabulary, D, self.epsilon)
-        pb = pa if cells_b is None else PackedCells(cells_b, vocabulary, D, self.epsilon)
+        pa = PackedCells(cells_a, vocabulary, D, self.epsilon, keys_a, self._cell_memo)
+        pb = pa if cells_b is None else PackedCells(cells_b, vocabulary, D, self.epsilon, keys_b, self._cell_memo)
         order = {key: r for r, key in enumerate(sorted(set(keys_a) | set(keys_b or [])))}
         rank_a = np.array([order[k] for k in keys_a], dtype=np.int64)
         rank_b = rank_a if keys_b is None else np.array([order[k] for k in keys_b], dtype=np.int64)
@@ -128,9 +146,16 @@ class HOTNN(Distance):
             raise ConfigError("hotnn: device 'cuda' asked for but no CUDA GPU is available; use device auto or cpu")
         return False
 
+    def _network(self, arch: Arch):
+        key = self.space.to_string(arch)
+        graph = self._graph_memo.get(key)
+        if graph is None:
+            graph = self._graph_memo[key] = self.space.to_graph(self.space.canonicalize(arch))
+        return graph
+
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
-        net_a = [self.space.to_graph(self.space.canonicalize(a)) for a in archs_a]
-        net_b = net_a if archs_b is None else [self.space.to_graph(self.space.canonicalize(b)) for b in archs_b]
+        net_a = [self._network(a) for a in archs_a]
+        net_b = net_a if archs_b is None else [self._network(b) for b in archs_b]
         # one unique-cell list per side, keyed by (cell name, cell content)
         def unique_cells(nets):
             keys = [(name, cell.ops, cell.adjacency.tobytes()) for net in nets for name, cell in net.cells.items()]

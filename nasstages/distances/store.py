@@ -5,7 +5,9 @@ architectures (diagonal tiles are symmetric). A tile exists only when complete (
 so a killed job leaves nothing marked done. Every file records the metric, its parameters'
 hash and the pool's checksum; merging refuses tiles made from anything else.
 
-Matrix layout: ``/distances`` N×N float32 (chunked, symmetric, zero diagonal), ``/archs``;
+Matrix layout: ``/distances`` N×N float32 (chunked by row, uncompressed: a BO job reads the rows
+of the ~100 architectures it observed in milliseconds instead of inflating the whole matrix;
+symmetric, zero diagonal), ``/archs``;
 attributes ``metric``, ``params`` (JSON), ``params_hash``, ``space``, ``pool_sha256``,
 ``provenance``, ``format_version``, ``complete``.
 """
@@ -98,10 +100,9 @@ def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_pat
     if missing:
         raise NasstagesError(f"cannot merge: tiles {missing} are missing")
     np.fill_diagonal(matrix, 0.0)
-    chunk = max(1, min(n, 512))
     with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as h5:
-            h5.create_dataset("distances", data=matrix, chunks=(chunk, chunk), compression="gzip", shuffle=True)
+            h5.create_dataset("distances", data=matrix, chunks=(1, max(n, 1)))
             h5.create_dataset("archs", data=np.array(list(strings), dtype=object), dtype=h5py.string_dtype())
             h5.attrs.update({
                 "format_version": MATRIX_FORMAT_VERSION, "metric": distance.name, "space": distance.space.name,
@@ -121,20 +122,50 @@ class DistanceMatrix:
     params_hash: str
 
 
+MATRIX_FIX = "delete it and rerun the distances stage (snakemake)"
+
+
+class MatrixRows:
+    """A merged matrix opened for row reads: its metadata checked, each row read when first asked."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path
+        try:
+            self._h5 = h5py.File(path, "r")
+            attrs = dict(self._h5.attrs)
+            if not attrs.get("complete") or int(attrs.get("format_version", -1)) != MATRIX_FORMAT_VERSION:
+                raise CorruptStoreError(f"distance matrix {path} is partial or of another format; {MATRIX_FIX}")
+            self.archs = [s.decode() for s in self._h5["archs"][()]]
+            self._dataset = self._h5["distances"]
+        except CorruptStoreError:
+            raise
+        except (OSError, KeyError, ValueError) as exc:
+            raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+        if self._dataset.shape != (len(self.archs), len(self.archs)):
+            raise CorruptStoreError(f"distance matrix {path} has shape {self._dataset.shape} for {len(self.archs)} "
+                                    f"archs; {MATRIX_FIX}")
+        self.metric, self.params = str(attrs["metric"]), json.loads(attrs["params"])
+        self.params_hash = str(attrs["params_hash"])
+        self._rows: dict[int, np.ndarray] = {}
+
+    def all(self) -> np.ndarray:
+        try:
+            return self._dataset[()]
+        except (OSError, ValueError) as exc:
+            raise CorruptStoreError(f"distance matrix {self.path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+
+    def rows(self, ids: np.ndarray) -> np.ndarray:
+        """Rows ``ids`` (len(ids) × N, float64), each read from the file once."""
+        try:
+            for i in map(int, ids):
+                if i not in self._rows:
+                    self._rows[i] = self._dataset[i].astype(np.float64)
+        except (OSError, ValueError) as exc:
+            raise CorruptStoreError(f"distance matrix {self.path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+        return np.stack([self._rows[int(i)] for i in ids]) if len(ids) else np.zeros((0, len(self.archs)))
+
+
 def read_matrix(path: str | Path) -> DistanceMatrix:
     """Read a merged matrix; raises CorruptStoreError with the fix on a partial or damaged file."""
-    fix = "delete it and rerun the distances stage (snakemake)"
-    try:
-        with h5py.File(path, "r") as h5:
-            attrs = dict(h5.attrs)
-            if not attrs.get("complete") or int(attrs.get("format_version", -1)) != MATRIX_FORMAT_VERSION:
-                raise CorruptStoreError(f"distance matrix {path} is partial or of another format; {fix}")
-            archs = [s.decode() for s in h5["archs"][()]]
-            distances = h5["distances"][()]
-    except CorruptStoreError:
-        raise
-    except (OSError, KeyError, ValueError) as exc:
-        raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {fix}") from exc
-    if distances.shape != (len(archs), len(archs)):
-        raise CorruptStoreError(f"distance matrix {path} has shape {distances.shape} for {len(archs)} archs; {fix}")
-    return DistanceMatrix(archs, distances, str(attrs["metric"]), json.loads(attrs["params"]), str(attrs["params_hash"]))
+    matrix = MatrixRows(path)
+    return DistanceMatrix(matrix.archs, matrix.all(), matrix.metric, matrix.params, matrix.params_hash)

@@ -138,7 +138,6 @@ class AnasodBO(_AnasodBase):
         self.success_tol, self.failure_tol = success_tol, failure_tol
         self.successes = self.failures = 0
         self.gp = DistanceGP(form="squared", train_iters=train_iters)
-        self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
         started = time.perf_counter()

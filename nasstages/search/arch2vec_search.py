@@ -44,7 +44,6 @@ class _EmbeddedSpace(Optimizer):
         self.row_of = {s: k for k, s in enumerate(self.strings)}
         self.rows: list[int] = []
         self.observed: list[float] = []
-        self.proposal_info: list[dict[str, float]] = []
 
     def unevaluated(self) -> np.ndarray:
         mask = np.ones(len(self.strings), dtype=bool)

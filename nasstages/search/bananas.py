@@ -60,7 +60,6 @@ class Bananas(HistoryOptimizer):
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.acquisition = acquisition
         self.prefilter = make_prefilter(space, rng, zs_prefilter)
-        self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
         started = time.perf_counter()

@@ -17,14 +17,27 @@ from nasstages.spaces import Arch, SearchSpace
 
 
 class Optimizer(abc.ABC):
-    """Base class: ``ask(n)`` proposes, ``tell`` reports, ``state_dict`` checkpoints."""
+    """Base class: ``ask(n)`` proposes, ``tell`` reports, ``state_dict`` checkpoints.
+
+    The runner also reads three declared hooks, each with a neutral default: ``batch_size``
+    (queries per ``ask``; None: the job's), ``proposal_info`` (after ``ask``: one dict per proposed
+    architecture with ``predicted_acc``, ``predicted_std``, ``surrogate_s``; empty: no model
+    predictions) and :meth:`summary` (facts for the run's JSON record).
+    """
 
     #: space capabilities this method needs (see ``SearchSpace.capabilities``) -> why
     requires: dict[str, str] = {}
+    #: architectures per ask (a method's own batch, e.g. a k-DPP); None: the job's batch_size
+    batch_size: int | None = None
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
         self.space = space
         self.rng = rng
+        self.proposal_info: list[dict[str, float]] = []
+
+    def summary(self) -> dict[str, Any]:
+        """Facts about the finished run for its JSON record (surrogate repairs, final β, ...)."""
+        return {}
 
     @abc.abstractmethod
     def ask(self, n: int) -> list[Arch]:

@@ -34,7 +34,6 @@ class GatesPredictorSearch(HistoryOptimizer):
         self.n_init, self.batch_size = n_init, batch_size
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.prefilter = make_prefilter(space, rng, zs_prefilter)
-        self.proposal_info: list[dict[str, float]] = []
 
     def ask(self, n: int) -> list[Arch]:
         if len(self.archs) < self.n_init:

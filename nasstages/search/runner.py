@@ -104,9 +104,9 @@ def run_search(
     bar = tqdm(total=job.budget, initial=len(state.rows), disable=not show_progress, mininterval=1.0,
                desc=f"{job.method} {job.dataset} seed{job.seed}")
     while len(state.rows) < job.budget:
-        n = min(getattr(optimizer, "batch_size", None) or job.batch_size, job.budget - len(state.rows))
+        n = min(optimizer.batch_size or job.batch_size, job.budget - len(state.rows))
         archs = optimizer.ask(n)
-        info = getattr(optimizer, "proposal_info", None) or [NO_PREDICTION] * len(archs)
+        info = optimizer.proposal_info or [NO_PREDICTION] * len(archs)
         evaluations = [bench.query(a, job.dataset, noise_rng, job.noise) for a in archs]
         optimizer.tell(archs, evaluations)
         for arch, evaluation, predicted in zip(archs, evaluations, info):
@@ -139,7 +139,7 @@ def run_search(
         "split": bench.split(job.dataset),
         "final": {k: state.rows[-1][k] for k in ("incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc")},
         "csv": out_csv.name,
-        "optimizer": optimizer.summary() if hasattr(optimizer, "summary") else {},
+        "optimizer": optimizer.summary(),
     })
     write_json_atomic(meta_path, meta)
     if ckpt_path.exists():

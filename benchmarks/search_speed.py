@@ -1,0 +1,133 @@
+"""Seconds per search run, new implementation against a previous commit, in one run of this script.
+
+Each run is a ``python -m nasstages search`` subprocess, so process start and imports count, as
+they do for every Snakemake job. The previous implementation runs from a ``git worktree`` of
+``--previous`` (default: the commit before the surrogate rewrite) on the same stores and matrices.
+Printed per method: median seconds per run over ``--seeds`` seeds for both, their ratio, the
+new run's surrogate share (the ``surrogate_s`` column's sum over the run's wall-clock) and the goal.
+
+Needs the default pipeline's stores and TNB101 macro matrices (``snakemake --profile
+workflow/profiles/local`` first, or at least ``results/benchmarks/{nb201,tnb101_macro}.h5`` and
+``results/distances/tnb101_macro/{edit,otmann,hotnn}/all.h5``); arch2vec methods also need
+``results/encoders/nb201/arch2vec.h5`` and are skipped without it.
+
+    python benchmarks/search_speed.py [--previous COMMIT] [--seeds 3] [--only hotnas,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+PREVIOUS = "eb6788f"  # last commit on the GPyTorch surrogate, before the search-speed work (issue 16)
+
+
+@dataclass
+class Case:
+    method: str
+    benchmark: str
+    dataset: str
+    budget: int
+    goal_s: float | None
+    matrix: str = ""  # metric of the whole-space matrix read, if any
+    needs: str = ""  # a file the case needs beyond the store
+
+    @property
+    def label(self) -> str:
+        where = "whole space" if self.matrix else "Alg. 1 pool, on the fly"
+        return f"{self.method} {self.benchmark} {self.dataset} ({where}, {self.budget} q)"
+
+
+CASES = [
+    *[Case(m, "tnb101_macro", "normal", 100, 1.0, matrix=metric)
+      for m, metric in (("bo_edit", "edit"), ("nasbot", "otmann"), ("hotnas", "hotnn"))],
+    *[Case(m, "nb201", "cifar10-valid", 150, 3.0) for m in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp")],
+    *[Case(m, "nb201", "cifar10-valid", 150, None) for m in ("anasod_bo", "bananas", "gates_predictor")],
+    *[Case(m, "nb201", "cifar10-valid", 150, None, needs="results/encoders/nb201/arch2vec.h5")
+      for m in ("arch2vec_bo", "arch2vec_rl")],
+    *[Case(m, "nb201", "cifar10-valid", 150, None) for m in ("rs", "re")],
+]
+
+
+def run_once(checkout: Path, case: Case, seed: int, results: Path, out_dir: Path) -> tuple[float, float]:
+    """(wall seconds, surrogate seconds) of one search process run from ``checkout``."""
+    params: dict = {}
+    if case.matrix:
+        params["distance_matrix"] = str(results / "distances" / case.benchmark / case.matrix / "all.h5")
+    if case.needs:
+        params["embeddings"] = str(ROOT / case.needs)
+    out = out_dir / f"{case.method}_{case.benchmark}_{seed}.csv"
+    command = [sys.executable, "-m", "nasstages", "search", "--benchmark", case.benchmark,
+               "--store", str(results / "benchmarks" / f"{case.benchmark}.h5"), "--dataset", case.dataset,
+               "--method", case.method, "--seed", str(seed), "--budget", str(case.budget),
+               "--params", json.dumps(params), "--checkpoint-every", "25", "--out", str(out), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+    started = time.perf_counter()
+    subprocess.run(command, cwd=checkout, env=env, check=True, capture_output=True)
+    wall = time.perf_counter() - started
+    log = pd.read_csv(out)
+    return wall, float(log["surrogate_s"].sum())
+
+
+def previous_checkout(commit: str, where: Path) -> Path:
+    subprocess.run(["git", "worktree", "add", "--detach", str(where), commit], cwd=ROOT, check=True,
+                   capture_output=True)
+    return where
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--previous", default=PREVIOUS, help="commit of the previous implementation")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--only", default="", help="comma-separated methods")
+    parser.add_argument("--no-previous", action="store_true", help="time the new implementation only")
+    args = parser.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    cases = [c for c in CASES if (not only or c.method in only) and (not c.needs or (ROOT / c.needs).exists())]
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
+          f"one search job per process, 1 thread; median of {args.seeds} seeds")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        checkouts = {"new": ROOT}
+        if not args.no_previous:
+            checkouts["previous"] = previous_checkout(args.previous, tmp / "previous")
+        try:
+            for name, checkout in checkouts.items():  # warm-up: numba's on-disk cache of each checkout
+                run_once(checkout, Case("hotnas", "nb201", "cifar10-valid", 12, None), 0, args.results, tmp)
+            header = f"{'case':<62} {'previous s':>10} {'new s':>7} {'speed-up':>8} {'surrogate':>9} {'goal':>6}"
+            print(header)
+            print("-" * len(header))
+            for case in cases:
+                times: dict[str, float] = {}
+                share = 0.0
+                for name, checkout in checkouts.items():
+                    runs = [run_once(checkout, case, seed, args.results, tmp) for seed in range(args.seeds)]
+                    times[name] = statistics.median(w for w, _ in runs)
+                    if name == "new":
+                        share = statistics.median(s / w for w, s in runs)
+                before = times.get("previous", float("nan"))
+                goal = f"{case.goal_s:.0f} s" if case.goal_s else "-"
+                met = "" if not case.goal_s else (" met" if times["new"] <= case.goal_s else " MISSED")
+                print(f"{case.label:<62} {before:>10.2f} {times['new']:>7.2f} {before / times['new']:>7.1f}x "
+                      f"{share:>8.0%} {goal:>6}{met}", flush=True)
+        finally:
+            if "previous" in checkouts:
+                subprocess.run(["git", "worktree", "remove", "--force", str(checkouts["previous"])], cwd=ROOT,
+                               capture_output=True)
+    print(f"load average at the end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Where a distance-kernel BO gets its distances: a precomputed matrix over a pool, or a metric
+computed on the fly with every solved pair cached. Both name architectures by integer ids so the
+BO loop gathers blocks of a matrix instead of re-parsing strings every round."""
+
+from __future__ import annotations
+
+import abc
+from typing import Sequence
+
+import numpy as np
+
+from nasstages.errors import ConfigError
+from nasstages.spaces import Arch, SearchSpace
+
+
+class DistanceSource(abc.ABC):
+    """Integer ids for architectures and the distances between them."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+
+    @abc.abstractmethod
+    def ids(self, archs: Sequence[Arch]) -> np.ndarray:
+        """The id of each architecture (registering new ones where the source can)."""
+
+    @abc.abstractmethod
+    def arch(self, i: int) -> Arch:
+        """The architecture with id ``i``."""
+
+    @abc.abstractmethod
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Distances (len(rows) × len(cols), float64) between two id lists."""
+
+    def observe(self, ids: np.ndarray) -> None:
+        """Architectures now observed (a source that caches may keep their distances)."""
+
+
+class MatrixDistances(DistanceSource):
+    """A distance stage matrix file: ids are its rows, so its pool is the finite candidate set.
+
+    Rows are read when first needed; by symmetry a block (candidates × observed) is the observed
+    architectures' rows, so a run reads ~budget rows, not the whole matrix."""
+
+    def __init__(self, space: SearchSpace, path: str, metric: str) -> None:
+        super().__init__(space)
+        from nasstages.distances.store import MatrixRows
+
+        self.matrix = MatrixRows(path)
+        if self.matrix.metric != metric:
+            raise ConfigError(f"{path} holds {self.matrix.metric!r} distances, not {metric!r}")
+        self.path = path
+        self.strings = self.matrix.archs
+        self._row = {s: k for k, s in enumerate(self.strings)}
+        self._archs: dict[int, Arch] = {}
+
+    @property
+    def size(self) -> int:
+        return len(self.strings)
+
+    def ids(self, archs: Sequence[Arch]) -> np.ndarray:
+        try:
+            return np.array([self._row[self.space.to_string(a)] for a in archs], dtype=np.int64)
+        except KeyError as exc:
+            raise ConfigError(f"architecture {exc.args[0]} is not in the pool of {self.path}") from None
+
+    def arch(self, i: int) -> Arch:
+        if i not in self._archs:
+            self._archs[i] = self.space.from_string(self.strings[i])
+        return self._archs[i]
+
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        if len(cols) <= len(rows):
+            return np.ascontiguousarray(self.matrix.rows(cols)[:, rows].T)  # symmetric: d(r, c) = d(c, r)
+        return self.matrix.rows(rows)[:, cols]
+
+
+class CachedDistances(DistanceSource):
+    """A metric on the fly, every pair against an observed architecture solved once.
+
+    A BO round needs candidates × observed; every observed architecture was a candidate before,
+    and candidates recur (mutants of the same parents), so each round solves only new candidates
+    against the observed and old candidates against the newest observations. The cache holds
+    those columns (architectures seen × observed: a few MB); pairs of two unobserved candidates
+    (the joint covariance of Thompson sampling and the k-DPP) are solved each time they are asked.
+    Pairs are keyed by canonical form, since every metric works on canonical representatives."""
+
+    def __init__(self, space: SearchSpace, metric) -> None:
+        super().__init__(space)
+        self.metric = metric
+        self._id: dict[str, int] = {}  # architecture string -> id
+        self._archs: list[Arch] = []
+        self._canonical_id: dict[str, int] = {}  # canonical string -> row of the cache
+        self._row: list[int] = []  # id -> row
+        self._representative: list[int] = []  # row -> the first id seen with that canonical form
+        self._column: dict[int, int] = {}  # row of an observed architecture -> its column
+        self._column_rows: list[int] = []  # column -> its row
+        self._values = np.full((0, 0), np.nan)
+        self.solved = 0  # pairs handed to the metric
+
+    def ids(self, archs: Sequence[Arch]) -> np.ndarray:
+        out = np.empty(len(archs), dtype=np.int64)
+        for k, arch in enumerate(archs):
+            key = self.space.to_string(arch)
+            if key not in self._id:
+                self._id[key] = len(self._archs)
+                self._archs.append(arch)
+                canonical = self.space.to_string(self.space.canonicalize(arch))
+                if canonical not in self._canonical_id:
+                    self._canonical_id[canonical] = len(self._canonical_id)
+                    self._representative.append(len(self._archs) - 1)
+                self._row.append(self._canonical_id[canonical])
+            out[k] = self._id[key]
+        return out
+
+    def arch(self, i: int) -> Arch:
+        return self._archs[i]
+
+    def observe(self, ids: np.ndarray) -> None:
+        """Mark architectures as observed: their distances to every other one are cached from now on."""
+        for i in np.asarray(ids, dtype=np.int64):
+            row = self._row[int(i)]
+            if row in self._column:
+                continue
+            slot = self._column[row] = len(self._column)
+            self._column_rows.append(row)
+            self._reserve()
+            # what this row already knows against the earlier observed is their column's entry too
+            self._values[self._column_rows[:slot], slot] = self._values[row, :slot]
+            self._values[row, slot] = 0.0
+
+    def _reserve(self) -> None:
+        rows, cols = len(self._canonical_id), len(self._column)
+        if rows > self._values.shape[0] or cols > self._values.shape[1]:
+            shape = (max(rows, 2 * self._values.shape[0], 512), max(cols, 2 * self._values.shape[1], 64))
+            grown = np.full(shape, np.nan)
+            grown[: self._values.shape[0], : self._values.shape[1]] = self._values
+            self._values = grown
+
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        row_keys = np.array([self._row[int(i)] for i in rows], dtype=np.int64)
+        col_keys = np.array([self._row[int(j)] for j in cols], dtype=np.int64)
+        if not all(int(c) in self._column for c in col_keys):
+            return self._solve_direct(row_keys, col_keys)
+        self._reserve()
+        slots = np.array([self._column[int(c)] for c in col_keys], dtype=np.int64)
+        missing = np.isnan(self._values[np.ix_(row_keys, slots)])
+        if missing.any():
+            # first the rows never solved against any of cols (new candidates), then the others
+            # against the columns they lack (usually the newest observations only)
+            unseen = missing.all(axis=1)
+            self._solve(row_keys[unseen], col_keys)
+            partial = missing.any(axis=1) & ~unseen
+            if partial.any():
+                self._solve(row_keys[partial], col_keys[missing[partial].any(axis=0)])
+        return self._values[np.ix_(row_keys, slots)].astype(np.float64, copy=True)
+
+    def _representatives(self, keys: np.ndarray) -> list[Arch]:
+        return [self._archs[self._representative[int(k)]] for k in keys]
+
+    def _solve(self, row_keys: np.ndarray, col_keys: np.ndarray) -> None:
+        row_keys, col_keys = np.unique(row_keys), np.unique(col_keys)
+        if not len(row_keys) or not len(col_keys):
+            return
+        fresh = self._pairwise(row_keys, col_keys)
+        slots = np.array([self._column[int(c)] for c in col_keys], dtype=np.int64)
+        self._values[np.ix_(row_keys, slots)] = fresh
+        # an observed row is also a column: keep both orientations equal
+        for r, row in enumerate(row_keys):
+            if int(row) in self._column:
+                self._values[col_keys, self._column[int(row)]] = fresh[r]
+
+    def _solve_direct(self, row_keys: np.ndarray, col_keys: np.ndarray) -> np.ndarray:
+        unique_rows, row_index = np.unique(row_keys, return_inverse=True)
+        unique_cols, col_index = np.unique(col_keys, return_inverse=True)
+        return self._pairwise(unique_rows, unique_cols)[np.ix_(row_index, col_index)]
+
+    def _pairwise(self, row_keys: np.ndarray, col_keys: np.ndarray) -> np.ndarray:
+        """The metric between two lists of canonical rows; equal rows at 0, as the a×a matrices have it."""
+        fresh = self.metric.pairwise(self._representatives(row_keys), self._representatives(col_keys))
+        self.solved += fresh.size
+        fresh[row_keys[:, None] == col_keys[None, :]] = 0.0
+        return fresh
