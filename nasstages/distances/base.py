@@ -56,11 +56,21 @@ class FeatureDistance(Distance):
     def features(self, archs: Sequence[Arch]) -> np.ndarray:
         """(len(archs), d) feature matrix of canonical representatives."""
 
+    def memoized_features(self, archs: Sequence[Arch]) -> np.ndarray:
+        """:meth:`features`, each architecture's vector computed once per instance (a BO run asks
+        for the same observed architectures every round)."""
+        memo = self.__dict__.setdefault("_feature_memo", {})
+        keys = [self.space.to_string(a) for a in archs]
+        fresh = {key: arch for key, arch in zip(keys, archs) if key not in memo}
+        if fresh:
+            memo.update(zip(fresh, self.features(list(fresh.values()))))
+        return np.array([memo[key] for key in keys])
+
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
         from scipy.spatial.distance import cdist  # ~0.2 s of import: only where a feature distance runs
 
-        fa = self.features(archs_a)
-        fb = fa if archs_b is None else self.features(archs_b)
+        fa = self.memoized_features(archs_a)
+        fb = fa if archs_b is None else self.memoized_features(archs_b)
         out = cdist(fa, fb, metric=self.metric)
         if archs_b is None:
             np.fill_diagonal(out, 0.0)
