@@ -26,7 +26,7 @@ from nasstages.config import (  # noqa: E402
     check_results_folder,
     seeds_of,
 )
-from nasstages.distances import ENCODER_OF_METRIC  # noqa: E402
+from nasstages.distances import DISTANCES, ENCODER_OF_METRIC  # noqa: E402
 from nasstages.errors import ConfigError  # noqa: E402
 from nasstages.report.tables import ERROR_TABLE_BENCHMARKS  # noqa: E402
 from nasstages.search import ENCODER_OF_METHOD, algorithm_of, method_class  # noqa: E402

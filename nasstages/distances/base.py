@@ -20,6 +20,8 @@ class Distance(abc.ABC):
     """A pairwise architecture distance with named, hashable parameters."""
 
     name: str = ""
+    #: its solver uses several threads (numba ``prange``): a tile job of it gets the configured threads
+    multithreaded: bool = False
     #: space capabilities this metric needs (see ``SearchSpace.capabilities``) -> why
     requires: dict[str, str] = {}
 

@@ -85,6 +85,7 @@ class HOTNN(Distance):
     """Hierarchical OT distance; cells solved once per unique canonical cell pair."""
 
     name = "hotnn"
+    multithreaded = True  # the compiled FGW solver runs pairs in parallel
 
     def __init__(self, space: SearchSpace, epsilon: float = 0.5, lam: float = 0.5, eta: float = 0.2,
                  loss: str = "absolute", restarts: int = 1, max_iter: int = 100, tol: float = 1e-9,

@@ -25,6 +25,13 @@ def distance_tiles(w):
     ]
 
 
+def distance_tile_threads(w):
+    """The configured threads for a metric whose solver is parallel (HOTNN); one for the others
+    (OTMANN, edit, ...: single-threaded, so a second reserved core would sit idle)."""
+    threads = rule_threads("distance_tile", config["distances"][w.space].get("threads", 2))
+    return threads if DISTANCES.get(w.metric).multithreaded else 1
+
+
 rule distance_tile:
     input:
         pool=f"{R}/pools/{{space}}/{{pool}}.h5",
@@ -40,9 +47,10 @@ rule distance_tile:
     wildcard_constraints:
         i=r"\d+",
         j=r"\d+",
-    threads: lambda w: rule_threads("distance_tile", config["distances"][w.space].get("threads", 2))
+    threads: distance_tile_threads
     resources:
         **rule_resources("distance_tile"),
+    priority: 10  # on the critical path: every BO job reading the matrix waits for all its tiles
     shell:
         "NUMBA_NUM_THREADS={threads} nasstages distances tile --space {wildcards.space} --metric {wildcards.metric}"
         " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
@@ -64,6 +72,7 @@ rule distance_matrix:
     threads: rule_threads("distance_matrix", 1)
     resources:
         **rule_resources("distance_matrix"),
+    priority: 10
     shell:
         "nasstages distances merge --space {wildcards.space} --metric {wildcards.metric}"
         " --params {params.metric_params:q} --pool {input.pool:q} --tiles {params.tiles}"
