@@ -89,7 +89,9 @@ def previous_checkout(commit: str, where: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--previous", default=PREVIOUS, help="commit of the previous implementation")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="runs per method of the new implementation")
+    parser.add_argument("--previous-seeds", type=int, default=1,
+                        help="runs per method of the previous one (up to 35 s each)")
     parser.add_argument("--results", type=Path, default=ROOT / "results")
     parser.add_argument("--only", default="", help="comma-separated methods")
     parser.add_argument("--no-previous", action="store_true", help="time the new implementation only")
@@ -97,7 +99,8 @@ def main() -> None:
     only = set(filter(None, args.only.split(",")))
     cases = [c for c in CASES if (not only or c.method in only) and (not c.needs or (ROOT / c.needs).exists())]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
-          f"one search job per process, 1 thread; median of {args.seeds} seeds")
+          f"one search job per process, 1 thread; median over seeds (new: {args.seeds}, previous: "
+          f"{args.previous_seeds})")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         checkouts = {"new": ROOT}
@@ -113,7 +116,8 @@ def main() -> None:
                 times: dict[str, float] = {}
                 share = 0.0
                 for name, checkout in checkouts.items():
-                    runs = [run_once(checkout, case, seed, args.results, tmp) for seed in range(args.seeds)]
+                    seeds = args.seeds if name == "new" else args.previous_seeds
+                    runs = [run_once(checkout, case, seed, args.results, tmp) for seed in range(seeds)]
                     times[name] = statistics.median(w for w, _ in runs)
                     if name == "new":
                         share = statistics.median(s / w for w, s in runs)

@@ -142,3 +142,27 @@ def test_marginal_likelihood_gradient_is_exact(psd, form):
         numeric = [(gp._negative_mll(theta + e)[0] - gp._negative_mll(theta - e)[0]) / (2 * step)
                    for e in np.eye(4) * step]
         np.testing.assert_allclose(gradient, numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_pool_posterior_updated_round_by_round_equals_a_fresh_prediction():
+    from nasstages.surrogates.gp import PoolPosterior
+
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(300, 3))
+    d = np.linalg.norm(points[:, None] - points[None], axis=2)
+    y = np.sin(points.sum(axis=1))
+    pool, gp, hyper = PoolPosterior(300), DistanceGP(), None
+    ids = list(rng.choice(300, 10, replace=False))
+    asked: list[int] = []
+    for round_ in range(30):  # a BO run: refits every 5 observations, one observation per round
+        train = np.array(ids)
+        gp.fit(d[np.ix_(train, train)], y[train], hyper=hyper, optimize=round_ % 5 == 0)
+        hyper = gp.hyperparameters()
+        incremental = pool.posterior(gp, train, lambda rows: (asked.extend(map(int, rows)), d[rows])[1])
+        fresh = gp.predict(d[:, train])
+        np.testing.assert_allclose(incremental.mean, fresh.mean, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(incremental.var, fresh.var, rtol=0, atol=1e-9)
+        ids.append(int(rng.choice(np.setdiff1d(np.arange(300), ids))))
+    assert pool.full_updates == 6  # one per refit; the other rounds only added a row
+    # rows asked: a refit the whole training set (10, 15, ..., 35 points), any other round its one new point
+    assert len(asked) == sum(range(10, 40, 5)) + 24

@@ -114,7 +114,14 @@ def test_bo_on_a_precomputed_distance_matrix_and_thompson_sampling(nb201_bench, 
     distance = make_distance("tw", pool.space)
     compute_tile(distance, pool.archs, strings, 1, 0, 0, tmp_path / "tile.h5")
     merge_tiles(distance, strings, 1, [tmp_path / "tile.h5"], tmp_path / "tw.h5", {})
-    assert read_matrix(tmp_path / "tw.h5").distances.shape == (60, 60)
+    matrix = read_matrix(tmp_path / "tw.h5").distances
+    assert matrix.shape == (60, 60)
+    from nasstages.search.distance_source import MatrixDistances
+
+    rows = MatrixDistances(pool.space, str(tmp_path / "tw.h5"), "tw")  # lazy row reads, either orientation
+    a, b = np.array([3, 17, 42, 5]), np.array([8, 1, 59, 30, 11, 2])
+    np.testing.assert_array_equal(rows.block(a, b), matrix[np.ix_(a, b)])
+    np.testing.assert_array_equal(rows.block(b, a), matrix[np.ix_(b, a)])
     out = tmp_path / "seed0.csv"
     job = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30,
                     params={"distance_matrix": str(tmp_path / "tw.h5"), "acquisition": "ts", "n_init": 5})

@@ -28,6 +28,7 @@ from nasstages.search.distance_source import CachedDistances, DistanceSource, Ma
 from nasstages.search.prefilter import make_prefilter
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates import DistanceGP
+from nasstages.surrogates.gp import PoolPosterior, Posterior
 
 
 class DistanceBO(Optimizer):
@@ -57,6 +58,9 @@ class DistanceBO(Optimizer):
         self.archs: list[Arch] = []
         self.observed: list[float] = []
         self.ids = np.zeros(0, dtype=np.int64)
+        # a finite pool scored with marginals: its posterior is updated, not recomputed, each round
+        self.pool_posterior = (PoolPosterior(self.source.size)
+                               if isinstance(self.source, MatrixDistances) and not self.acquisition.joint else None)
 
     def _make_acquisition(self, name: str, beta_scale: float) -> Acquisition:
         return make_acquisition(name, beta_scale)
@@ -85,8 +89,12 @@ class DistanceBO(Optimizer):
         candidates = self.generator.candidates(self.archs, self.ids, self.observed, self.rng)
         if not len(candidates):
             raise ConfigError("no candidate architectures left to propose")
-        joint = self.source.block(candidates, candidates) if self.acquisition.joint else None
-        posterior = self.gp.predict(self.source.block(candidates, self.ids), joint)
+        if self.pool_posterior is not None:
+            whole = self.pool_posterior.posterior(self.gp, self.ids, self.source.matrix.rows)
+            posterior = Posterior(mean=whole.mean[candidates], var=whole.var[candidates])
+        else:
+            joint = self.source.block(candidates, candidates) if self.acquisition.joint else None
+            posterior = self.gp.predict(self.source.block(candidates, self.ids), joint)
         context = AcquisitionContext(step=len(self.archs) + 1, best_observed=max(self.observed), rng=self.rng)
         picks = self.acquisition.select(posterior, n, context)
         seconds = (time.perf_counter() - started) / max(len(picks), 1)

@@ -257,3 +257,57 @@ def _triangular_inverse(L: np.ndarray) -> np.ndarray:
     if info != 0:
         raise np.linalg.LinAlgError(f"triangular inverse failed (info {info})")
     return inverse
+
+
+class PoolPosterior:
+    """A DistanceGP's marginal posterior over a fixed pool of N architectures (a whole tabular
+    space), kept current as observations are appended.
+
+    With V = L⁻¹ K(train, pool): mean = m + Vᵀ L⁻¹(z − m), var = σ² − Σ_rows V². While the
+    hyperparameters stay fixed and no Gram repair is needed, the Cholesky factor of the grown
+    training set extends the old one, so a new observation adds one row of V in O(nN)
+    (V_new = L₂₂⁻¹ (K_new − L₂₁ V_old)) instead of the O(n²N) product; a refit, a repair or
+    another training order recomputes V."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._V = np.zeros((0, size))
+        self._n = 0
+        self._colsum = np.zeros(size)
+        self._ids = np.zeros(0, dtype=np.int64)
+        self._key: tuple | None = None
+        self.full_updates = 0  # O(n²N) recomputations (refits, repairs), for tests and the record
+
+    def posterior(self, gp: DistanceGP, train_ids: np.ndarray, rows) -> Posterior:
+        """Posterior at every pool point; ``rows(ids)`` gives those training points' distance rows
+        (len(ids) × N) and is asked only for points not yet in V."""
+        h = gp.hyperparameters()
+        key = (gp.form, h["outputscale"], h["lengthscale"], h["noise"])
+        train_ids = np.asarray(train_ids, dtype=np.int64)
+        old = self._n
+        extends = (key == self._key and gp.repairs == 0 and old <= len(train_ids)
+                   and np.array_equal(train_ids[:old], self._ids))
+        if not extends:
+            old = 0
+            self._colsum = np.zeros(self.size)
+            self.full_updates += 1
+        new = train_ids[old:]
+        if len(new):
+            kernel = h["outputscale"] * gp._base(rows(new), h["lengthscale"])
+            L = gp.chol
+            rhs = kernel - L[old:, :old] @ self._V[:old] if old else kernel
+            fresh = gp.chol_inv[old:, old:] @ rhs
+            if self._V.shape[0] < len(train_ids):
+                grown = np.zeros((max(len(train_ids), 2 * self._V.shape[0], 16), self.size))
+                grown[:old] = self._V[:old]
+                self._V = grown
+            self._V[old:len(train_ids)] = fresh
+            self._colsum += np.einsum("ij,ij->j", fresh, fresh)
+        # a repaired Gram matrix is not the leading block of the next one: recompute next time
+        self._key = key if gp.repairs == 0 else None
+        self._n, self._ids = len(train_ids), train_ids.copy()
+        V = self._V[: self._n]
+        w = gp.chol_inv @ (gp.z - h["mean"])
+        mean = (h["mean"] + V.T @ w) * gp.y_std + gp.y_mean
+        var = np.clip(h["outputscale"] - self._colsum, 0.0, None) * gp.y_std**2
+        return Posterior(mean=mean, var=var)

@@ -18,6 +18,7 @@ rule pretrain_arch2vec:
     log:
         f"{R}/logs/encoders/{{space}}/arch2vec.log",
     threads: lambda w: rule_threads("pretrain_arch2vec", encoder_setting(w.space, "threads", 2))
+    priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
         **rule_resources("pretrain_arch2vec"),
     shell:
@@ -41,6 +42,7 @@ rule encoder_quality:
     log:
         f"{R}/logs/encoders/{{space}}/{{encoder}}_quality.log",
     threads: lambda w: rule_threads("encoder_quality", encoder_setting(w.space, "threads", 2))
+    priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
         **rule_resources("encoder_quality"),
     shell:
@@ -66,6 +68,7 @@ rule predictor_quality:
     log:
         f"{R}/logs/predictors/{{benchmark}}/{{dataset}}.log",
     threads: lambda w: rule_threads("predictor_quality", predictor_setting(w.benchmark, "threads", 2))
+    priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
         **rule_resources("predictor_quality"),
     shell:

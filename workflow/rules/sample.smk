@@ -11,6 +11,7 @@ rule sample_pool:
     log:
         f"{R}/logs/pools/{{space}}/{{pool}}.log",
     threads: rule_threads("sample_pool", 1)
+    priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
         **rule_resources("sample_pool"),
     shell:
