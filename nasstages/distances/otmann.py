@@ -133,14 +133,12 @@ class OTMANN(Distance):
         names = list(self._op_index)
         table = np.array([[_mismatch(x, y, self.conv_mismatch) for y in names] for x in names])
         order = {k: r for r, k in enumerate(sorted(set(keys_a) | set(keys_b)))}
-        # b side padded, so one row of cost matrices (a_i against every b_j) is built at once
+        # b side grouped by layer count: one row of cost matrices (a_i against every b_j of a
+        # size) is one array operation, each pair's matrix a contiguous slice of it
         sizes_b = np.array([len(m) for _, m, _ in layers_b])
-        width = int(sizes_b.max())
-        ops_b = np.zeros((len(layers_b), width), dtype=np.int64)
-        paths_b = np.zeros((len(layers_b), width, 6))
-        for j, (ops, _, paths) in enumerate(layers_b):
-            ops_b[j, : len(ops)] = ops
-            paths_b[j, : len(ops)] = paths
+        groups = [np.flatnonzero(sizes_b == size) for size in np.unique(sizes_b)]
+        ops_b = [np.array([layers_b[j][0] for j in group]) for group in groups]
+        paths_b = [np.array([layers_b[j][2] for j in group]) for group in groups]
         # masses augmented with the dummy layer, whose mass (the other side's total) is set per pair
         augmented_b = [np.append(m, 0.0) for _, m, _ in layers_b]
         totals_b = [float(m.sum()) for _, m, _ in layers_b]
@@ -150,26 +148,31 @@ class OTMANN(Distance):
             a = np.append(mass_a, 0.0)
             total_a = float(mass_a.sum())
             j0 = i + 1 if archs_b is None else 0
-            core = table[ops_a[None, :, None], ops_b[j0:, None, :]] + self.nu_str * np.abs(
-                paths_a[None, :, None, :] - paths_b[j0:, None, :, :]).mean(axis=3)
-            for j in range(j0, len(keys_b)):
-                if keys_a[i] == keys_b[j]:
+            forward = order[keys_a[i]]
+            for group, ops_g, paths_g in zip(groups, ops_b, paths_b):
+                keep = group >= j0
+                if not keep.any():
                     continue
-                b = augmented_b[j]
-                cost = np.full((len(a), len(b)), self.nu_nas)
-                cost[:-1, :-1] = core[j - j0, :, : len(b) - 1]
-                cost[-1, -1] = 0.0
-                a[-1] = totals_b[j]
-                b[-1] = total_a
-                # one orientation per unordered pair, whichever tile solves it (exact values agree
-                # anyway; this keeps them bit-identical)
-                if order[keys_a[i]] <= order[keys_b[j]]:
-                    value = exact_emd_cost(a, b, cost)
-                else:
-                    value = exact_emd_cost(b, a, cost.T)
-                if self.normalize:
-                    value /= total_a + totals_b[j]
-                unique[i, j] = value
-                if archs_b is None:
-                    unique[j, i] = value
+                members = group[keep]
+                cost = np.full((len(members), len(a), paths_g.shape[1] + 1), self.nu_nas)
+                cost[:, :-1, :-1] = table[ops_a[None, :, None], ops_g[keep][:, None, :]] + self.nu_str * np.abs(
+                    paths_a[None, :, None, :] - paths_g[keep][:, None, :, :]).mean(axis=3)
+                cost[:, -1, -1] = 0.0
+                for k, j in enumerate(members):
+                    if keys_a[i] == keys_b[j]:
+                        continue
+                    b = augmented_b[j]
+                    a[-1] = totals_b[j]
+                    b[-1] = total_a
+                    # one orientation per unordered pair, whichever tile solves it (exact values
+                    # agree anyway; this keeps them bit-identical)
+                    if forward <= order[keys_b[j]]:
+                        value = exact_emd_cost(a, b, cost[k])
+                    else:
+                        value = exact_emd_cost(b, a, cost[k].T)
+                    if self.normalize:
+                        value /= total_a + totals_b[j]
+                    unique[i, j] = value
+                    if archs_b is None:
+                        unique[j, i] = value
         return unique[idx_a[:, None], idx_b[None, :]]
