@@ -166,3 +166,27 @@ def test_pool_posterior_updated_round_by_round_equals_a_fresh_prediction():
     assert pool.full_updates == 6  # one per refit; the other rounds only added a row
     # rows asked: a refit the whole training set (10, 15, ..., 35 points), any other round its one new point
     assert len(asked) == sum(range(10, 40, 5)) + 24
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_quasi_newton_reaches_scipy_lbfgsb_optimum(seed):
+    from scipy.optimize import minimize
+
+    d, y = _hotnn_problem(50, seed)
+    gp = DistanceGP(train_iters=200).fit(d, y)  # our box-constrained BFGS
+    theta0 = gp._pack({"outputscale": 1.0, "lengthscale": float(np.median(d[d > 0])), "noise": 0.1, "mean": 0.0})
+    positive = d[np.triu_indices(len(d), 1)]
+    lo = np.log(positive[positive > 0].min()) - 5.0
+    hi = np.log(positive.max()) + 5.0
+    reference = minimize(gp._negative_mll, theta0, jac=True, method="L-BFGS-B",
+                         bounds=[(-9, 9), (lo, hi), (np.log(1e-4), np.log(10.0)), (-10, 10)], options={"maxiter": 200})
+    assert -gp.marginal_log_likelihood() <= reference.fun + 1e-6
+
+
+def test_normal_cdf_matches_scipy():
+    from scipy.special import ndtr
+
+    from nasstages.search.acquisition import normal_cdf
+
+    z = np.concatenate([np.linspace(-37, 10, 2001), [0.0, -1e-300, 1e-8]])  # Φ(−37) ≈ 6e-300: both tails
+    np.testing.assert_allclose(normal_cdf(z), ndtr(z), rtol=1e-12, atol=0)

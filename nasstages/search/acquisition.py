@@ -29,13 +29,20 @@ def upper_confidence_bound(mean: np.ndarray, var: np.ndarray, beta: float) -> np
     return mean + math.sqrt(beta) * np.sqrt(np.clip(var, 0.0, None))
 
 
+_ERFC = np.frompyfunc(math.erfc, 1, 1)
+
+
+def normal_cdf(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = erfc(−z/√2)/2 with libm's erfc (full precision in both tails); importing
+    scipy.special or scipy.stats for it would add 0.05–0.3 s to every BO job's start."""
+    return _ERFC(-np.asarray(z, dtype=np.float64) / math.sqrt(2.0)).astype(np.float64) * 0.5
+
+
 def expected_improvement(mean: np.ndarray, var: np.ndarray, best: float) -> np.ndarray:
     """E[max(f − best, 0)] under N(mean, var) (maximization)."""
-    from scipy.special import ndtr  # scipy.stats would add ~0.3 s to every BO job's start
-
     std = np.sqrt(np.clip(var, 1e-18, None))
     z = (mean - best) / std
-    return (mean - best) * ndtr(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return (mean - best) * normal_cdf(z) + std * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
 
 def thompson_sample(mean: np.ndarray, covariance: np.ndarray, rng: np.random.Generator) -> np.ndarray:
