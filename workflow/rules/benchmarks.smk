@@ -18,7 +18,7 @@ rule benchmark_store:
     log:
         f"{R}/logs/benchmarks/{{space}}.log",
     threads: rule_threads("benchmark_store", 1)
-    priority: 10  # long single jobs (or inputs of many): started before the short search jobs
+    priority: 20  # quick, and the input of every later job: first
     resources:
         **rule_resources("benchmark_store"),
     shell:

@@ -26,9 +26,11 @@ def distance_tiles(w):
 
 
 def distance_tile_threads(w):
-    """The configured threads for a metric whose solver is parallel (HOTNN); one for the others
-    (OTMANN, edit, ...: single-threaded, so a second reserved core would sit idle)."""
-    threads = rule_threads("distance_tile", config["distances"][w.space].get("threads", 2))
+    """The configured threads (distances.<space>.threads, default 1) for a metric whose solver is
+    parallel (HOTNN); one for the others (OTMANN, edit, ...: single-threaded, so a second reserved
+    core would sit idle). One by default: a multi-core tile waits for all its cores to be free at
+    once, while single-core jobs keep taking them (the default pipeline ran its HOTNN tiles last)."""
+    threads = rule_threads("distance_tile", config["distances"][w.space].get("threads", 1))
     return threads if DISTANCES.get(w.metric).multithreaded else 1
 
 

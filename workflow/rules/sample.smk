@@ -11,7 +11,7 @@ rule sample_pool:
     log:
         f"{R}/logs/pools/{{space}}/{{pool}}.log",
     threads: rule_threads("sample_pool", 1)
-    priority: 10  # long single jobs (or inputs of many): started before the short search jobs
+    priority: 20  # quick, and the input of every later job: first
     resources:
         **rule_resources("sample_pool"),
     shell:
