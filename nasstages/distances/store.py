@@ -154,15 +154,20 @@ class MatrixRows:
         except (OSError, ValueError) as exc:
             raise CorruptStoreError(f"distance matrix {self.path} cannot be read ({exc}); {MATRIX_FIX}") from exc
 
-    def rows(self, ids: np.ndarray) -> np.ndarray:
-        """Rows ``ids`` (len(ids) × N, float64), each read from the file once."""
+    def rows(self, ids: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``ids`` (len(ids) × N, or × len(cols) with ``cols``; float64), each read from the file once."""
         try:
             for i in map(int, ids):
                 if i not in self._rows:
                     self._rows[i] = self._dataset[i].astype(np.float64)
         except (OSError, ValueError) as exc:
             raise CorruptStoreError(f"distance matrix {self.path} cannot be read ({exc}); {MATRIX_FIX}") from exc
-        return np.stack([self._rows[int(i)] for i in ids]) if len(ids) else np.zeros((0, len(self.archs)))
+        width = len(self.archs) if cols is None else len(cols)
+        if not len(ids):
+            return np.zeros((0, width))
+        if cols is None:
+            return np.stack([self._rows[int(i)] for i in ids])
+        return np.stack([self._rows[int(i)][cols] for i in ids])
 
 
 def read_matrix(path: str | Path) -> DistanceMatrix:

@@ -70,9 +70,9 @@ class MatrixDistances(DistanceSource):
 
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-        if len(cols) <= len(rows):
-            return np.ascontiguousarray(self.matrix.rows(cols)[:, rows].T)  # symmetric: d(r, c) = d(c, r)
-        return self.matrix.rows(rows)[:, cols]
+        if len(cols) < len(rows):
+            return np.ascontiguousarray(self.matrix.rows(cols, rows).T)  # symmetric: d(r, c) = d(c, r)
+        return self.matrix.rows(rows, cols)
 
 
 class CachedDistances(DistanceSource):

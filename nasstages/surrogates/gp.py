@@ -267,30 +267,47 @@ class PoolPosterior:
     def __init__(self, size: int) -> None:
         self.size = size
         self._V = np.zeros((0, size))
+        self._K = np.zeros((0, size))  # σ² k(train, pool) rows, kept while σ² and ℓ stay fixed
         self._n = 0
+        self._k_rows = 0
         self._colsum = np.zeros(size)
         self._ids = np.zeros(0, dtype=np.int64)
         self._key: tuple | None = None
+        self._kernel_key: tuple | None = None
         self.full_updates = 0  # O(n²N) recomputations (refits, repairs), for tests and the record
+
+    def _kernel_rows(self, gp: DistanceGP, train_ids: np.ndarray, rows) -> np.ndarray:
+        """σ² k(train, pool), computing only rows not already held for these σ², ℓ."""
+        h = gp.hyperparameters()
+        key = (gp.form, h["outputscale"], h["lengthscale"])
+        held = self._k_rows if key == self._kernel_key and np.array_equal(train_ids[:self._k_rows],
+                                                                            self._ids[:self._k_rows]) else 0
+        if self._K.shape[0] < len(train_ids):
+            grown = np.zeros((max(len(train_ids), 2 * self._K.shape[0], 16), self.size))
+            grown[:held] = self._K[:held]
+            self._K = grown
+        if held < len(train_ids):
+            self._K[held:len(train_ids)] = h["outputscale"] * gp._base(rows(train_ids[held:]), h["lengthscale"])
+        self._kernel_key, self._k_rows = key, len(train_ids)
+        return self._K[: len(train_ids)]
 
     def posterior(self, gp: DistanceGP, train_ids: np.ndarray, rows) -> Posterior:
         """Posterior at every pool point; ``rows(ids)`` gives those training points' distance rows
-        (len(ids) × N) and is asked only for points not yet in V."""
+        (len(ids) × N) and is asked only for points whose kernel row is not held."""
         h = gp.hyperparameters()
         key = (gp.form, h["outputscale"], h["lengthscale"], h["noise"])
         train_ids = np.asarray(train_ids, dtype=np.int64)
         old = self._n
         extends = (key == self._key and gp.repairs == 0 and old <= len(train_ids)
                    and np.array_equal(train_ids[:old], self._ids))
+        kernel = self._kernel_rows(gp, train_ids, rows)
         if not extends:
             old = 0
             self._colsum = np.zeros(self.size)
             self.full_updates += 1
-        new = train_ids[old:]
-        if len(new):
-            kernel = h["outputscale"] * gp._base(rows(new), h["lengthscale"])
+        if old < len(train_ids):
             L = gp.chol
-            rhs = kernel - L[old:, :old] @ self._V[:old] if old else kernel
+            rhs = kernel[old:] - L[old:, :old] @ self._V[:old] if old else kernel
             fresh = gp.chol_inv[old:, old:] @ rhs
             if self._V.shape[0] < len(train_ids):
                 grown = np.zeros((max(len(train_ids), 2 * self._V.shape[0], 16), self.size))
