@@ -9,7 +9,8 @@ new run's surrogate share (the ``surrogate_s`` column's sum over the run's wall-
 Needs the default pipeline's stores and TNB101 macro matrices (``snakemake --profile
 workflow/profiles/local`` first, or at least ``results/benchmarks/{nb201,tnb101_macro}.h5`` and
 ``results/distances/tnb101_macro/{edit,otmann,hotnn}/all.h5``); arch2vec methods also need
-``results/encoders/nb201/arch2vec.h5`` and are skipped without it.
+``results/encoders/nb201/arch2vec.h5`` and are skipped without it. ``--results`` points at another
+results folder (e.g. a fresh clone's).
 
     python benchmarks/search_speed.py [--previous COMMIT] [--seeds 3] [--only hotnas,...]
 """
@@ -41,7 +42,7 @@ class Case:
     budget: int
     goal_s: float | None
     matrix: str = ""  # metric of the whole-space matrix read, if any
-    needs: str = ""  # a file the case needs beyond the store
+    needs: str = ""  # a file under the results folder the case needs beyond the store
 
     @property
     def label(self) -> str:
@@ -54,7 +55,7 @@ CASES = [
       for m, metric in (("bo_edit", "edit"), ("nasbot", "otmann"), ("hotnas", "hotnn"))],
     *[Case(m, "nb201", "cifar10-valid", 150, 3.0) for m in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp")],
     *[Case(m, "nb201", "cifar10-valid", 150, None) for m in ("anasod_bo", "bananas", "gates_predictor")],
-    *[Case(m, "nb201", "cifar10-valid", 150, None, needs="results/encoders/nb201/arch2vec.h5")
+    *[Case(m, "nb201", "cifar10-valid", 150, None, needs="encoders/nb201/arch2vec.h5")
       for m in ("arch2vec_bo", "arch2vec_rl")],
     *[Case(m, "nb201", "cifar10-valid", 150, None) for m in ("rs", "re")],
 ]
@@ -66,7 +67,7 @@ def run_once(checkout: Path, case: Case, seed: int, results: Path, out_dir: Path
     if case.matrix:
         params["distance_matrix"] = str(results / "distances" / case.benchmark / case.matrix / "all.h5")
     if case.needs:
-        params["embeddings"] = str(ROOT / case.needs)
+        params["embeddings"] = str(results / case.needs)
     out = out_dir / f"{case.method}_{case.benchmark}_{seed}.csv"
     command = [sys.executable, "-m", "nasstages", "search", "--benchmark", case.benchmark,
                "--store", str(results / "benchmarks" / f"{case.benchmark}.h5"), "--dataset", case.dataset,
@@ -97,7 +98,7 @@ def main() -> None:
     parser.add_argument("--no-previous", action="store_true", help="time the new implementation only")
     args = parser.parse_args()
     only = set(filter(None, args.only.split(",")))
-    cases = [c for c in CASES if (not only or c.method in only) and (not c.needs or (ROOT / c.needs).exists())]
+    cases = [c for c in CASES if (not only or c.method in only) and (not c.needs or (args.results / c.needs).exists())]
     print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start; "
           f"one search job per process, 1 thread; median over seeds (new: {args.seeds}, previous: "
           f"{args.previous_seeds})")

@@ -195,15 +195,26 @@ class DistanceGP:
         return value / n, grad / n
 
     def _optimize(self, start: dict[str, float], positive: np.ndarray) -> dict[str, float]:
-        theta0 = self._pack(start)
+        """The best of two local fits: from ``start`` (the warm start) and from the default
+        initialization (σ² 1, ℓ the median distance, τ 0.1, m 0), so a warm start that new
+        observations made poor cannot lock the fit into a worse basin."""
         lo = math.log(max(float(positive.min()) if len(positive) else 1e-3, 1e-6)) - 5.0
         hi = math.log(max(float(positive.max()) if len(positive) else 1.0, 1e-6)) + 5.0
-        bounds = [(-9.0, 9.0), (min(lo, theta0[1]), max(hi, theta0[1])), (math.log(self.noise_floor), math.log(10.0)),
-                  (-10.0, 10.0)]
-        lower, upper = np.array([b[0] for b in bounds]), np.array([b[1] for b in bounds])
-        theta0 = np.clip(theta0, lower, upper)
-        best, value = minimize_box(self._negative_mll, theta0, lower, upper, max_iter=self.train_iters)
-        return self._unpack(best if value <= self._negative_mll(theta0)[0] else theta0)
+        median = float(np.median(positive)) if len(positive) else 1.0
+        default = {"outputscale": 1.0, "lengthscale": median, "noise": 0.1, "mean": 0.0}
+        starts = [self._pack(start)] + ([self._pack(default)] if start != default else [])
+        lower = np.array([-9.0, min([lo] + [t[1] for t in starts]), math.log(self.noise_floor), -10.0])
+        upper = np.array([9.0, max([hi] + [t[1] for t in starts]), math.log(10.0), 10.0])
+        best, best_value = None, math.inf
+        for theta0 in starts:
+            theta0 = np.clip(theta0, lower, upper)
+            theta, value = minimize_box(self._negative_mll, theta0, lower, upper, max_iter=self.train_iters)
+            initial = self._negative_mll(theta0)[0]
+            if initial < value:
+                theta, value = theta0, initial
+            if value < best_value:
+                best, best_value = theta, value
+        return self._unpack(best)
 
     def _condition(self) -> None:
         """Factor the training covariance at the current hyperparameters (counts a repair)."""

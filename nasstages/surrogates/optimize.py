@@ -14,9 +14,13 @@ import numpy as np
 
 
 def minimize_box(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.ndarray, lower: np.ndarray,
-                 upper: np.ndarray, max_iter: int = 50, gtol: float = 1e-6, ftol: float = 1e-10
-                 ) -> tuple[np.ndarray, float]:
-    """Minimize ``fun`` (value and gradient) over lower <= x <= upper from ``x0``: (x, f(x))."""
+                 upper: np.ndarray, max_iter: int = 50, gtol: float = 1e-6, ftol: float = 1e-10,
+                 max_step: float = 1.0) -> tuple[np.ndarray, float]:
+    """Minimize ``fun`` (value and gradient) over lower <= x <= upper from ``x0``: (x, f(x)).
+
+    No coordinate moves by more than ``max_step`` per iteration (in the GP's log units: a factor
+    e), so a first quasi-Newton step cannot jump across the box into another basin (with a warm
+    start, a GP fit used to leap to the all-noise corner of the box)."""
     x = np.clip(np.asarray(x0, dtype=np.float64), lower, upper)
     value, grad = fun(x)
     H = np.eye(len(x))
@@ -30,7 +34,8 @@ def minimize_box(fun: Callable[[np.ndarray], tuple[float, np.ndarray]], x0: np.n
         if grad @ direction >= 0:  # not a descent direction: restart from steepest descent
             H = np.eye(len(x))
             direction = np.where(free, -grad, 0.0)
-        step, accepted = 1.0, False
+        longest = np.max(np.abs(direction))
+        step, accepted = (min(1.0, max_step / longest) if longest > 0 else 1.0), False
         for _ in range(40):
             candidate = np.clip(x + step * direction, lower, upper)
             new_value, new_grad = fun(candidate)
