@@ -99,22 +99,44 @@ def _hotnn_problem(n: int, seed: int):
 def test_posterior_equals_the_gpytorch_model_at_fixed_hyperparameters(form, problem):
     if problem == "hotnn":
         d, y = _hotnn_problem(50, seed=3)
+        lengthscale = (0.1 if form == "exp" else 0.03) * float(np.median(d))  # short: the HOTNN Gram needs no repair
     else:
         rng = np.random.default_rng(2)
         points = rng.normal(size=(50, 3))
         d = np.linalg.norm(points[:, None] - points[None], axis=2)
         y = np.cos(points.sum(axis=1)) * 4 + 70
+        lengthscale = float(np.median(d))
     train, test = np.arange(35), np.arange(35, 50)
     old = GPyTorchDistanceGP(form=form).fit(d[np.ix_(train, train)], y[train], optimize=False,
-                                           hyper={"outputscale": 0.8, "lengthscale": float(np.median(d)), "noise": 0.02})
+                                           hyper={"outputscale": 0.8, "lengthscale": lengthscale, "noise": 0.02})
     hyper = old.hyperparameters()  # GPyTorch's constraint transforms round the values it was given
     new = DistanceGP(form=form).fit(d[np.ix_(train, train)], y[train], optimize=False, hyper=hyper)
+    assert new.repairs == 0 and old.repairs == 0
     args = d[np.ix_(test, train)], d[np.ix_(test, test)]
     ours, theirs = new.predict(*args), old.predict(*args)
     np.testing.assert_allclose(ours.mean, theirs.mean, rtol=0, atol=1e-8)
     np.testing.assert_allclose(ours.covariance, theirs.covariance, rtol=0, atol=1e-8)
     np.testing.assert_allclose(new.predict(args[0]).var, old.predict(args[0]).var, rtol=0, atol=1e-8)
     assert new.marginal_log_likelihood() == pytest.approx(old.marginal_log_likelihood(), abs=1e-8)
+
+
+def test_clipped_gram_predictions_do_not_blow_up_as_the_noise_shrinks():
+    # HOTNN, squared form at the median lengthscale: the Gram needs clipping. Along the clipped
+    # directions only the noise τ is left to invert: the GPyTorch model's predictions grow like
+    # 1/τ (152, 1495, 15055 accuracy points off the mean at τ = 1e-2, 1e-3, 1e-4); ours, with the
+    # cross covariances projected onto the kept eigenvectors, stay bounded
+    d, y = _hotnn_problem(50, seed=3)
+    train, test = np.arange(35), np.arange(35, 50)
+
+    def deviation(model, noise):
+        hyper = {"outputscale": 0.8, "lengthscale": float(np.median(d)), "noise": noise}
+        gp = model(form="squared").fit(d[np.ix_(train, train)], y[train], optimize=False, hyper=hyper)
+        mean = gp.predict(d[np.ix_(test, train)]).mean
+        assert gp.repairs >= 1
+        return np.abs(mean - y[train].mean()).max()
+
+    assert deviation(DistanceGP, 1e-4) < 3 * deviation(DistanceGP, 1e-2)
+    assert deviation(GPyTorchDistanceGP, 1e-4) > 50 * deviation(GPyTorchDistanceGP, 1e-2)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -17,8 +17,10 @@ for other distances (HOTNN, OTMANN) the training Gram matrix may be indefinite. 
 then clips its negative eigenvalues to zero (a projection onto the PSD cone; its derivative by
 the Daleckii–Krein formula keeps the gradient exact) and ``'jitter'`` adds the smallest multiple
 of I that makes it PSD; either way the repair is logged, with the most negative eigenvalue, and
-counted in :attr:`DistanceGP.repairs`. A square block of test points handed to :meth:`predict`
-for a joint covariance is repaired the same way (as the GPyTorch model did).
+counted in :attr:`DistanceGP.repairs`. After a clip, cross covariances to test points are projected
+onto the kept eigenvectors (else only the noise is left to invert along the clipped directions and
+predictions leave the data's range). A square block of test points handed to :meth:`predict` for
+a joint covariance is repaired the same way as the training block.
 """
 
 from __future__ import annotations
@@ -203,8 +205,10 @@ class DistanceGP:
         median = float(np.median(positive)) if len(positive) else 1.0
         default = {"outputscale": 1.0, "lengthscale": median, "noise": 0.1, "mean": 0.0}
         starts = [self._pack(start)] + ([self._pack(default)] if start != default else [])
-        lower = np.array([-9.0, min([lo] + [t[1] for t in starts]), math.log(self.noise_floor), -10.0])
-        upper = np.array([9.0, max([hi] + [t[1] for t in starts]), math.log(10.0), 10.0])
+        # the constant mean stays within the observed (standardized) targets: left free, it can
+        # drift far below them, and every candidate far from the data is then predicted there
+        lower = np.array([-9.0, min([lo] + [t[1] for t in starts]), math.log(self.noise_floor), float(self.z.min())])
+        upper = np.array([9.0, max([hi] + [t[1] for t in starts]), math.log(10.0), float(self.z.max())])
         best, best_value = None, math.inf
         for theta0 in starts:
             theta0 = np.clip(theta0, lower, upper)
@@ -222,6 +226,13 @@ class DistanceGP:
         n = len(self.z)
         repair = self._repair(self._base(self.train_distances, h["lengthscale"]))
         K = h["outputscale"] * repair.matrix + h["noise"] * np.eye(n)
+        # a clipped Gram matrix has lost the directions of its negative eigenvalues; cross
+        # covariances keep them, and there only the noise τ is left to invert (K⁻¹ ~ 1/τ): project
+        # them onto the kept eigenvectors, or a small τ sends predictions far outside the data
+        self.projector = None
+        if repair.repaired and self.psd == "clip":
+            kept = repair.vectors[:, repair.eigenvalues > 0]
+            self.projector = kept @ kept.T
         self.chol = np.linalg.cholesky(0.5 * (K + K.T))
         self.chol_inv = _triangular_inverse(self.chol)
         self.alpha = self.chol_inv.T @ (self.chol_inv @ (self.z - h["mean"]))
@@ -244,6 +255,8 @@ class DistanceGP:
         assert self._fitted, "fit first"
         h = self.hyper
         cross = h["outputscale"] * self._base(np.asarray(cross_distances, dtype=np.float64), h["lengthscale"])
+        if self.projector is not None:
+            cross = cross @ self.projector
         mean = (h["mean"] + cross @ self.alpha) * self.y_std + self.y_mean
         V = self.chol_inv @ cross.T  # L⁻¹ K_t*
         if test_distances is None:
@@ -316,6 +329,8 @@ class PoolPosterior:
             old = 0
             self._colsum = np.zeros(self.size)
             self.full_updates += 1
+        if gp.projector is not None:  # a clipped Gram (see DistanceGP._condition): never incremental
+            kernel = gp.projector @ kernel
         if old < len(train_ids):
             L = gp.chol
             rhs = kernel[old:] - L[old:, :old] @ self._V[:old] if old else kernel
