@@ -197,23 +197,27 @@ class DistanceGP:
         return value / n, grad / n
 
     def _optimize(self, start: dict[str, float], positive: np.ndarray) -> dict[str, float]:
-        """The best of two local fits: from ``start`` (the warm start) and from the default
-        initialization (σ² 1, ℓ the median distance, τ 0.1, m 0), so a warm start that new
-        observations made poor cannot lock the fit into a worse basin."""
+        """A local fit from ``start`` (the warm start), and a second one from the default
+        initialization (σ² 1, ℓ the median distance, τ 0.1, m 0) where that point is better than
+        the warm start: new observations that made the warm start poor cannot lock the fit into a
+        worse basin (two evaluations per refit otherwise); the better optimum wins."""
         lo = math.log(max(float(positive.min()) if len(positive) else 1e-3, 1e-6)) - 5.0
         hi = math.log(max(float(positive.max()) if len(positive) else 1.0, 1e-6)) + 5.0
         median = float(np.median(positive)) if len(positive) else 1.0
-        default = {"outputscale": 1.0, "lengthscale": median, "noise": 0.1, "mean": 0.0}
-        starts = [self._pack(start)] + ([self._pack(default)] if start != default else [])
+        default = self._pack({"outputscale": 1.0, "lengthscale": median, "noise": 0.1, "mean": 0.0})
+        warm = self._pack(start)
         # the constant mean stays within the observed (standardized) targets: left free, it can
         # drift far below them, and every candidate far from the data is then predicted there
-        lower = np.array([-9.0, min([lo] + [t[1] for t in starts]), math.log(self.noise_floor), float(self.z.min())])
-        upper = np.array([9.0, max([hi] + [t[1] for t in starts]), math.log(10.0), float(self.z.max())])
+        lower = np.array([-9.0, min(lo, warm[1], default[1]), math.log(self.noise_floor), float(self.z.min())])
+        upper = np.array([9.0, max(hi, warm[1], default[1]), math.log(10.0), float(self.z.max())])
+        warm, default = np.clip(warm, lower, upper), np.clip(default, lower, upper)
+        starts = [warm]
+        if not np.array_equal(warm, default) and self._negative_mll(default)[0] < self._negative_mll(warm)[0]:
+            starts.append(default)
         best, best_value = None, math.inf
         for theta0 in starts:
-            theta0 = np.clip(theta0, lower, upper)
-            theta, value = minimize_box(self._negative_mll, theta0, lower, upper, max_iter=self.train_iters)
             initial = self._negative_mll(theta0)[0]
+            theta, value = minimize_box(self._negative_mll, theta0, lower, upper, max_iter=self.train_iters)
             if initial < value:
                 theta, value = theta0, initial
             if value < best_value:
