@@ -44,16 +44,19 @@ class Case:
     matrix: str = ""  # metric of the whole-space matrix read, if any
     needs: str = ""  # a file under the results folder the case needs beyond the store
 
+    distance_bo: bool = False  # candidates from Algorithm 1's pool, distances on the fly
+
     @property
     def label(self) -> str:
-        where = "whole space" if self.matrix else "Alg. 1 pool, on the fly"
-        return f"{self.method} {self.benchmark} {self.dataset} ({where}, {self.budget} q)"
+        where = "whole space, " if self.matrix else ("Alg. 1 pool, on the fly, " if self.distance_bo else "")
+        return f"{self.method} {self.benchmark} {self.dataset} ({where}{self.budget} q)"
 
 
 CASES = [
     *[Case(m, "tnb101_macro", "normal", 100, 1.0, matrix=metric)
       for m, metric in (("bo_edit", "edit"), ("nasbot", "otmann"), ("hotnas", "hotnn"))],
-    *[Case(m, "nb201", "cifar10-valid", 150, 3.0) for m in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp")],
+    *[Case(m, "nb201", "cifar10-valid", 150, 3.0, distance_bo=True)
+      for m in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp")],
     *[Case(m, "nb201", "cifar10-valid", 150, None) for m in ("anasod_bo", "bananas", "gates_predictor")],
     *[Case(m, "nb201", "cifar10-valid", 150, None, needs="encoders/nb201/arch2vec.h5")
       for m in ("arch2vec_bo", "arch2vec_rl")],
