@@ -10,7 +10,7 @@ exp(−d/ℓ) is positive definite only when d is negative definite (tree-Wasser
 for other distances (HOTNN, OTMANN) the training Gram matrix may be indefinite. ``psd='clip'``
 then clips its negative eigenvalues to zero (a projection onto the PSD cone) and ``'jitter'``
 adds the smallest multiple of I that makes it PSD; either way the repair is logged, with the
-most negative eigenvalue, and counted in :attr:`DistanceGP.repairs`.
+most negative eigenvalue, and counted in :attr:`GPyTorchDistanceGP.repairs`.
 """
 
 from __future__ import annotations
