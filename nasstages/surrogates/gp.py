@@ -211,12 +211,13 @@ class DistanceGP:
         lower = np.array([-9.0, min(lo, warm[1], default[1]), math.log(self.noise_floor), float(self.z.min())])
         upper = np.array([9.0, max(hi, warm[1], default[1]), math.log(10.0), float(self.z.max())])
         warm, default = np.clip(warm, lower, upper), np.clip(default, lower, upper)
-        starts = [warm]
-        if not np.array_equal(warm, default) and self._negative_mll(default)[0] < self._negative_mll(warm)[0]:
-            starts.append(default)
+        starts = [(warm, self._negative_mll(warm)[0])]
+        if not np.array_equal(warm, default):
+            at_default = self._negative_mll(default)[0]
+            if at_default < starts[0][1]:
+                starts.append((default, at_default))
         best, best_value = None, math.inf
-        for theta0 in starts:
-            initial = self._negative_mll(theta0)[0]
+        for theta0, initial in starts:
             theta, value = minimize_box(self._negative_mll, theta0, lower, upper, max_iter=self.train_iters)
             if initial < value:
                 theta, value = theta0, initial
