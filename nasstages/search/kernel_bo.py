@@ -8,7 +8,8 @@ A method is a composition (BoTorch's separation) of
 * a candidate generator: HOTNAS's Algorithm 1 pool (mutations of the best + random samples), or
   every unevaluated architecture of the matrix's pool, optionally zero-shot prefiltered;
 * an acquisition: UCB with the GP-UCB β schedule, EI, Thompson sampling, or the quality k-DPP of
-  TW-NAS (Nguyen et al., 2021, §4: L = diag(q) K_post diag(q), q_i = exp(α · standardized mean)).
+  TW-NAS (Nguyen et al., 2021, §4; here L = diag(q) C diag(q) with C the posterior *correlation*, as
+  before this rewrite: the paper's covariance form is issue 17's to restore).
 """
 
 from __future__ import annotations

@@ -283,6 +283,15 @@ def _triangular_inverse(L: np.ndarray) -> np.ndarray:
     return np.linalg.solve(L, np.eye(len(L)))
 
 
+def _with_rows(array: np.ndarray, rows: int, keep: int) -> np.ndarray:
+    """``array`` with room for ``rows`` rows (doubling when it grows), its first ``keep`` rows kept."""
+    if array.shape[0] >= rows:
+        return array
+    grown = np.zeros((max(rows, 2 * array.shape[0], 16), array.shape[1]))
+    grown[:keep] = array[:keep]
+    return grown
+
+
 class PoolPosterior:
     """A DistanceGP's marginal posterior over a fixed pool of N architectures (a whole tabular
     space), kept current as observations are appended.
@@ -311,10 +320,7 @@ class PoolPosterior:
         key = (gp.form, h["outputscale"], h["lengthscale"])
         held = self._k_rows if key == self._kernel_key and np.array_equal(train_ids[:self._k_rows],
                                                                             self._ids[:self._k_rows]) else 0
-        if self._K.shape[0] < len(train_ids):
-            grown = np.zeros((max(len(train_ids), 2 * self._K.shape[0], 16), self.size))
-            grown[:held] = self._K[:held]
-            self._K = grown
+        self._K = _with_rows(self._K, len(train_ids), keep=held)
         if held < len(train_ids):
             self._K[held:len(train_ids)] = h["outputscale"] * gp._base(rows(train_ids[held:]), h["lengthscale"])
         self._kernel_key, self._k_rows = key, len(train_ids)
@@ -340,10 +346,7 @@ class PoolPosterior:
             L = gp.chol
             rhs = kernel[old:] - L[old:, :old] @ self._V[:old] if old else kernel
             fresh = gp.chol_inv[old:, old:] @ rhs
-            if self._V.shape[0] < len(train_ids):
-                grown = np.zeros((max(len(train_ids), 2 * self._V.shape[0], 16), self.size))
-                grown[:old] = self._V[:old]
-                self._V = grown
+            self._V = _with_rows(self._V, len(train_ids), keep=old)
             self._V[old:len(train_ids)] = fresh
             self._colsum += np.einsum("ij,ij->j", fresh, fresh)
         # a repaired Gram matrix is not the leading block of the next one: recompute next time
