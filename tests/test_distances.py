@@ -94,6 +94,49 @@ def test_otmann_uses_exact_ot_and_is_zero_only_for_equal_cells(archs):
             assert (whole[i, j] == 0) == (canonical[i] == canonical[j])
 
 
+@pytest.mark.parametrize("integer_costs", [False, True])
+def test_compiled_emd_equals_pot(integer_costs):
+    """The compiled OTMANN solver against POT's network simplex, degenerate (tied) costs included."""
+    from nasstages.distances.otmann_solver import emd_ssp
+
+    rng = np.random.default_rng(3)
+    L = 27
+    work = (np.empty((L, L)), np.empty(L), np.empty(L), np.empty(2 * L), np.empty(2 * L),
+            np.empty(2 * L, dtype=np.int64), np.empty(2 * L, dtype=np.bool_))
+    for _ in range(300):
+        n, m = rng.integers(1, L, size=2)
+        a = rng.random(n) * 10
+        b = rng.random(m)
+        b *= a.sum() / b.sum()
+        cost = rng.integers(0, 3, (n, m)).astype(float) if integer_costs else rng.random((n, m))
+        padded = np.zeros((L, L))
+        padded[:n, :m] = cost
+        assert emd_ssp(a, b, padded, n, m, *work) == pytest.approx(ot.emd2(a, b, cost), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "tnb101_macro"])
+def test_otmann_equals_per_pair_pot(space_name):
+    """Every pair of the compiled block equals POT on the same cost (NASBOT eq. 3), in either call shape."""
+    from nasstages.distances.otmann import _mismatch
+
+    own = get_space(space_name)
+    rng = np.random.default_rng(5)
+    nets = [own.sample(rng) for _ in range(40)]
+    d = OTMANN(own)
+    whole = d.pairwise(nets)
+    np.testing.assert_array_equal(d.pairwise(nets[:15], nets[15:]), whole[:15, 15:])
+    keys = [own.canonicalize(x) for x in nets]
+    names = list(d._op_index)
+    table = np.array([[_mismatch(x, y, d.conv_mismatch) for y in names] for x in names])
+    for i in range(len(nets)):
+        for j in range(i + 1, len(nets)):
+            if keys[i] == keys[j]:
+                assert whole[i, j] == 0
+                continue
+            ref = d._solve_with_pot(d.layers(keys[i]), d.layers(keys[j]), table, keys[i] < keys[j])
+            assert whole[i, j] == pytest.approx(ref, rel=1e-10)
+
+
 def test_hotnn_equals_per_pair_reference(archs):
     hotnn = HOTNN(space, epsilon=0.3, lam=0.6, eta=0.2)
     d = hotnn.pairwise(archs[:12])

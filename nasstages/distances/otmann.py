@@ -11,7 +11,8 @@ Layers are the active nodes of the op-on-node cell graph (input and output alway
 * non-assignment: mass left unmatched costs ``nu_nas`` per unit.
 
 OTMANN = min_Z <Z, C_lmm + ν_str C_str> + ν_nas (unassigned mass), solved as one exact OT
-problem (POT ``ot.emd2``) on masses augmented with one dummy layer per side (paper eq. 3);
+problem on masses augmented with one dummy layer per side (paper eq. 3) by the compiled solver
+of :mod:`nasstages.distances.otmann_solver` (POT's ``emd2`` is its oracle and fallback);
 ``normalize`` divides by the total mass of both networks (the paper's d̄).
 """
 
@@ -87,6 +88,7 @@ class OTMANN(Distance):
     """NASBOT's OTMANN distance on op-on-node cell graphs."""
 
     name = "otmann"
+    multithreaded = True  # the compiled solver runs a block's rows in parallel
 
     def __init__(self, space: SearchSpace, nu_str: float = 0.5, nu_nas: float = 1.0, io_mass: float = 0.1,
                  conv_mismatch: float = 0.2, normalize: bool = True) -> None:
@@ -121,58 +123,64 @@ class OTMANN(Distance):
             paths.append(_path_lengths(adj, nodes))
         return np.array(ops, dtype=np.int64), np.concatenate(masses), np.concatenate(paths)
 
+    def memoized_layers(self, key: Arch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`layers` of a canonical architecture, computed once per instance (a BO run asks
+        for the same observed networks every round; building them was half its time)."""
+        memo = self.__dict__.setdefault("_layer_memo", {})
+        if key not in memo:
+            memo[key] = self.layers(key)
+        return memo[key]
+
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
                  show_progress: bool = False) -> np.ndarray:
+        from nasstages.distances.otmann_solver import otmann_block
+
         keys_a, idx_a = unique_index([self.space.canonicalize(a) for a in archs_a])
-        layers_a = [self.layers(k) for k in keys_a]
-        if archs_b is None:
-            keys_b, idx_b, layers_b = keys_a, idx_a, layers_a
-        else:
-            keys_b, idx_b = unique_index([self.space.canonicalize(b) for b in archs_b])
-            layers_b = [self.layers(k) for k in keys_b]
+        keys_b, idx_b = (keys_a, idx_a) if archs_b is None else unique_index(
+            [self.space.canonicalize(b) for b in archs_b])
+        union, _ = unique_index(keys_a + keys_b)
+        position = {key: k for k, key in enumerate(union)}
+        layers = [self.memoized_layers(key) for key in union]
         names = list(self._op_index)
         table = np.array([[_mismatch(x, y, self.conv_mismatch) for y in names] for x in names])
-        order = {k: r for r, k in enumerate(sorted(set(keys_a) | set(keys_b)))}
-        # b side grouped by layer count: one row of cost matrices (a_i against every b_j of a
-        # size) is one array operation, each pair's matrix a contiguous slice of it
-        sizes_b = np.array([len(m) for _, m, _ in layers_b])
-        groups = [np.flatnonzero(sizes_b == size) for size in np.unique(sizes_b)]
-        ops_b = [np.array([layers_b[j][0] for j in group]) for group in groups]
-        paths_b = [np.array([layers_b[j][2] for j in group]) for group in groups]
-        # masses augmented with the dummy layer, whose mass (the other side's total) is set per pair
-        augmented_b = [np.append(m, 0.0) for _, m, _ in layers_b]
-        totals_b = [float(m.sum()) for _, m, _ in layers_b]
-        unique = np.zeros((len(keys_a), len(keys_b)))
-        for i in tqdm(range(len(keys_a)), disable=not show_progress, desc="otmann", mininterval=2):
-            ops_a, mass_a, paths_a = layers_a[i]
-            a = np.append(mass_a, 0.0)
-            total_a = float(mass_a.sum())
-            j0 = i + 1 if archs_b is None else 0
-            forward = order[keys_a[i]]
-            for group, ops_g, paths_g in zip(groups, ops_b, paths_b):
-                keep = group >= j0
-                if not keep.any():
-                    continue
-                members = group[keep]
-                cost = np.full((len(members), len(a), paths_g.shape[1] + 1), self.nu_nas)
-                cost[:, :-1, :-1] = table[ops_a[None, :, None], ops_g[keep][:, None, :]] + self.nu_str * np.abs(
-                    paths_a[None, :, None, :] - paths_g[keep][:, None, :, :]).mean(axis=3)
-                cost[:, -1, -1] = 0.0
-                for k, j in enumerate(members):
-                    if keys_a[i] == keys_b[j]:
-                        continue
-                    b = augmented_b[j]
-                    a[-1] = totals_b[j]
-                    b[-1] = total_a
-                    # one orientation per unordered pair, whichever tile solves it (exact values
-                    # agree anyway; this keeps them bit-identical)
-                    if forward <= order[keys_b[j]]:
-                        value = exact_emd_cost(a, b, cost[k])
-                    else:
-                        value = exact_emd_cost(b, a, cost[k].T)
-                    if self.normalize:
-                        value /= total_a + totals_b[j]
-                    unique[i, j] = value
-                    if archs_b is None:
-                        unique[j, i] = value
+        # each pair solved in one orientation (the canonical order's first network first), so
+        # its value is the same whichever tile or call solves it
+        rank = np.empty(len(union), dtype=np.int64)
+        rank[sorted(range(len(union)), key=lambda k: union[k])] = np.arange(len(union))
+        sizes = np.array([len(m) for _, m, _ in layers], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        ops = np.concatenate([o for o, _, _ in layers]).astype(np.int64)
+        mass = np.concatenate([m for _, m, _ in layers])
+        paths = np.ascontiguousarray(np.concatenate([p for _, _, p in layers]))
+        rows = np.array([position[k] for k in keys_a], dtype=np.int64)
+        cols = np.array([position[k] for k in keys_b], dtype=np.int64)
+        unique = np.zeros((len(rows), len(cols)))
+        square = archs_b is None
+        step = max(1, min(len(rows), 256)) if show_progress else max(len(rows), 1)
+        for lo in tqdm(range(0, len(rows), step), disable=not show_progress, desc="otmann", mininterval=2):
+            hi = min(lo + step, len(rows))
+            # in a square call rows lo.. only need columns after them (upper triangle)
+            cols_here = cols[lo:] if square else cols
+            block = np.zeros((hi - lo, len(cols_here)))
+            otmann_block(rows[lo:hi], cols_here, ops, mass, paths, offsets, rank, table, self.nu_str,
+                         self.nu_nas, self.normalize, square, int(sizes.max()), block)
+            unique[lo:hi, (lo if square else 0):] = block
+        if square:
+            unique = np.triu(unique, 1)
+            unique = unique + unique.T
+        for r, c in zip(*np.nonzero(np.isnan(unique))):  # the compiled solver's guard: POT instead
+            unique[r, c] = self._solve_with_pot(layers[rows[r]], layers[cols[c]], table, rank[rows[r]] < rank[cols[c]])
         return unique[idx_a[:, None], idx_b[None, :]]
+
+    def _solve_with_pot(self, first: tuple, second: tuple, table: np.ndarray, forward: bool) -> float:
+        """One pair by POT's network simplex (the fallback when the compiled solver gives up)."""
+        if not forward:
+            first, second = second, first
+        (ops_a, mass_a, paths_a), (ops_b, mass_b, paths_b) = first, second
+        cost = np.full((len(mass_a) + 1, len(mass_b) + 1), self.nu_nas)
+        cost[:-1, :-1] = table[ops_a[:, None], ops_b[None, :]] + self.nu_str * np.abs(
+            paths_a[:, None, :] - paths_b[None, :, :]).mean(axis=2)
+        cost[-1, -1] = 0.0
+        a, b = np.append(mass_a, mass_b.sum()), np.append(mass_b, mass_a.sum())
+        value = exact_emd_cost(a, b, cost)
+        return value / (mass_a.sum() + mass_b.sum()) if self.normalize else value
