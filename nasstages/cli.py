@@ -97,6 +97,7 @@ def cmd_search(args: argparse.Namespace) -> None:
     job = SearchJob(
         benchmark=args.benchmark, dataset=args.dataset, method=args.method, seed=args.seed, budget=args.budget,
         global_seed=args.global_seed, noise=args.noise, batch_size=args.batch_size, params=args.params,
+        query_rule=args.query_rule,
     )
     if job.budget < 1 or job.batch_size < 1:
         raise ConfigError("--budget and --batch-size must be at least 1")
@@ -404,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--global-seed", type=int, default=0)
     search.add_argument("--noise", default="sample", help="sample (one random training seed) or mean")
     search.add_argument("--batch-size", type=int, default=1)
+    search.add_argument("--query-rule", default="string", choices=["string", "iso", "none"],
+                        help="what counts as a repeat no method may query (see README, 'Query protocol')")
     search.add_argument("--checkpoint-every", type=int, default=25)
     search.add_argument("--quiet", action="store_true", help="no progress bar")
     search.add_argument("--bench-params", type=_json_object, default={},

@@ -212,3 +212,49 @@ def test_normal_cdf_matches_scipy():
 
     z = np.concatenate([np.linspace(-37, 10, 2001), [0.0, -1e-300, 1e-8]])  # Φ(−37) ≈ 6e-300: both tails
     np.testing.assert_allclose(normal_cdf(z), ndtr(z), rtol=1e-12, atol=0)
+
+
+def _hotnn_problem(n_train: int = 40, n_test: int = 60):
+    """HOTNN distances among random NB201 cells (an indefinite exp kernel) and their accuracies."""
+    from nasstages.distances.hotnn import HOTNN
+    from nasstages.spaces import get_space
+
+    space = get_space("nb201")
+    rng = np.random.default_rng(11)
+    archs = [space.sample(rng) for _ in range(n_train + n_test)]
+    d = HOTNN(space).pairwise(archs)
+    y = rng.normal(size=n_train) + d[:n_train, 0]
+    return d[:n_train, :n_train], d[n_train:, :n_train], d[n_train:, n_train:], y
+
+
+def test_joint_posterior_is_a_gp_on_an_indefinite_hotnn_kernel():
+    train, cross, test, y = _hotnn_problem()
+    gp = DistanceGP(form="exp", psd="clip")
+    gp.fit(train, y, hyper={"outputscale": 1.0, "lengthscale": float(np.median(train)), "noise": 1e-3, "mean": 0.0},
+           optimize=False)
+    joint = np.block([[train, cross.T], [cross, test]])
+    assert np.linalg.eigvalsh(np.exp(-joint / float(np.median(train))))[0] < -1e-3  # indefinite: not vacuous
+    post = gp.predict_joint(cross, test, covariance=True)
+    scale = float(np.max(np.diag(post.covariance)))
+    assert np.linalg.eigvalsh(post.covariance)[0] > -1e-9 * scale  # what Thompson sampling and the k-DPP get
+    assert gp.clipped_variances == 0 and gp.joint_repairs == 1
+    np.testing.assert_allclose(post.var, np.diag(post.covariance))
+    marginal = gp.predict_joint(cross, test)
+    np.testing.assert_allclose(marginal.mean, post.mean, rtol=1e-10)
+    np.testing.assert_allclose(marginal.var, post.var, rtol=1e-8, atol=1e-12)
+    # the training-block repair alone hands the acquisition an invalid covariance on the same problem
+    old = gp.predict(cross, test)
+    assert np.linalg.eigvalsh(old.covariance)[0] < -1e-3 * scale
+
+
+def test_joint_posterior_equals_the_plain_one_when_the_kernel_is_psd():
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(50, 3))
+    d = np.abs(points[:, None, :] - points[None, :, :]).sum(axis=2)  # L1: exp(-d/ℓ) is PD
+    y = np.sin(points[:20, 0])
+    gp = DistanceGP(form="exp")
+    gp.fit(d[:20, :20], y)
+    plain, joint = gp.predict(d[20:, :20], d[20:, 20:]), gp.predict_joint(d[20:, :20], d[20:, 20:], covariance=True)
+    assert gp.joint_repairs == 0
+    np.testing.assert_allclose(joint.mean, plain.mean, rtol=1e-8)
+    np.testing.assert_allclose(joint.covariance, plain.covariance, atol=1e-8)

@@ -64,13 +64,16 @@ class _AnasodBase(Optimizer):
         return counts / counts.sum()
 
     def decode(self, p: np.ndarray) -> Arch:
-        """Round p to the grid and draw an unevaluated architecture with those counts."""
+        """Round p to the grid and draw an architecture with those counts that the query rule allows
+        and this run has not proposed (50 tries; the runner replaces a proposal still forbidden)."""
         counts = round_to_grid(p, self.edges)
+        rule = self.query_rule
         for _ in range(50):
             arch = self.space.sample_with_operation_counts(counts, self.rng)
-            if self.space.iso_hash(arch) not in self.seen:
+            if rule.name == "none" or (rule.allows(arch) and rule.key(arch) not in self.seen):
                 break
-        self.seen.add(self.space.iso_hash(arch))
+        if rule.name != "none":
+            self.seen.add(str(rule.key(arch)))
         return arch
 
     def best_encoding(self) -> np.ndarray:

@@ -46,9 +46,16 @@ class _EmbeddedSpace(Optimizer):
         self.observed: list[float] = []
 
     def unevaluated(self) -> np.ndarray:
-        mask = np.ones(len(self.strings), dtype=bool)
-        mask[self.rows] = False
-        return np.flatnonzero(mask)
+        """Rows the query rule allows (under ``string``: every cell not queried yet)."""
+        rule = self.query_rule
+        if rule.name == "none":
+            return np.arange(len(self.strings))
+        if rule.name == "string":
+            mask = np.ones(len(self.strings), dtype=bool)
+            mask[self.rows] = False
+            return np.flatnonzero(mask)
+        keys = self.__dict__.setdefault("_rule_keys", [rule.key(self.space.from_string(s)) for s in self.strings])
+        return np.array([r for r, key in enumerate(keys) if key not in rule.queried], dtype=np.int64)
 
     def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
         rows = [self.row_of[self.space.to_string(a)] for a in archs]

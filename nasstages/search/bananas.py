@@ -65,14 +65,13 @@ class Bananas(HistoryOptimizer):
         started = time.perf_counter()
         if len(self.archs) < self.n_init:
             self.proposal_info = []
-            seen = {self.space.iso_hash(a) for a in self.archs}
-            return self.space.sample_unique(n, self.rng, by="iso", seen=seen)
+            return self.query_rule.sample(n, self.rng)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # tiny networks: threads cost more than they give
         try:
             ensemble = MLPEnsemble(members=self.members, epochs=self.epochs, seed=int(self.rng.integers(2**31)))
             ensemble.fit(self.encoder.encode(self.archs), np.asarray(self.observed))
-            candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
+            candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, rule=self.query_rule, top_k=self.top_k,
                                         mutations=self.pool_mutations, random=self.pool_random)
             if self.prefilter is not None:
                 candidates = self.prefilter(candidates)

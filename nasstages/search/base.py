@@ -8,11 +8,12 @@ The search loop, budget accounting, logging and checkpointing live once, in
 from __future__ import annotations
 
 import abc
-from typing import Any, Sequence
+from typing import Any, Hashable, Sequence
 
 import numpy as np
 
 from nasstages.benchmarks.base import Evaluation
+from nasstages.search.query_rule import QueryRule
 from nasstages.spaces import Arch, SearchSpace
 
 
@@ -23,6 +24,10 @@ class Optimizer(abc.ABC):
     (queries per ``ask``; None: the job's), ``proposal_info`` (after ``ask``: one dict per proposed
     architecture with ``predicted_acc``, ``predicted_std``, ``surrogate_s``; empty: no model
     predictions) and :meth:`summary` (facts for the run's JSON record).
+
+    The runner sets ``query_rule`` (:mod:`nasstages.search.query_rule`) before the first ``ask``:
+    a method's generators consult it so that what they propose is allowed, and a proposal the
+    rule still rejects (e.g. a duplicate inside a batch) is handed to :meth:`replace`.
     """
 
     #: space capabilities this method needs (see ``SearchSpace.capabilities``) -> why
@@ -34,6 +39,12 @@ class Optimizer(abc.ABC):
         self.space = space
         self.rng = rng
         self.proposal_info: list[dict[str, float]] = []
+        self.query_rule = QueryRule("string", space)
+
+    def replace(self, rejected: Arch, pending: set[Hashable]) -> Arch:
+        """An allowed architecture instead of ``rejected`` (``pending``: keys already proposed this
+        batch). Default: a uniform draw the rule allows; methods with a better next choice override."""
+        return self.query_rule.sample(1, self.rng, pending)[0]
 
     def summary(self) -> dict[str, Any]:
         """Facts about the finished run for its JSON record (surrogate repairs, final β, ...)."""

@@ -1,5 +1,5 @@
 """Candidate pools for model-based search (HOTNAS Alg. 1): mutations of the best architectures
-so far plus uniform samples, deduplicated by isomorphism hash and against what was evaluated;
+so far plus uniform samples, deduplicated under the run's query rule and without what it forbids;
 and the candidate generators a BO method composes (Algorithm 1's pool, a whole finite pool, either
 prefiltered by a zero-shot proxy)."""
 
@@ -10,18 +10,20 @@ from typing import Sequence
 
 import numpy as np
 
+from nasstages.search.query_rule import QueryRule
 from nasstages.spaces import Arch, SearchSpace
 
 
 def candidate_pool(space: SearchSpace, archs: Sequence[Arch], scores: Sequence[float], rng: np.random.Generator,
-                   *, top_k: int = 10, mutations: int = 100, random: int = 100) -> list[Arch]:
-    """Up to ``mutations`` mutants of the ``top_k`` best (by score) plus ``random`` uniform samples."""
-    seen = {space.iso_hash(a) for a in archs}
+                   *, rule: QueryRule, top_k: int = 10, mutations: int = 100, random: int = 100) -> list[Arch]:
+    """Up to ``mutations`` mutants of the ``top_k`` best (by score) plus ``random`` uniform samples,
+    each one the query ``rule`` allows, distinct under its key (by string under ``none``)."""
+    seen: set = set()
     pool: list[Arch] = []
 
     def offer(arch: Arch) -> None:
-        key = space.iso_hash(arch)
-        if key not in seen:
+        key = rule.key(arch)
+        if key not in seen and rule.allows(arch):
             seen.add(key)
             pool.append(arch)
 
@@ -47,52 +49,70 @@ class CandidateGenerator(abc.ABC):
     """What a model-based method scores each round, as ids of its distance source."""
 
     @abc.abstractmethod
-    def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator) -> list[Arch]:
-        """``n`` architectures to evaluate before the surrogate has data."""
+    def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator, rule: QueryRule) -> list[Arch]:
+        """``n`` architectures to evaluate before the surrogate has data (each one ``rule`` allows)."""
 
     @abc.abstractmethod
     def candidates(self, evaluated: Sequence[Arch], evaluated_ids: np.ndarray, scores: Sequence[float],
-                   rng: np.random.Generator) -> np.ndarray:
-        """Ids of this round's candidates (never an evaluated one)."""
+                   rng: np.random.Generator, rule: QueryRule) -> np.ndarray:
+        """Ids of this round's candidates (none that ``rule`` forbids)."""
 
 
 class MutationPool(CandidateGenerator):
-    """HOTNAS's Algorithm 1 pool: mutants of the ``top_k`` best plus uniform samples, new
-    isomorphism classes only (:func:`candidate_pool`); the first queries are uniform samples."""
+    """HOTNAS's Algorithm 1 pool: mutants of the ``top_k`` best plus uniform samples, only what
+    the query rule allows (:func:`candidate_pool`); the first queries are uniform samples."""
 
     def __init__(self, space: SearchSpace, source, top_k: int = 10, mutations: int = 60, random: int = 40) -> None:
         self.space, self.source = space, source
         self.top_k, self.mutations, self.random = top_k, mutations, random
 
-    def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator) -> list[Arch]:
-        seen = {self.space.iso_hash(a) for a in evaluated}
-        return self.space.sample_unique(n, rng, by="iso", seen=seen)
+    def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator, rule: QueryRule) -> list[Arch]:
+        out: list[Arch] = []
+        pending: set = set()
+        while len(out) < n:  # a matrix source's pool may not hold every architecture of the space
+            arch = rule.sample(1, rng, pending)[0]
+            if self.source.contains(arch):
+                out.append(arch)
+            elif rule.name != "none":
+                pending.discard(rule.key(arch))
+        return out
 
-    def candidates(self, evaluated, evaluated_ids, scores, rng) -> np.ndarray:
-        pool = candidate_pool(self.space, evaluated, scores, rng, top_k=self.top_k, mutations=self.mutations,
-                              random=self.random)
-        return self.source.ids(pool)
+    def candidates(self, evaluated, evaluated_ids, scores, rng, rule) -> np.ndarray:
+        pool = candidate_pool(self.space, evaluated, scores, rng, rule=rule, top_k=self.top_k,
+                              mutations=self.mutations, random=self.random)
+        return self.source.ids([arch for arch in pool if self.source.contains(arch)])
 
 
 class WholePool(CandidateGenerator):
-    """Every unevaluated architecture of a finite source (a precomputed matrix's pool, e.g. a whole
-    tabular space); the first queries are uniform draws from it."""
+    """Every architecture of a finite source (a precomputed matrix's pool, e.g. a whole tabular
+    space) that the query rule allows; the first queries are uniform draws from it."""
 
     def __init__(self, source) -> None:
         self.source = source
+        self._keys: list | None = None  # the rule's key of every pool member, computed once
 
-    def _free(self, evaluated_ids: np.ndarray) -> np.ndarray:
-        free = np.ones(self.source.size, dtype=bool)
-        free[np.asarray(evaluated_ids, dtype=np.int64)] = False
-        return np.flatnonzero(free)
+    def _free(self, rule: QueryRule) -> np.ndarray:
+        if rule.name == "none":
+            return np.arange(self.source.size)
+        if self._keys is None:
+            self._keys = [rule.key(self.source.arch(i)) for i in range(self.source.size)]
+        return np.array([i for i, key in enumerate(self._keys) if key not in rule.queried], dtype=np.int64)
 
-    def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator) -> list[Arch]:
-        free = self._free(self.source.ids(evaluated))
-        picks = rng.choice(len(free), size=min(n, len(free)), replace=False)
-        return [self.source.arch(int(free[int(i)])) for i in picks]
+    def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator, rule: QueryRule) -> list[Arch]:
+        free = self._free(rule)
+        out: list[Arch] = []
+        pending: set = set()
+        for i in rng.permutation(len(free)):
+            arch = self.source.arch(int(free[int(i)]))
+            if rule.allows(arch, pending):
+                out.append(arch)
+                pending.add(rule.key(arch))
+            if len(out) == n:
+                break
+        return out
 
-    def candidates(self, evaluated, evaluated_ids, scores, rng) -> np.ndarray:
-        return self._free(evaluated_ids)
+    def candidates(self, evaluated, evaluated_ids, scores, rng, rule) -> np.ndarray:
+        return self._free(rule)
 
 
 class Prefiltered(CandidateGenerator):
@@ -101,10 +121,10 @@ class Prefiltered(CandidateGenerator):
     def __init__(self, inner: CandidateGenerator, source, prefilter) -> None:
         self.inner, self.source, self.prefilter = inner, source, prefilter
 
-    def initial(self, n, evaluated, rng) -> list[Arch]:
-        return self.inner.initial(n, evaluated, rng)
+    def initial(self, n, evaluated, rng, rule) -> list[Arch]:
+        return self.inner.initial(n, evaluated, rng, rule)
 
-    def candidates(self, evaluated, evaluated_ids, scores, rng) -> np.ndarray:
-        ids = self.inner.candidates(evaluated, evaluated_ids, scores, rng)
+    def candidates(self, evaluated, evaluated_ids, scores, rng, rule) -> np.ndarray:
+        ids = self.inner.candidates(evaluated, evaluated_ids, scores, rng, rule)
         kept = self.prefilter([self.source.arch(int(i)) for i in ids])
         return self.source.ids(kept)

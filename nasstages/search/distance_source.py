@@ -34,6 +34,10 @@ class DistanceSource(abc.ABC):
     def observe(self, ids: np.ndarray) -> None:
         """Architectures now observed (a source that caches may keep their distances)."""
 
+    def contains(self, arch: Arch) -> bool:
+        """True if the source has distances for ``arch`` (a matrix: its pool; on the fly: always)."""
+        return True
+
 
 class MatrixDistances(DistanceSource):
     """A distance stage matrix file: ids are its rows, so its pool is the finite candidate set.
@@ -62,6 +66,9 @@ class MatrixDistances(DistanceSource):
             return np.array([self._row[self.space.to_string(a)] for a in archs], dtype=np.int64)
         except KeyError as exc:
             raise ConfigError(f"architecture {exc.args[0]} is not in the pool of {self.path}") from None
+
+    def contains(self, arch: Arch) -> bool:
+        return self.space.to_string(arch) in self._row
 
     def arch(self, i: int) -> Arch:
         if i not in self._archs:

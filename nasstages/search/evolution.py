@@ -3,6 +3,9 @@
 A population of ``population_size`` is first filled with random architectures; then each
 cycle samples ``sample_size`` members uniformly, mutates the best of them (by observed
 accuracy) and adds the child, removing the *oldest* member rather than the worst.
+
+Under a query rule that forbids repeats, a child the rule forbids is re-mutated from the same
+parent (up to ``REMUTATIONS`` times, then a uniform draw), so every query is spent on a new one.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from nasstages.benchmarks.base import Evaluation
 from nasstages.errors import ConfigError
 from nasstages.search.base import Optimizer
 from nasstages.spaces import Arch, SearchSpace
+
+REMUTATIONS = 100  # mutation attempts from one parent before a uniform draw the rule allows
 
 
 class RegularizedEvolution(Optimizer):
@@ -35,15 +40,26 @@ class RegularizedEvolution(Optimizer):
         self._asked = 0
 
     def ask(self, n: int) -> list[Arch]:
-        out = []
+        out: list[Arch] = []
+        pending: set = set()
+        rule = self.query_rule
         for _ in range(n):
             if self._asked < self.population_size or not self._population:
-                out.append(self.space.sample(self.rng))
+                child = rule.sample(1, self.rng, pending)[0]
             else:
                 members = self.rng.choice(len(self._population), size=min(self.sample_size, len(self._population)),
                                           replace=False)
                 parent = max((self._population[int(k)] for k in members), key=lambda item: item[1])[0]
-                out.append(self.space.mutate(parent, self.rng))
+                child = self.space.mutate(parent, self.rng)
+                for _attempt in range(REMUTATIONS):
+                    if rule.allows(child, pending):
+                        break
+                    child = self.space.mutate(parent, self.rng)
+                else:
+                    child = rule.sample(1, self.rng, pending)[0]
+                if rule.name != "none":
+                    pending.add(rule.key(child))
+            out.append(child)
             self._asked += 1
         return out
 

@@ -5,8 +5,14 @@ A method is a composition (BoTorch's separation) of
   every solved pair cached (:mod:`nasstages.search.distance_source`);
 * a surrogate: :class:`~nasstages.surrogates.gp.DistanceGP` on that distance, hyperparameters
   refitted every ``refit_every`` observations and held in between;
-* a candidate generator: HOTNAS's Algorithm 1 pool (mutations of the best + random samples), or
-  every unevaluated architecture of the matrix's pool, optionally zero-shot prefiltered;
+* a candidate generator: HOTNAS's Algorithm 1 pool (``candidates: pool``, the default on every
+  benchmark: ``pool_mutations`` mutants of the ``top_k`` best + ``pool_random`` uniform samples), or
+  every architecture of the matrix's pool (``candidates: all``, the whole-space variants), either
+  optionally zero-shot prefiltered; both only what the run's query rule allows;
+* the posterior: with ``psd_scope: joint`` (default) the prior is repaired on the joint training ∪
+  candidate Gram each round, so predictive variances and the covariance handed to Thompson
+  sampling and the k-DPP are a GP's (:meth:`DistanceGP.predict_joint`); ``train`` repairs only the
+  training block (the earlier behaviour, kept for the ablation);
 * an acquisition: UCB with the GP-UCB β schedule, EI, Thompson sampling, or the quality k-DPP of
   TW-NAS (Nguyen et al., 2021, §4; here L = diag(q) C diag(q) with C the posterior *correlation*, as
   before this rewrite: the paper's covariance form is issue 17's to restore).
@@ -42,10 +48,20 @@ class DistanceBO(Optimizer):
                  acquisition: str | None = None, kernel: str = "exp", psd: str = "clip", n_init: int = 10,
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
-                 batch_size: int = 1, zs_prefilter: dict | None = None) -> None:
+                 batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str = "pool",
+                 psd_scope: str = "joint") -> None:
         super().__init__(space, rng)
         if n_init < 1 or batch_size < 1:
             raise ConfigError("n_init and batch_size must be at least 1")
+        if candidates not in ("pool", "all"):
+            raise ConfigError(f"candidates must be 'pool' (Algorithm 1) or 'all' (a matrix's whole pool), not {candidates!r}")
+        if candidates == "all" and not distance_matrix:
+            raise ConfigError("candidates: all scores a precomputed matrix's whole pool: set distance_pool "
+                              "for this benchmark (e.g. {tnb101_macro: all})")
+        if psd_scope not in ("joint", "train"):
+            raise ConfigError(f"psd_scope must be 'joint' (the prior repaired on training ∪ candidates) or "
+                              f"'train' (the training block only), not {psd_scope!r}")
+        self.candidate_rule, self.psd_scope = candidates, psd_scope
         self.acquisition = self._make_acquisition(acquisition or self.default_acquisition, beta_scale)
         distance = make_distance(self.metric, space, metric_params or {})
         self.source: DistanceSource = (MatrixDistances(space, distance_matrix, self.metric) if distance_matrix
@@ -60,14 +76,15 @@ class DistanceBO(Optimizer):
         self.observed: list[float] = []
         self.ids = np.zeros(0, dtype=np.int64)
         # a finite pool scored with marginals: its posterior is updated, not recomputed, each round
+        # (the whole-space variants: their joint set is the whole pool, too large to repair each round)
         self.pool_posterior = (PoolPosterior(self.source.size)
-                               if isinstance(self.source, MatrixDistances) and not self.acquisition.joint else None)
+                               if candidates == "all" and not self.acquisition.joint else None)
 
     def _make_acquisition(self, name: str, beta_scale: float) -> Acquisition:
         return make_acquisition(name, beta_scale)
 
     def _make_generator(self, top_k: int, mutations: int, random: int, prefilter) -> CandidateGenerator:
-        if isinstance(self.source, MatrixDistances):
+        if self.candidate_rule == "all":
             generator: CandidateGenerator = WholePool(self.source)
         else:
             generator = MutationPool(self.space, self.source, top_k, mutations, random)
@@ -78,7 +95,7 @@ class DistanceBO(Optimizer):
         started = time.perf_counter()
         if len(self.archs) < self.n_init:
             self.proposal_info = []
-            return self.generator.initial(n, self.archs, self.rng)
+            return self.generator.initial(n, self.archs, self.rng, self.query_rule)
         # hyperparameters are re-optimized every refit_every observations (warm-started), and
         # held fixed in between; the posterior always conditions on every observation
         refit = len(self.archs) - self._last_refit >= self.refit_every or self._hyper is None
@@ -87,12 +104,15 @@ class DistanceBO(Optimizer):
         if refit:
             self._last_refit = len(self.archs)
             self._hyper = self.gp.hyperparameters()
-        candidates = self.generator.candidates(self.archs, self.ids, self.observed, self.rng)
+        candidates = self.generator.candidates(self.archs, self.ids, self.observed, self.rng, self.query_rule)
         if not len(candidates):
             raise ConfigError("no candidate architectures left to propose")
         if self.pool_posterior is not None:
             whole = self.pool_posterior.posterior(self.gp, self.ids, self.source.matrix.rows)
             posterior = Posterior(mean=whole.mean[candidates], var=whole.var[candidates])
+        elif self.psd_scope == "joint":  # a GP posterior: the prior is PSD on training ∪ candidates
+            posterior = self.gp.predict_joint(self.source.block(candidates, self.ids),
+                                              self.source.block(candidates, candidates), self.acquisition.joint)
         else:
             joint = self.source.block(candidates, candidates) if self.acquisition.joint else None
             posterior = self.gp.predict(self.source.block(candidates, self.ids), joint)

@@ -38,15 +38,14 @@ class GatesPredictorSearch(HistoryOptimizer):
     def ask(self, n: int) -> list[Arch]:
         if len(self.archs) < self.n_init:
             self.proposal_info = []
-            seen = {self.space.iso_hash(a) for a in self.archs}
-            return self.space.sample_unique(min(n, self.n_init - len(self.archs)), self.rng, by="iso", seen=seen)
+            return self.query_rule.sample(min(n, self.n_init - len(self.archs)), self.rng)
         started = time.perf_counter()
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small models on small batches: threads cost more than they give
         try:
             predictor = RankingPredictor(self.config, seed=int(self.rng.integers(2**31)))
             predictor.fit(graph_tensors(self.space, self.archs), np.asarray(self.observed))
-            candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, top_k=self.top_k,
+            candidates = candidate_pool(self.space, self.archs, self.observed, self.rng, rule=self.query_rule, top_k=self.top_k,
                                         mutations=self.pool_mutations, random=self.pool_random)
             if self.prefilter is not None:
                 candidates = self.prefilter(candidates)

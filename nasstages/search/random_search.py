@@ -1,4 +1,5 @@
-"""Random search: architectures drawn uniformly without replacement (Li & Talwalkar, 2019)."""
+"""Random search: architectures drawn uniformly (Li & Talwalkar, 2019), without replacement under
+the run's query rule (``string`` by default: the standard random search)."""
 
 from __future__ import annotations
 
@@ -12,20 +13,19 @@ from nasstages.spaces import Arch, SearchSpace
 
 
 class RandomSearch(Optimizer):
-    """Uniform sampling; never proposes the same architecture twice."""
+    """Uniform sampling of what the query rule allows (its ``queried`` set is the "without replacement")."""
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
         super().__init__(space, rng)
-        self._seen: set[Arch] = set()
 
     def ask(self, n: int) -> list[Arch]:
-        return self.space.sample_unique(n, self.rng, seen=self._seen)
+        return self.query_rule.sample(n, self.rng)
 
     def tell(self, archs: Sequence[Arch], evaluations: Sequence[Evaluation]) -> None:
         """Random search learns nothing from results."""
 
     def _state(self) -> dict[str, Any]:
-        return {"seen": sorted(self.space.to_string(a) for a in self._seen)}
+        return {}  # what was queried is the runner's (rebuilt from the log on resume)
 
     def _load_state(self, state: dict[str, Any]) -> None:
-        self._seen = {self.space.from_string(s) for s in state["seen"]}
+        pass

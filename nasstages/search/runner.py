@@ -25,6 +25,7 @@ from nasstages.io import write_json_atomic, write_text_atomic
 from nasstages.provenance import config_hash, provenance
 from nasstages.rng import job_seed_sequence
 from nasstages.search import make_optimizer
+from nasstages.search.query_rule import QueryRule
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class SearchJob:
     global_seed: int = 0
     noise: str = "sample"
     batch_size: int = 1
+    query_rule: str = "string"
     params: dict[str, Any] = field(default_factory=dict)
 
     def identity(self) -> tuple[Any, ...]:
@@ -60,6 +62,7 @@ class _Progress:
     sim_time_s: float = 0.0
     elapsed_before_s: float = 0.0
     incumbent: tuple[str, float, float] | None = None  # arch, observed, mean
+    replacements: int = 0  # proposals the query rule rejected so far
 
 
 def _rows_to_csv(rows: list[dict[str, Any]]) -> str:
@@ -95,9 +98,13 @@ def run_search(
     optimizer_seq, noise_seq = job_seed_sequence(job.global_seed, *job.identity()).spawn(2)
     optimizer = make_optimizer(job.method, bench.space, np.random.default_rng(optimizer_seq), job.params)
     noise_rng = np.random.default_rng(noise_seq)
+    rule = QueryRule(job.query_rule, bench.space)
+    optimizer.query_rule = rule
     state = _Progress(rows=[])
     if ckpt_path.exists():
         state = _resume(ckpt_path, job_hash, optimizer, noise_rng) or state
+        rule.record(bench.space.from_string(row["arch"]) for row in state.rows)
+        rule.replacements = state.replacements
 
     space = bench.space
     started = time.perf_counter()
@@ -105,8 +112,9 @@ def run_search(
                desc=f"{job.method} {job.dataset} seed{job.seed}")
     while len(state.rows) < job.budget:
         n = min(optimizer.batch_size or job.batch_size, job.budget - len(state.rows))
-        archs = optimizer.ask(n)
+        archs = _enforce(rule, optimizer, optimizer.ask(n))
         info = optimizer.proposal_info or [NO_PREDICTION] * len(archs)
+        rule.record(archs)
         evaluations = [bench.query(a, job.dataset, noise_rng, job.noise) for a in archs]
         optimizer.tell(archs, evaluations)
         for arch, evaluation, predicted in zip(archs, evaluations, info):
@@ -140,11 +148,30 @@ def run_search(
         "final": {k: state.rows[-1][k] for k in ("incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc")},
         "csv": out_csv.name,
         "optimizer": optimizer.summary(),
+        "protocol": {**rule.record_of(), "noise": job.noise, "budget": job.budget, "batch_size": job.batch_size,
+                     "incumbent": "best observed validation accuracy so far", "split": bench.split(job.dataset)},
     })
     write_json_atomic(meta_path, meta)
     if ckpt_path.exists():
         ckpt_path.unlink()
     return out_csv
+
+
+def _enforce(rule: QueryRule, optimizer: Any, archs: list) -> list:
+    """``archs`` with every proposal the rule rejects replaced by the method (its :meth:`replace`)."""
+    pending: set = set()
+    out = []
+    for arch in archs:
+        if not rule.allows(arch, pending):
+            rule.replacements += 1
+            arch = optimizer.replace(arch, set(pending))
+            if not rule.allows(arch, pending):
+                raise RuntimeError(f"{type(optimizer).__name__}.replace proposed {rule.space.to_string(arch)!r}, "
+                                   f"which the {rule.name!r} query rule forbids (a bug in the method)")
+        if rule.name != "none":
+            pending.add(rule.key(arch))
+        out.append(arch)
+    return out
 
 
 def _checkpoint(path: Path, job_hash: str, optimizer: Any, noise_rng: np.random.Generator,
@@ -157,6 +184,7 @@ def _checkpoint(path: Path, job_hash: str, optimizer: Any, noise_rng: np.random.
         "sim_time_s": state.sim_time_s,
         "elapsed_s": state.elapsed_before_s + time.perf_counter() - started,
         "incumbent": state.incumbent,
+        "replacements": optimizer.query_rule.replacements,
     })
 
 
@@ -175,4 +203,5 @@ def _resume(path: Path, job_hash: str, optimizer: Any, noise_rng: np.random.Gene
     log.info("resuming %s at query %d", path, len(saved["rows"]))
     incumbent = tuple(saved["incumbent"]) if saved["incumbent"] else None
     return _Progress(rows=saved["rows"], sim_time_s=saved["sim_time_s"],
-                     elapsed_before_s=saved["elapsed_s"], incumbent=incumbent)  # type: ignore[arg-type]
+                     elapsed_before_s=saved["elapsed_s"], incumbent=incumbent,
+                     replacements=int(saved.get("replacements", 0)))  # type: ignore[arg-type]

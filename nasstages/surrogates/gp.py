@@ -19,8 +19,10 @@ the Daleckii–Krein formula keeps the gradient exact) and ``'jitter'`` adds the
 of I that makes it PSD; either way the repair is logged, with the most negative eigenvalue, and
 counted in :attr:`DistanceGP.repairs`. After a clip, cross covariances to test points are projected
 onto the kept eigenvectors (else only the noise is left to invert along the clipped directions and
-predictions leave the data's range). A square block of test points handed to :meth:`predict` for
-a joint covariance is repaired the same way as the training block.
+predictions leave the data's range). :meth:`predict_joint` repairs the joint train ∪ test Gram as
+one matrix instead, so the posterior is that of a GP with a PSD prior on every point it scores
+(the search's default for candidate pools: issue 22); :meth:`predict` repairs only the training
+block (and a test block on its own), the whole-space path's.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ class DistanceGP:
         self.repairs = 0  # repairs since the last fit (its own and its predictions')
         self.total_repairs = 0  # over every fit and prediction of this surrogate
         self.most_negative = 0.0
+        self.joint_repairs = 0  # predictions whose joint train ∪ test prior had to be repaired
+        self.clipped_variances = 0  # predictive variances < 0 (before clipping at 0), over all predictions
         self._fitted = False
 
     # kernel ------------------------------------------------------------------------------
@@ -266,15 +270,56 @@ class DistanceGP:
         V = self.chol_inv @ cross.T  # L⁻¹ K_t*
         if test_distances is None:
             var = h["outputscale"] - np.einsum("ij,ij->j", V, V)
-            return Posterior(mean=mean, var=np.clip(var, 0.0, None) * self.y_std**2)
+            return Posterior(mean=mean, var=self._clip_variances(var) * self.y_std**2)
         test = self._repair(self._base(np.asarray(test_distances, dtype=np.float64), h["lengthscale"])).matrix
         cov = (h["outputscale"] * test - V.T @ V) * self.y_std**2
-        return Posterior(mean=mean, var=np.clip(np.diag(cov), 0.0, None), covariance=cov)
+        return Posterior(mean=mean, var=self._clip_variances(np.diag(cov)), covariance=cov)
+
+    def predict_joint(self, cross_distances: np.ndarray, test_distances: np.ndarray,
+                      covariance: bool = False) -> Posterior:
+        """The posterior of a GP whose prior is PSD on the joint training ∪ test set.
+
+        The (n+m)² base Gram of training and test points together is repaired as one matrix
+        (clip or jitter, as the training block is in the fit), and the posterior is the exact GP
+        posterior under that prior (R&W eqs. 2.25–2.26): its covariance is a Schur complement of a
+        PSD matrix plus noise, so it is PSD and its variances are ≥ 0 before any clipping. The
+        hyperparameters are the fit's (on the training block alone)."""
+        assert self._fitted, "fit first"
+        h = self.hyper
+        n = self.n
+        cross = self._base(np.asarray(cross_distances, dtype=np.float64), h["lengthscale"])
+        m = len(cross)
+        joint = np.empty((n + m, n + m))
+        joint[:n, :n] = self._base(self.train_distances, h["lengthscale"])
+        joint[n:, :n] = cross
+        joint[:n, n:] = cross.T
+        joint[n:, n:] = self._base(np.asarray(test_distances, dtype=np.float64), h["lengthscale"])
+        repair = self._repair(joint, count=False)
+        if repair.repaired:
+            self.joint_repairs += 1
+            self.most_negative = min(self.most_negative, repair.smallest)
+        prior = h["outputscale"] * 0.5 * (repair.matrix + repair.matrix.T)
+        K = prior[:n, :n] + h["noise"] * np.eye(n)
+        L = np.linalg.cholesky(K)
+        V = np.linalg.solve(L, prior[:n, n:])  # L⁻¹ K(train, test)
+        w = np.linalg.solve(L, self.z - h["mean"])
+        mean = (h["mean"] + V.T @ w) * self.y_std + self.y_mean
+        if not covariance:
+            var = np.diag(prior)[n:] - np.einsum("ij,ij->j", V, V)
+            return Posterior(mean=mean, var=self._clip_variances(var) * self.y_std**2)
+        cov = (prior[n:, n:] - V.T @ V) * self.y_std**2
+        return Posterior(mean=mean, var=self._clip_variances(np.diag(cov)), covariance=cov)
+
+    def _clip_variances(self, var: np.ndarray) -> np.ndarray:
+        """Variances clipped at 0, each clipped one counted (rounding below −1e-12 relative to σ²)."""
+        self.clipped_variances += int(np.count_nonzero(var < -1e-12 * self.hyper["outputscale"]))
+        return np.clip(var, 0.0, None)
 
     def summary(self) -> dict[str, float]:
         """Repairs so far, for the search's provenance record."""
         return {"gp_repairs": self.total_repairs, "gp_most_negative_eigenvalue": self.most_negative,
-                "gp_psd_repair": self.psd}
+                "gp_psd_repair": self.psd, "gp_joint_repairs": self.joint_repairs,
+                "gp_clipped_variances": self.clipped_variances}
 
 
 def _triangular_inverse(L: np.ndarray) -> np.ndarray:
@@ -355,5 +400,5 @@ class PoolPosterior:
         V = self._V[: self._n]
         w = gp.chol_inv @ (gp.z - h["mean"])
         mean = (h["mean"] + V.T @ w) * gp.y_std + gp.y_mean
-        var = np.clip(h["outputscale"] - self._colsum, 0.0, None) * gp.y_std**2
+        var = gp._clip_variances(h["outputscale"] - self._colsum) * gp.y_std**2
         return Posterior(mean=mean, var=var)

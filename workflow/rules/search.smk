@@ -55,6 +55,7 @@ rule search:
         method_params=search_method_params,
         budget=lambda w: benchmark_budget(config["search"], w.benchmark),
         noise=config["search"].get("noise", "sample"),
+        query_rule=config["search"].get("query_rule", "string"),
         batch_size=config["search"].get("batch_size", 1),
         checkpoint_every=config["search"].get("checkpoint_every", 25),
         global_seed=config["seed"],
@@ -67,6 +68,7 @@ rule search:
         "nasstages search --benchmark {wildcards.benchmark} --store {input.store:q}"
         " --dataset {wildcards.dataset:q} --method {wildcards.method} --seed {wildcards.seed}"
         " --budget {params.budget} --params {params.method_params:q} --noise {params.noise}"
+        " --query-rule {params.query_rule}"
         " --batch-size {params.batch_size} --checkpoint-every {params.checkpoint_every}"
         " --global-seed {params.global_seed} --out {output.csv:q} > {log:q} 2>&1"
 
@@ -98,6 +100,7 @@ rule search_darts:
         method_params=lambda w: search_method_params(darts_wildcards(w)),
         bench_params=trained_benchmark_params("darts") if "darts" in config["benchmarks"] else "{}",
         budget=lambda w: benchmark_budget(config["search"], "darts"),
+        query_rule=config["search"].get("query_rule", "string"),
         global_seed=config["seed"],
     log:
         f"{R}/logs/search/darts/{{dataset}}/{{method}}/seed{{seed}}.log",
@@ -108,5 +111,6 @@ rule search_darts:
         "nasstages search --benchmark darts --store {input.store:q} --dataset {wildcards.dataset:q}"
         " --method {wildcards.method} --seed {wildcards.seed} --budget {params.budget}"
         " --params {params.method_params:q} --bench-params {params.bench_params:q} --threads {threads}"
-        " --noise sample --batch-size 1 --checkpoint-every 1 --global-seed {params.global_seed}"
+        " --noise sample --query-rule {params.query_rule} --batch-size 1 --checkpoint-every 1"
+        " --global-seed {params.global_seed}"
         " --out {output.csv:q} > {log:q} 2>&1"
