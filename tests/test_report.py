@@ -85,3 +85,22 @@ def test_cost_table_reports_seconds_and_surrogate_share(search_logs):
     elapsed = np.mean([pd.read_csv(p)["elapsed_s"].iloc[-1] for p in paths if "/rs/" in p.as_posix()])
     assert rows["Random search"][0] == f"{elapsed:.2f}"
     assert rows["Random search"][2] == "0%" and rows["Regularized evolution"][2] == "0%"
+
+
+def test_captions_state_the_query_rule_and_refuse_mixed_rules(search_logs, nb201_bench, tmp_path):
+    import json
+    import shutil
+
+    root, paths = search_logs
+    write_report(paths, tmp_path / "report")
+    table = (tmp_path / "report" / "tables" / "nb201_final.md").read_text()
+    assert "query rule, 'string': no query on a cell string already queried" in table
+    # one method's seeds rerun under another rule: the table must refuse to mix them
+    mixed = tmp_path / "mixed"
+    shutil.copytree(root / "search", mixed / "search")
+    other = mixed / "search" / "nb201" / "cifar10-valid" / "rs" / "seed0.csv"
+    run_search(SearchJob("nb201", "cifar10-valid", "rs", 0, 30, query_rule="none"), nb201_bench, other,
+               show_progress=False)
+    assert json.loads(other.with_suffix(".json").read_text())["protocol"]["query_rule"] == "none"
+    with pytest.raises(NasstagesError, match="query rules"):
+        write_report(sorted((mixed / "search").rglob("seed*.csv")), tmp_path / "mixed_report")

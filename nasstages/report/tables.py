@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nasstages.report.names import benchmark_name, dataset_name, method_name
-from nasstages.report.trajectories import MethodRuns, mean_and_se
+from nasstages.report.trajectories import MethodRuns, mean_and_se, protocol_sentence
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ def _caption(runs: list[MethodRuns]) -> str:
         f"{benchmark_name(runs[0].benchmark)}: validation accuracy (%) of the best architecture found after "
         f"{'/'.join(map(str, budgets))} queries, mean ± standard error over {'/'.join(map(str, seeds))} seeds. "
         "The incumbent is chosen by observed (single-seed, noisy) validation accuracy; the value shown is its "
-        "mean validation accuracy over the benchmark's training seeds."
+        "mean validation accuracy over the benchmark's training seeds. " + protocol_sentence(runs)
     )
 
 
@@ -149,7 +149,7 @@ def _error_caption(runs: list[MethodRuns]) -> str:
             f"{'/'.join(map(str, seeds))} seeds. Errors: classification and jigsaw 100 − top-1 accuracy; "
             "autoencoder and surface normal 100·(1 − SSIM); room layout 100 × loss; segmentation 100 − pixel "
             "accuracy (the paper's mIoU is not available offline). One training run per architecture, so "
-            "queries are deterministic.")
+            "queries are deterministic. " + protocol_sentence(runs))
 
 
 def task_error_markdown(runs: list[MethodRuns]) -> str:

@@ -36,6 +36,7 @@ class MethodRuns:
     optimum: float
     elapsed_s: np.ndarray  # (seeds,) real seconds of each run
     surrogate_s: np.ndarray  # (seeds,) of which in the surrogate (fit + acquisition)
+    query_rule: str = "string"  # the query protocol every seed ran under (its JSON's protocol block)
 
     @property
     def error(self) -> np.ndarray:
@@ -54,7 +55,7 @@ def mean_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
     """Group search CSVs (``.../{benchmark}/{dataset}/{method}/seed{S}.csv``) into MethodRuns."""
-    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float, float, float]]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float, float, float, str]]] = {}
     for path in map(Path, csv_paths):
         match = _PATH.search(path.as_posix())
         if match is None:
@@ -69,8 +70,13 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
             raise NasstagesError(f"{path} has no incumbent_mean_acc column or no rows; rerun its search job")
         key = (match["benchmark"], match["dataset"], match["method"])
         surrogate = float(frame["surrogate_s"].sum()) if "surrogate_s" in frame.columns else 0.0
+        rule = (meta.get("protocol") or {}).get("query_rule")
+        if rule is None:
+            raise NasstagesError(f"{meta_path} records no query protocol (a result from before it was recorded); "
+                                 "rerun its search job")
         groups.setdefault(key, []).append((int(match["seed"]), frame["incumbent_mean_acc"].to_numpy(),
-                                           float(meta["optimum"]), float(frame["elapsed_s"].iloc[-1]), surrogate))
+                                           float(meta["optimum"]), float(frame["elapsed_s"].iloc[-1]), surrogate,
+                                           rule))
     runs = []
     for (benchmark, dataset, method), items in groups.items():  # input order = config order
         items.sort(key=lambda item: item[0])
@@ -84,5 +90,23 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
             optimum=items[0][2],
             elapsed_s=np.array([item[3] for item in items]),
             surrogate_s=np.array([item[4] for item in items]),
+            query_rule=_one_rule({item[5] for item in items}, f"{benchmark}/{dataset}/{method}"),
         ))
     return runs
+
+
+def _one_rule(rules: set[str], where: str) -> str:
+    if len(rules) != 1:
+        raise NasstagesError(f"{where}: seeds ran under different query rules {sorted(rules)}; rerun them under one "
+                             "(search.query_rule)")
+    return rules.pop()
+
+
+def protocol_sentence(runs: list[MethodRuns]) -> str:
+    """The caption's statement of the query protocol, the same for every method of a table."""
+    from nasstages.search.query_rule import QUERY_RULES
+
+    rules = sorted({run.query_rule for run in runs})
+    if len(rules) != 1:
+        raise NasstagesError(f"one table mixes query rules {rules}: rerun every method under one (search.query_rule)")
+    return f"Every method ran under one query rule, {rules[0]!r}: {QUERY_RULES[rules[0]]}."
