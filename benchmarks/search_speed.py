@@ -45,15 +45,22 @@ class Case:
     needs: str = ""  # a file under the results folder the case needs beyond the store
 
     distance_bo: bool = False  # candidates from Algorithm 1's pool, distances on the fly
+    candidates: str = ""  # the new implementation's ``candidates`` (the previous one knew only whole space)
 
     @property
     def label(self) -> str:
-        where = "whole space, " if self.matrix else ("Alg. 1 pool, on the fly, " if self.distance_bo else "")
+        if self.matrix:
+            where = "whole space, " if self.candidates == "all" else "Alg. 1 pool, matrix, "
+        else:
+            where = "Alg. 1 pool, on the fly, " if self.distance_bo else ""
         return f"{self.method} {self.benchmark} {self.dataset} ({where}{self.budget} q)"
 
 
 CASES = [
-    *[Case(m, "tnb101_macro", "normal", 100, 1.0, matrix=metric)
+    *[Case(m, "tnb101_macro", "normal", 100, 1.0, matrix=metric, candidates="all")
+      for m, metric in (("bo_edit", "edit"), ("nasbot", "otmann"), ("hotnas", "hotnn"))],
+    # the default TNB101 protocol since issue 22 (no previous implementation to compare)
+    *[Case(m, "tnb101_macro", "normal", 100, None, matrix=metric, candidates="pool")
       for m, metric in (("bo_edit", "edit"), ("nasbot", "otmann"), ("hotnas", "hotnn"))],
     *[Case(m, "nb201", "cifar10-valid", 150, 3.0, distance_bo=True)
       for m in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp")],
@@ -64,11 +71,14 @@ CASES = [
 ]
 
 
-def run_once(checkout: Path, case: Case, seed: int, results: Path, out_dir: Path) -> tuple[float, float]:
+def run_once(checkout: Path, case: Case, seed: int, results: Path, out_dir: Path,
+             new: bool = True) -> tuple[float, float]:
     """(wall seconds, surrogate seconds) of one search process run from ``checkout``."""
     params: dict = {}
     if case.matrix:
         params["distance_matrix"] = str(results / "distances" / case.benchmark / case.matrix / "all.h5")
+    if case.candidates and new:
+        params["candidates"] = case.candidates
     if case.needs:
         params["embeddings"] = str(results / case.needs)
     out = out_dir / f"{case.method}_{case.benchmark}_{seed}.csv"
@@ -120,8 +130,10 @@ def main() -> None:
                 times: dict[str, float] = {}
                 share = 0.0
                 for name, checkout in checkouts.items():
+                    if name == "previous" and case.candidates == "pool":
+                        continue  # the previous implementation read matrices only over the whole space
                     seeds = args.seeds if name == "new" else args.previous_seeds
-                    runs = [run_once(checkout, case, seed, args.results, tmp) for seed in range(seeds)]
+                    runs = [run_once(checkout, case, seed, args.results, tmp, name == "new") for seed in range(seeds)]
                     times[name] = statistics.median(w for w, _ in runs)
                     if name == "new":
                         share = statistics.median(s / w for w, s in runs)
