@@ -104,3 +104,24 @@ def test_captions_state_the_query_rule_and_refuse_mixed_rules(search_logs, nb201
     assert json.loads(other.with_suffix(".json").read_text())["protocol"]["query_rule"] == "none"
     with pytest.raises(NasstagesError, match="query rules"):
         write_report(sorted((mixed / "search").rglob("seed*.csv")), tmp_path / "mixed_report")
+
+
+def test_reproduction_table_puts_published_numbers_beside_ours():
+    from nasstages.report.reproduction import PUBLISHED, reproduction_markdown, reproduction_rows
+    from nasstages.report.trajectories import MethodRuns
+
+    published = PUBLISHED[("tnb101_macro", "normal", "hotnas")][0]
+    errors = np.array([published + 1.0, published + 1.2, published + 0.8, published + 1.0])  # SE = 0.0816
+    run = MethodRuns("tnb101_macro", "normal", "hotnas", [0, 1, 2, 3], (100.0 - errors)[:, None], 100.0,
+                     np.ones(4), np.zeros(4), "string")
+    close = MethodRuns("tnb101_macro", "normal", "rs", [0, 1], np.array([[100 - 39.1], [100 - 39.3]]), 100.0,
+                       np.ones(2), np.zeros(2), "string")
+    unpublished = MethodRuns("tnb101_macro", "normal", "twnas", [0, 1], np.array([[60.0], [61.0]]), 100.0,
+                             np.ones(2), np.zeros(2), "string")
+    rows = reproduction_rows([run, close, unpublished])
+    assert [(r.method, r.seeds) for r in rows] == [("hotnas", 4), ("rs", 2)]
+    assert rows[0].gap_in_se == pytest.approx(1.0 / (np.std(errors, ddof=1) / 2))
+    assert rows[0].note.startswith("ours worse by > 2 SE") and rows[1].note == "within 2 SE"
+    text = reproduction_markdown(rows, [run, close])
+    assert f"| {published:.2f} | {published + 1:.2f} ± 0.08 |" in text and "CVPR 2023" in text
+    assert "query rule, 'string'" in text

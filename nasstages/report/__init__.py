@@ -19,6 +19,7 @@ from nasstages.report.tables import (
     task_error_latex,
     task_error_markdown,
 )
+from nasstages.report.reproduction import reproduction_latex, reproduction_markdown, reproduction_rows
 from nasstages.report.trajectories import MethodRuns, load_runs
 
 
@@ -65,6 +66,13 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
         cost = out_dir / "tables" / f"{benchmark}_cost.md"
         write_text_atomic(cost, cost_table(group))
         written += [stem.with_suffix(".md"), stem.with_suffix(".tex"), cost]
+    reproduced = reproduction_rows(runs)
+    if reproduced:  # published numbers of the seed systems beside ours
+        compared = [run for run in runs if any(row.benchmark == run.benchmark for row in reproduced)]
+        stem = out_dir / "tables" / "reproduction"
+        write_text_atomic(stem.with_suffix(".md"), reproduction_markdown(reproduced, compared))
+        write_text_atomic(stem.with_suffix(".tex"), reproduction_latex(reproduced, compared))
+        written += [stem.with_suffix(".md"), stem.with_suffix(".tex")]
     groups: dict[str, list[Path]] = {}
     for csv in map(Path, csv_paths):  # .../{benchmark}/{dataset}/{method}/seed{S}.csv, checked by load_runs
         benchmark, dataset, method = csv.parts[-4:-1]

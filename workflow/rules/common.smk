@@ -112,6 +112,10 @@ def report_targets():
                      for kind in (("errors.md", "errors.tex") if b in ERROR_TABLE_BENCHMARKS
                                   else ("final.md", "final.tex")) + ("cost.md",)})
     extra = [f"{R}/report/tables/provenance.md"]
+    from nasstages.report.reproduction import PUBLISHED
+
+    if any((b, d, m) in PUBLISHED for b, d, m, _ in jobs):
+        extra += [f"{R}/report/tables/reproduction.md", f"{R}/report/tables/reproduction.tex"]
     if encoder_targets() or encoder_quality_targets():
         extra.append(f"{R}/report/tables/encoders.md")
     if predictor_targets():

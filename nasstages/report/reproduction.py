@@ -1,0 +1,93 @@
+"""The reproduction table: each seed system's published number beside ours under the declared protocol.
+
+A gap of more than two standard errors is flagged in the notes column and must be explained in
+the README's "Reproducing published results" (by an ablation, never left silent).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from nasstages.report.names import benchmark_name, dataset_name, method_name
+from nasstages.report.trajectories import MethodRuns, mean_and_se, protocol_sentence
+
+HOTNAS_SOURCE = ("Yang, Liu & Xu, HOTNAS: Hierarchical Optimal Transport for Neural Architecture Search, CVPR 2023, "
+                 "TransNAS-Bench-101 macro-level results (validation error after 100 queries)")
+_MACRO_ORDER = ("rs", "re", "bo_edit", "nasbot", "hotnas")
+_MACRO = {  # task -> published validation error, in _MACRO_ORDER (segmentation: mIoU there, absent here)
+    "autoencoder": (28.09, 28.19, 28.55, 29.25, 25.80),
+    "class_object": (53.21, 52.96, 53.42, 53.28, 52.69),
+    "class_scene": (43.85, 43.43, 43.58, 43.78, 43.19),
+    "jigsaw": (3.58, 3.25, 3.31, 3.27, 3.17),
+    "normal": (39.20, 37.55, 37.42, 38.80, 36.65),
+    "room_layout": (59.98, 59.83, 59.95, 60.19, 58.92),
+}
+#: (benchmark, task, method) -> (published validation error, source)
+PUBLISHED = {("tnb101_macro", task, method): (value, HOTNAS_SOURCE)
+             for task, values in _MACRO.items() for method, value in zip(_MACRO_ORDER, values)}
+
+
+@dataclass
+class ReproductionRow:
+    benchmark: str
+    task: str
+    method: str
+    published: float
+    ours: float
+    se: float
+    seeds: int
+    source: str
+
+    @property
+    def gap_in_se(self) -> float:
+        """(ours − published) / SE: positive when our error is higher."""
+        return (self.ours - self.published) / self.se if self.se > 0 else math.copysign(math.inf, self.ours - self.published)
+
+    @property
+    def note(self) -> str:
+        if abs(self.gap_in_se) <= 2:
+            return "within 2 SE"
+        side = "worse" if self.ours > self.published else "better"
+        return f"ours {side} by > 2 SE: see README, Reproducing published results"
+
+
+def reproduction_rows(runs: list[MethodRuns]) -> list[ReproductionRow]:
+    """One row per published number that has runs of ours (final validation error, mean ± SE)."""
+    rows = []
+    for run in runs:
+        entry = PUBLISHED.get((run.benchmark, run.dataset, run.method))
+        if entry is None:
+            continue
+        mean, se = mean_and_se(run.error[:, -1:])
+        rows.append(ReproductionRow(run.benchmark, run.dataset, run.method, entry[0], float(mean[0]), float(se[0]),
+                                    len(run.seeds), entry[1]))
+    return rows
+
+
+def _caption(rows: list[ReproductionRow], runs: list[MethodRuns]) -> str:
+    sources = sorted({row.source for row in rows})
+    return ("Published numbers beside ours: final validation error (lower is better), ours mean ± standard error "
+            "over seeds; Δ/SE = (ours − published) / SE. Sources: " + "; ".join(sources) + ". "
+            + protocol_sentence(runs))
+
+
+def reproduction_markdown(rows: list[ReproductionRow], runs: list[MethodRuns]) -> str:
+    lines = ["| Benchmark | Task | Method | Published | Ours | Δ/SE | Notes |", "|---|---|---|---:|---:|---:|---|"]
+    for row in rows:
+        lines.append(f"| {benchmark_name(row.benchmark)} | {dataset_name(row.task)} | {method_name(row.method)} | "
+                     f"{row.published:.2f} | {row.ours:.2f} ± {row.se:.2f} | {row.gap_in_se:+.1f} | {row.note} |")
+    return "\n".join(lines) + "\n\n" + _caption(rows, runs) + "\n"
+
+
+def reproduction_latex(rows: list[ReproductionRow], runs: list[MethodRuns]) -> str:
+    caption = _caption(rows, runs).replace("±", "$\\pm$").replace("Δ", "$\\Delta$").replace("−", "$-$").replace("&", "\\&")
+    lines = ["\\begin{table}[t]", "\\centering", "\\scriptsize", f"\\caption{{{caption}}}",
+             "\\label{tab:reproduction}", "\\begin{tabular}{lllrrrl}", "\\toprule",
+             "Benchmark & Task & Method & Published & Ours & $\\Delta$/SE & Notes \\\\", "\\midrule"]
+    for row in rows:
+        lines.append(f"{benchmark_name(row.benchmark)} & {dataset_name(row.task)} & {method_name(row.method)} & "
+                     f"{row.published:.2f} & {row.ours:.2f} $\\pm$ {row.se:.2f} & {row.gap_in_se:+.1f} & "
+                     f"{row.note.replace(',', '')} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
+    return "\n".join(lines) + "\n"
