@@ -36,3 +36,18 @@ def nb201_bench(nb201_store: Path):
     from nasstages.benchmarks.nb201 import NB201Benchmark
 
     return NB201Benchmark(nb201_store)
+
+
+@pytest.fixture(scope="session")
+def one_hot_embeddings(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every NB201 cell embedded by its plain one-hot encoding: real vectors, no training needed."""
+    from nasstages.encoders.pretrain import one_hot_features
+    from nasstages.encoders.store import Embeddings, write_embeddings
+    from nasstages.spaces import get_space
+
+    space = get_space("nb201")
+    archs = list(space.enumerate())
+    path = tmp_path_factory.mktemp("enc") / "onehot.h5"
+    write_embeddings(path, Embeddings("nb201", "onehot", [space.to_string(a) for a in archs],
+                                      one_hot_features(space, archs), {"note": "test"}))
+    return path

@@ -14,9 +14,9 @@ from nasstages.encoders.arch2vec import Arch2vecConfig, TrainedArch2vec, train_a
 from nasstages.encoders.graphs import graph_tensors
 from nasstages.encoders.predictor_quality import precision_at_top
 from nasstages.encoders.predictors import PredictorConfig, RankingPredictor, longest_path, pairwise_hinge_loss
-from nasstages.encoders.pretrain import graph_edit_distance, one_hot_features
+from nasstages.encoders.pretrain import graph_edit_distance
 from nasstages.encoders.quality import prior_validity, reconstruction_accuracy
-from nasstages.encoders.store import Embeddings, read_embeddings, write_embeddings
+from nasstages.encoders.store import read_embeddings
 from nasstages.errors import ConfigError, CorruptStoreError
 from nasstages.search.runner import SearchJob, run_search
 from nasstages.spaces import get_space
@@ -36,16 +36,6 @@ def cells():
 @pytest.fixture(scope="module")
 def tiny_model(cells):
     return train_arch2vec(cells[1], TINY, seed=7)
-
-
-@pytest.fixture(scope="module")
-def one_hot_embeddings(tmp_path_factory):
-    """Every NB201 cell embedded by its plain one-hot encoding: real vectors, no training needed."""
-    archs = list(SPACE.enumerate())
-    path = tmp_path_factory.mktemp("enc") / "onehot.h5"
-    write_embeddings(path, Embeddings("nb201", "onehot", [SPACE.to_string(a) for a in archs],
-                                      one_hot_features(SPACE, archs), {"note": "test"}))
-    return path
 
 
 def test_graph_tensors_of_nb201(cells):

@@ -214,21 +214,9 @@ def test_normal_cdf_matches_scipy():
     np.testing.assert_allclose(normal_cdf(z), ndtr(z), rtol=1e-12, atol=0)
 
 
-def _hotnn_problem(n_train: int = 40, n_test: int = 60):
-    """HOTNN distances among random NB201 cells (an indefinite exp kernel) and their accuracies."""
-    from nasstages.distances.hotnn import HOTNN
-    from nasstages.spaces import get_space
-
-    space = get_space("nb201")
-    rng = np.random.default_rng(11)
-    archs = [space.sample(rng) for _ in range(n_train + n_test)]
-    d = HOTNN(space).pairwise(archs)
-    y = rng.normal(size=n_train) + d[:n_train, 0]
-    return d[:n_train, :n_train], d[n_train:, :n_train], d[n_train:, n_train:], y
-
-
 def test_joint_posterior_is_a_gp_on_an_indefinite_hotnn_kernel():
-    train, cross, test, y = _hotnn_problem()
+    d, y = _hotnn_problem(100, seed=11)
+    train, cross, test, y = d[:40, :40], d[40:, :40], d[40:, 40:], y[:40]
     gp = DistanceGP(form="exp", psd="clip")
     gp.fit(train, y, hyper={"outputscale": 1.0, "lengthscale": float(np.median(train)), "noise": 1e-3, "mean": 0.0},
            optimize=False)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
-from nasstages.encoders.store import Embeddings, write_embeddings
 from nasstages.errors import ConfigError
 from nasstages.search import METHODS
 from nasstages.search.query_rule import QUERY_RULES, QueryRule
@@ -22,18 +20,6 @@ FAST = {"bananas": {"epochs": 20}, "gates_predictor": {"epochs": 3, "min_steps":
 BUDGET = 30
 
 
-@pytest.fixture(scope="module")
-def embeddings(tmp_path_factory):
-    """Every NB201 cell embedded by its one-hot encoding (real vectors, no training)."""
-    from nasstages.encoders.pretrain import one_hot_features
-
-    archs = list(SPACE.enumerate())
-    path = tmp_path_factory.mktemp("enc") / "onehot.h5"
-    write_embeddings(path, Embeddings("nb201", "onehot", [SPACE.to_string(a) for a in archs],
-                                      one_hot_features(SPACE, archs), {"note": "test"}))
-    return path
-
-
 def _params(method: str, embeddings) -> dict:
     params = dict(FAST.get(method, {}))
     if method.startswith("arch2vec"):
@@ -45,9 +31,9 @@ def _params(method: str, embeddings) -> dict:
 
 @pytest.mark.parametrize("rule", sorted(QUERY_RULES))
 @pytest.mark.parametrize("method", sorted(METHODS.names()))
-def test_every_method_keeps_the_query_rule(method, rule, nb201_bench, embeddings, tmp_path):
+def test_every_method_keeps_the_query_rule(method, rule, nb201_bench, one_hot_embeddings, tmp_path):
     job = SearchJob("nb201", "cifar10-valid", method, 3, BUDGET, query_rule=rule, batch_size=2,
-                    params=_params(method, embeddings))
+                    params=_params(method, one_hot_embeddings))
     out = tmp_path / "seed3.csv"
     run_search(job, nb201_bench, out, show_progress=False)
     log = pd.read_csv(out)
