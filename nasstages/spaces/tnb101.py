@@ -97,6 +97,19 @@ def _macro_table() -> tuple[tuple[MacroArch, ...], dict[MacroArch, int]]:
     return tuple(archs), {a: k for k, a in enumerate(archs)}
 
 
+@lru_cache(maxsize=None)
+def _macro_neighbours(arch: MacroArch) -> tuple[MacroArch, ...]:
+    """The sorted valid one-edit neighbours, computed once per network (a BO round mutates the same
+    ten parents 60 times: rebuilding the list was most of a pool-protocol macro run)."""
+    edits: set[MacroArch] = set()
+    for k in range(len(arch)):
+        edits.update(arch[:k] + (m,) + arch[k + 1:] for m in (1, 2, 3, 4) if m != arch[k])
+        edits.add(arch[:k] + arch[k + 1:])
+    for k in range(len(arch) + 1):
+        edits.update(arch[:k] + (m,) + arch[k:] for m in (1, 2, 3, 4))
+    return tuple(sorted((e for e in edits if e != arch and is_valid_macro(e)), key=lambda a: (len(a), a)))
+
+
 class TNB101MacroSpace(SearchSpace):
     """The macro space: networks differ in their module sequence, so ``to_graph`` gives one
     graph per module type and the skeleton lists the modules in order (HOTNN's network level)."""
@@ -127,18 +140,11 @@ class TNB101MacroSpace(SearchSpace):
 
     def neighbours(self, arch: MacroArch) -> list[MacroArch]:
         """Every valid network one module change, insertion or deletion away."""
-        arch = tuple(arch)
-        edits: set[MacroArch] = set()
-        for k in range(len(arch)):
-            edits.update(arch[:k] + (m,) + arch[k + 1:] for m in (1, 2, 3, 4) if m != arch[k])
-            edits.add(arch[:k] + arch[k + 1:])
-        for k in range(len(arch) + 1):
-            edits.update(arch[:k] + (m,) + arch[k:] for m in (1, 2, 3, 4))
-        return sorted((e for e in edits if e != arch and is_valid_macro(e)), key=lambda a: (len(a), a))
+        return list(_macro_neighbours(tuple(arch)))
 
     def mutate(self, arch: MacroArch, rng: np.random.Generator) -> MacroArch:
         """Change, insert or delete one module, uniformly over the edits that stay valid."""
-        options = self.neighbours(arch)
+        options = _macro_neighbours(tuple(arch))
         return options[int(rng.integers(len(options)))]
 
     def to_string(self, arch: MacroArch) -> str:
