@@ -124,13 +124,20 @@ def test_bo_on_a_precomputed_distance_matrix_and_thompson_sampling(nb201_bench, 
     np.testing.assert_array_equal(rows.block(b, a), matrix[np.ix_(b, a)])
     out = tmp_path / "seed0.csv"
     job = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30,
-                    params={"distance_matrix": str(tmp_path / "tw.h5"), "acquisition": "ts", "n_init": 5})
+                    params={"distance_matrix": str(tmp_path / "tw.h5"), "acquisition": "ts", "n_init": 5,
+                            "candidates": "all"})
     run_search(job, nb201_bench, out, show_progress=False)
     log = pd.read_csv(out)
     assert set(log["arch"]) <= set(strings) and log["arch"].is_unique
     assert log["predicted_acc"].iloc[5:].notna().all()
     wrong = SearchJob("nb201", "cifar10-valid", "hotnas", 0, 10, params={"distance_matrix": str(tmp_path / "tw.h5")})
     from nasstages.errors import ConfigError
+
+    # Algorithm 1's mutants mostly fall outside a 60-cell pool: a clear error, not an empty round
+    narrow = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30, params={"distance_matrix": str(tmp_path / "tw.h5"),
+                                                                        "n_init": 5})
+    with pytest.raises(ConfigError, match="candidates: all"):
+        run_search(narrow, nb201_bench, tmp_path / "narrow.csv", show_progress=False)
 
     with pytest.raises(ConfigError, match="holds 'tw' distances"):
         run_search(wrong, nb201_bench, tmp_path / "x.csv", show_progress=False)

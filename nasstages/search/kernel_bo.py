@@ -106,6 +106,9 @@ class DistanceBO(Optimizer):
             self._hyper = self.gp.hyperparameters()
         candidates = self.generator.candidates(self.archs, self.ids, self.observed, self.rng, self.query_rule)
         if not len(candidates):
+            if isinstance(self.source, MatrixDistances) and self.candidate_rule == "pool":
+                raise ConfigError(f"no Algorithm 1 candidate of this round is in the pool of {self.source.path}: "
+                                  "read a matrix over the whole space, or score its pool with candidates: all")
             raise ConfigError("no candidate architectures left to propose")
         if self.pool_posterior is not None:
             whole = self.pool_posterior.posterior(self.gp, self.ids, self.source.matrix.rows)
