@@ -10,6 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nasstages.errors import ConfigError
 from nasstages.search.query_rule import QueryRule
 from nasstages.spaces import Arch, SearchSpace
 
@@ -69,13 +70,16 @@ class MutationPool(CandidateGenerator):
     def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator, rule: QueryRule) -> list[Arch]:
         out: list[Arch] = []
         pending: set = set()
-        while len(out) < n:  # a matrix source's pool may not hold every architecture of the space
+        for _ in range(100_000):  # a matrix source's pool may not hold every architecture of the space
+            if len(out) == n:
+                return out
             arch = rule.sample(1, rng, pending)[0]
             if self.source.contains(arch):
                 out.append(arch)
             elif rule.name != "none":
                 pending.discard(rule.key(arch))
-        return out
+        raise ConfigError(f"found {len(out)} of {n} initial architectures in the distance source's pool: "
+                          "use a matrix over the whole space or candidates: all")
 
     def candidates(self, evaluated, evaluated_ids, scores, rng, rule) -> np.ndarray:
         pool = candidate_pool(self.space, evaluated, scores, rng, rule=rule, top_k=self.top_k,

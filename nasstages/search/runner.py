@@ -112,8 +112,10 @@ def run_search(
                desc=f"{job.method} {job.dataset} seed{job.seed}")
     while len(state.rows) < job.budget:
         n = min(optimizer.batch_size or job.batch_size, job.budget - len(state.rows))
-        archs = _enforce(rule, optimizer, optimizer.ask(n))
-        info = optimizer.proposal_info or [NO_PREDICTION] * len(archs)
+        archs, replaced = _enforce(rule, optimizer, optimizer.ask(n))
+        info = list(optimizer.proposal_info or [NO_PREDICTION] * len(archs))
+        for k in replaced:  # the model's prediction was for the rejected proposal
+            info[k] = NO_PREDICTION
         rule.record(archs)
         evaluations = [bench.query(a, job.dataset, noise_rng, job.noise) for a in archs]
         optimizer.tell(archs, evaluations)
@@ -157,13 +159,16 @@ def run_search(
     return out_csv
 
 
-def _enforce(rule: QueryRule, optimizer: Any, archs: list) -> list:
-    """``archs`` with every proposal the rule rejects replaced by the method (its :meth:`replace`)."""
+def _enforce(rule: QueryRule, optimizer: Any, archs: list) -> tuple[list, list[int]]:
+    """``archs`` with every proposal the rule rejects replaced by the method (its :meth:`replace`),
+    and the positions replaced."""
     pending: set = set()
     out = []
-    for arch in archs:
+    replaced = []
+    for position, arch in enumerate(archs):
         if not rule.allows(arch, pending):
             rule.replacements += 1
+            replaced.append(position)
             arch = optimizer.replace(arch, set(pending))
             if not rule.allows(arch, pending):
                 raise RuntimeError(f"{type(optimizer).__name__}.replace proposed {rule.space.to_string(arch)!r}, "
@@ -171,7 +176,7 @@ def _enforce(rule: QueryRule, optimizer: Any, archs: list) -> list:
         if rule.name != "none":
             pending.add(rule.key(arch))
         out.append(arch)
-    return out
+    return out, replaced
 
 
 def _checkpoint(path: Path, job_hash: str, optimizer: Any, noise_rng: np.random.Generator,
