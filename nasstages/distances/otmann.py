@@ -165,8 +165,7 @@ class OTMANN(Distance):
             otmann_block(rows[lo:hi], cols_here, ops, mass, paths, offsets, rank, table, self.nu_str,
                          self.nu_nas, self.normalize, square, int(sizes.max()), block)
             unique[lo:hi, (lo if square else 0):] = block
-        if square:
-            unique = np.triu(unique, 1)
+        if square:  # the blocks filled the upper triangle only
             unique = unique + unique.T
         for r, c in zip(*np.nonzero(np.isnan(unique))):  # the compiled solver's guard: POT instead
             unique[r, c] = self._solve_with_pot(layers[rows[r]], layers[cols[c]], table, rank[rows[r]] < rank[cols[c]])

@@ -73,11 +73,9 @@ class MutationPool(CandidateGenerator):
         for _ in range(100_000):  # a matrix source's pool may not hold every architecture of the space
             if len(out) == n:
                 return out
-            arch = rule.sample(1, rng, pending)[0]
+            arch = rule.sample(1, rng, pending)[0]  # (one outside the pool stays pending: never wanted)
             if self.source.contains(arch):
                 out.append(arch)
-            elif rule.name != "none":
-                pending.discard(rule.key(arch))
         raise ConfigError(f"found {len(out)} of {n} initial architectures in the distance source's pool: "
                           "use a matrix over the whole space or candidates: all")
 

@@ -61,7 +61,7 @@ class DistanceBO(Optimizer):
         if psd_scope not in ("joint", "train"):
             raise ConfigError(f"psd_scope must be 'joint' (the prior repaired on training ∪ candidates) or "
                               f"'train' (the training block only), not {psd_scope!r}")
-        self.candidate_rule, self.psd_scope = candidates, psd_scope
+        self.candidate_set, self.psd_scope = candidates, psd_scope
         self.acquisition = self._make_acquisition(acquisition or self.default_acquisition, beta_scale)
         distance = make_distance(self.metric, space, metric_params or {})
         self.source: DistanceSource = (MatrixDistances(space, distance_matrix, self.metric) if distance_matrix
@@ -84,7 +84,7 @@ class DistanceBO(Optimizer):
         return make_acquisition(name, beta_scale)
 
     def _make_generator(self, top_k: int, mutations: int, random: int, prefilter) -> CandidateGenerator:
-        if self.candidate_rule == "all":
+        if self.candidate_set == "all":
             generator: CandidateGenerator = WholePool(self.source)
         else:
             generator = MutationPool(self.space, self.source, top_k, mutations, random)
@@ -106,7 +106,7 @@ class DistanceBO(Optimizer):
             self._hyper = self.gp.hyperparameters()
         candidates = self.generator.candidates(self.archs, self.ids, self.observed, self.rng, self.query_rule)
         if not len(candidates):
-            if isinstance(self.source, MatrixDistances) and self.candidate_rule == "pool":
+            if isinstance(self.source, MatrixDistances) and self.candidate_set == "pool":
                 raise ConfigError(f"no Algorithm 1 candidate of this round is in the pool of {self.source.path}: "
                                   "read a matrix over the whole space, or score its pool with candidates: all")
             raise ConfigError("no candidate architectures left to propose")

@@ -63,21 +63,17 @@ class QueryRule:
             self.queried.update(self.key(a) for a in archs)
 
     def sample(self, n: int, rng: np.random.Generator, pending: set[Hashable] | None = None) -> list[Arch]:
-        """``n`` uniform draws that the rule allows, distinct from each other unless the rule is ``none``."""
+        """``n`` uniform draws that the rule allows, distinct from each other unless the rule is
+        ``none``; their keys are added to ``pending``."""
+        if self.name == "none":
+            return [self.space.sample(rng) for _ in range(n)]
         pending = set() if pending is None else pending
-        out: list[Arch] = []
-        misses = 0
-        while len(out) < n:
-            arch = self.space.sample(rng)
-            if not self.allows(arch, pending):
-                misses += 1
-                if misses > 1000 * (n + 10):
-                    raise ConfigError(f"space {self.space.name!r} has no architecture left that the "
-                                      f"{self.name!r} query rule allows: lower the budget")
-                continue
-            if self.name != "none":
-                pending.add(self.key(arch))
-            out.append(arch)
+        try:
+            out = self.space.sample_unique(n, rng, by=self.key, seen=self.queried | pending)
+        except ValueError:
+            raise ConfigError(f"space {self.space.name!r} has no architecture left that the "
+                              f"{self.name!r} query rule allows: lower the budget") from None
+        pending.update(self.key(a) for a in out)
         return out
 
     def record_of(self) -> dict[str, object]:

@@ -5,18 +5,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
-
 from nasstages.benchmarks.base import Evaluation
 from nasstages.search.base import Optimizer
-from nasstages.spaces import Arch, SearchSpace
+from nasstages.spaces import Arch
 
 
 class RandomSearch(Optimizer):
     """Uniform sampling of what the query rule allows (its ``queried`` set is the "without replacement")."""
-
-    def __init__(self, space: SearchSpace, rng: np.random.Generator) -> None:
-        super().__init__(space, rng)
 
     def ask(self, n: int) -> list[Arch]:
         return self.query_rule.sample(n, self.rng)

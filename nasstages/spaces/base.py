@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import Hashable, Iterator, Sequence
+from typing import Callable, Hashable, Iterator, Sequence
 
 import numpy as np
 
@@ -158,21 +158,26 @@ class SearchSpace(abc.ABC):
             raise NotImplementedError(f"space {self.name!r} is not enumerable")
         return (self.from_index(i) for i in range(self.size))
 
-    def sample_unique(self, n: int, rng: np.random.Generator, *, by: str = "arch",
+    def sample_unique(self, n: int, rng: np.random.Generator, *, by: str | Callable[[Arch], Hashable] = "arch",
                       seen: set[Hashable] | None = None) -> list[Arch]:
-        """``n`` new architectures drawn uniformly, distinct by ``arch`` or by ``iso_hash``.
+        """``n`` new architectures drawn uniformly, distinct by ``arch``, by ``iso_hash`` or by the
+        key a callable ``by`` gives (a search's query rule).
 
         ``seen`` holds the keys already taken (it is updated in place, so repeated calls keep
         sampling without replacement). Raises ValueError if the space runs out.
         """
-        if by not in ("arch", "iso"):
-            raise ValueError(f"by must be 'arch' or 'iso', not {by!r}")
+        if callable(by):
+            key_of = by
+        elif by in ("arch", "iso"):
+            key_of = (lambda arch: arch) if by == "arch" else self.iso_hash
+        else:
+            raise ValueError(f"by must be 'arch', 'iso' or a key function, not {by!r}")
         seen = set() if seen is None else seen
         out: list[Arch] = []
         misses = 0
         while len(out) < n:
             arch = self.sample(rng)
-            key = arch if by == "arch" else self.iso_hash(arch)
+            key = key_of(arch)
             if key in seen:
                 misses += 1
                 if misses > 1000 * (n + 10):
