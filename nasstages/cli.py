@@ -85,6 +85,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> None:
+    """Run one search per ``--seed`` (the i-th seed writes the i-th ``--out``) in one process.
+
+    Several seeds per process because on a tabular benchmark a run costs about as much as the
+    interpreter start, the imports and the store load that it would otherwise repeat.
+    """
     # a search job holds one core (the rule's threads: 1); without this, torch-based methods start
     # a thread per core and parallel jobs oversubscribe the machine. Set before torch is imported.
     # numpy's BLAS reads its thread count when numpy is first imported (here: the CLI imports it
@@ -94,19 +99,28 @@ def cmd_search(args: argparse.Namespace) -> None:
     from nasstages.benchmarks import load_benchmark
     from nasstages.search.runner import SearchJob, run_search
 
-    job = SearchJob(
-        benchmark=args.benchmark, dataset=args.dataset, method=args.method, seed=args.seed, budget=args.budget,
-        global_seed=args.global_seed, noise=args.noise, batch_size=args.batch_size, params=args.params,
-        query_rule=args.query_rule,
-    )
-    if job.budget < 1 or job.batch_size < 1:
+    if len(args.seed) != len(args.out):
+        raise ConfigError(f"search: {len(args.seed)} --seed values but {len(args.out)} --out paths; give one "
+                          "output CSV per seed, in the same order")
+    if len(set(args.seed)) != len(args.seed) or len(set(args.out)) != len(args.out):
+        raise ConfigError("search: every --seed and every --out must be distinct")
+    jobs = [SearchJob(benchmark=args.benchmark, dataset=args.dataset, method=args.method, seed=seed,
+                      budget=args.budget, global_seed=args.global_seed, noise=args.noise,
+                      batch_size=args.batch_size, params=args.params, query_rule=args.query_rule)
+            for seed in args.seed]
+    if args.budget < 1 or args.batch_size < 1:
         raise ConfigError("--budget and --batch-size must be at least 1")
     bench = load_benchmark(args.benchmark, args.store, **args.bench_params)
-    if hasattr(bench, "set_work_dir"):  # trained queries: per-run training checkpoints beside the log
-        bench.set_work_dir(args.out.with_suffix(".train"))
-    started = time.perf_counter()
-    run_search(job, bench, args.out, checkpoint_every=args.checkpoint_every, show_progress=not args.quiet)
-    log.info("wrote %s (%d queries) in %.2f s", args.out, job.budget, time.perf_counter() - started)
+    several = len(jobs) > 1  # a finished seed must survive a later seed's failure (run_search)
+    for job, out in zip(jobs, args.out):
+        if hasattr(bench, "set_work_dir"):  # trained queries: per-run training checkpoints beside the log
+            bench.set_work_dir(out.with_suffix(".train"))
+        started = time.perf_counter()
+        run_search(job, bench, out, checkpoint_every=args.checkpoint_every, show_progress=not args.quiet,
+                   keep_final_checkpoint=several)
+        log.info("%s (%d queries) in %.2f s", out, job.budget, time.perf_counter() - started)
+    for out in args.out if several else []:
+        out.with_suffix(".ckpt.json").unlink(missing_ok=True)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -394,12 +408,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, required=True)
     sample.set_defaults(func=cmd_sample)
 
-    search = stages.add_parser("search", help="run one search job (benchmark, dataset, method, seed)")
+    search = stages.add_parser("search", help="run search jobs (benchmark, dataset, method; one per seed)")
     search.add_argument("--benchmark", required=True)
     search.add_argument("--store", type=Path, required=True, help="the benchmark's HDF5 store")
     search.add_argument("--dataset", required=True)
     search.add_argument("--method", required=True)
-    search.add_argument("--seed", type=int, required=True)
+    search.add_argument("--seed", type=int, nargs="+", required=True,
+                        help="one run per seed, in this order, in one process")
     search.add_argument("--budget", type=int, required=True, help="number of queries")
     search.add_argument("--params", type=_json_object, default={}, help="method parameters as a JSON object")
     search.add_argument("--global-seed", type=int, default=0)
@@ -412,7 +427,8 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--bench-params", type=_json_object, default={},
                         help="benchmark options as a JSON object (darts: protocol, device)")
     search.add_argument("--threads", type=int, default=1, help="CPU threads (torch) of this job")
-    search.add_argument("--out", type=Path, required=True, help="CSV log; provenance goes to the .json beside it")
+    search.add_argument("--out", type=Path, nargs="+", required=True,
+                        help="one CSV log per --seed; provenance goes to the .json beside each")
     search.set_defaults(func=cmd_search)
 
     distances = stages.add_parser("distances", help="pairwise architecture distances, in tiles")

@@ -7,6 +7,7 @@ number in a paper can be traced back to the code and settings that made it.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import platform
@@ -53,6 +54,20 @@ def git_commit(start: Path | None = None) -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+@functools.lru_cache(maxsize=1)
+def code_sha256() -> str:
+    """SHA-256 over the nasstages package's Python sources (paths and contents).
+
+    Unlike the git commit it also identifies an uncommitted tree, so a finished result can be
+    reused only when the code that would recompute it is byte-identical (see ``runner``).
+    """
+    root = Path(nasstages.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def provenance(config: Any) -> dict[str, Any]:
     """The full provenance record for an output made from ``config``."""
     return {
@@ -60,5 +75,6 @@ def provenance(config: Any) -> dict[str, Any]:
         "config_hash": config_hash(config),
         "versions": package_versions(),
         "git_commit": git_commit(),
+        "code_sha256": code_sha256(),
         "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }

@@ -28,7 +28,7 @@ def _config(mirror: Path, **override) -> dict:
         "results": "results",
         "seed": 0,
         "benchmarks": {"nb201": {"mirror": str(mirror), "official": None}},
-        "search": {"budget": 120, "seeds": [4], "checkpoint_every": 10, "benchmarks": {"nb201": ["cifar100"]},
+        "search": {"budget": 120, "seeds": [3, 4], "checkpoint_every": 10, "benchmarks": {"nb201": ["cifar100"]},
                    "methods": {"bananas": {"members": 2, "epochs": 60, "n_init": 5}}},
     }
     config.update(override)
@@ -45,13 +45,18 @@ def _start(workdir: Path) -> subprocess.Popen:
 
 def _unfinished_jobs(pattern: str, workdir: Path) -> list[int]:
     """PIDs of running processes matching ``pattern`` (a job's shell and its `nasstages` process)
-    whose ``--out`` file is not written yet: a job that already wrote its output is finished."""
+    with an ``--out`` file not written yet: a job that already wrote all its outputs is finished."""
     found = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
     victims = []
     for line in found:
         pid, *args = line.split()
-        out = args[args.index("--out") + 1] if "--out" in args else None
-        if out is None or not (workdir / out.strip("'")).exists():
+        outs = []
+        if "--out" in args:
+            for arg in args[args.index("--out") + 1:]:
+                if arg.startswith(("--", ">")):
+                    break
+                outs.append(arg.strip("'"))
+        if not outs or not all((workdir / out).exists() for out in outs):
             victims.append(int(pid))
     return victims
 
@@ -92,19 +97,26 @@ def _finish(process: subprocess.Popen) -> tuple[int, str]:
 def test_killed_search_job_resumes_from_its_checkpoint(tmp_path, nb201_mirror, nb201_bench):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(_config(nb201_mirror)))
     csv = tmp_path / "results/search/nb201/cifar100/bananas/seed4.csv"
+    earlier = csv.with_name("seed3.csv")  # the job runs seed 3, then seed 4
     checkpoint = csv.with_suffix(".ckpt.json")
     first = _start(tmp_path)
-    _kill_job_when("nasstages search .*--method bananas --seed 4", checkpoint.exists, tmp_path)
+    _kill_job_when("nasstages search .*--method bananas --seed 3 4", checkpoint.exists, tmp_path)
     code, out = _finish(first)
     assert code != 0 and not csv.exists() and checkpoint.exists(), out[-2000:]
+    # Snakemake deleted the failed job's outputs, seed 3's too; its finished run is in its checkpoint
+    assert not earlier.exists()
+    assert "finished" in json.loads(earlier.with_suffix(".ckpt.json").read_text())
     killed_at = len(json.loads(checkpoint.read_text())["rows"])
     assert 10 <= killed_at < 120
 
     code, out = _finish(_start(tmp_path))
     assert code == 0, out[-3000:]
-    log = (tmp_path / "results/logs/search/nb201/cifar100/bananas/seed4.log").read_text()
+    log = (tmp_path / "results/logs/search/nb201/cifar100/bananas/seeds.log").read_text()
     assert f"at query {killed_at}" in log  # the resumed job skipped the queries already paid for
     assert not checkpoint.exists()
+    # the seed the killed job had finished was restored, not rerun; no checkpoint is left behind
+    assert "kept results/search/nb201/cifar100/bananas/seed3.csv: restored from the checkpoint" in log
+    assert not earlier.with_suffix(".ckpt.json").exists()
     # and the resumed run is exactly the uninterrupted one
     job = SearchJob("nb201", "cifar100", "bananas", 4, 120, params={"members": 2, "epochs": 60, "n_init": 5})
     reference = tmp_path / "reference.csv"

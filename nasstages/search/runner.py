@@ -9,6 +9,7 @@ logged beside it for plotting, as in the NAS-Bench-201 protocol.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import logging
@@ -22,7 +23,7 @@ from tqdm import tqdm
 
 from nasstages.benchmarks.base import Benchmark
 from nasstages.io import write_json_atomic, write_text_atomic
-from nasstages.provenance import config_hash, provenance
+from nasstages.provenance import code_sha256, config_hash, package_versions, provenance
 from nasstages.rng import job_seed_sequence
 from nasstages.search import make_optimizer
 from nasstages.search.query_rule import QueryRule
@@ -81,12 +82,20 @@ def run_search(
     checkpoint_every: int = 25,
     show_progress: bool = True,
     stop_after: int | None = None,
+    reuse_finished: bool = True,
+    keep_final_checkpoint: bool = False,
 ) -> Path:
     """Run ``job`` on ``bench``, writing ``out_csv`` and ``<out_csv stem>.json`` (provenance).
 
     A checkpoint ``<stem>.ckpt.json`` is written every ``checkpoint_every`` queries and resumed
     from if it belongs to the same job config; the resumed run is identical to an uninterrupted
-    one. ``stop_after`` (for tests) interrupts after that many queries, as a killed job would.
+    one. A finished run already at ``out_csv`` is kept untouched when :func:`finished_by` says
+    this code and config made it (``reuse_finished``). ``keep_final_checkpoint`` leaves the
+    finished run's outputs in the checkpoint too, for a caller that runs several seeds in one job:
+    Snakemake deletes every output of a job that fails, so a seed finished before a later one was
+    killed is restored from there (:func:`_restore_finished`) instead of rerun; that caller
+    deletes the checkpoints once all its seeds are written. ``stop_after`` (for tests) interrupts
+    after that many queries, as a killed job would.
     """
     out_csv = Path(out_csv)
     meta_path = out_csv.with_suffix(".json")
@@ -94,6 +103,11 @@ def run_search(
     bench.check_dataset(job.dataset)
     job_config = {**asdict(job), "benchmark_content_sha256": bench.content_sha256}
     job_hash = config_hash(job_config)
+    if reuse_finished and finished_by(out_csv, job_hash):
+        log.info("kept %s: finished by this very code, packages and job config (CSV checksum verified)", out_csv)
+        return out_csv
+    if reuse_finished and _restore_finished(ckpt_path, job_hash, out_csv):
+        return out_csv
 
     optimizer_seq, noise_seq = job_seed_sequence(job.global_seed, *job.identity()).spawn(2)
     optimizer = make_optimizer(job.method, bench.space, np.random.default_rng(optimizer_seq), job.params)
@@ -142,9 +156,11 @@ def run_search(
             raise KeyboardInterrupt(f"stopped after {done} queries (stop_after)")
     bar.close()
 
-    write_text_atomic(out_csv, _rows_to_csv(state.rows))
+    csv_text = _rows_to_csv(state.rows)
+    write_text_atomic(out_csv, csv_text)
     meta = provenance(job_config)
     meta.update({
+        "csv_sha256": hashlib.sha256(csv_text.encode("utf-8")).hexdigest(),
         "optimum": bench.optimum(job.dataset),
         "split": bench.split(job.dataset),
         "final": {k: state.rows[-1][k] for k in ("incumbent_arch", "incumbent_observed_acc", "incumbent_mean_acc")},
@@ -154,9 +170,58 @@ def run_search(
                      "incumbent": "best observed validation accuracy so far", "split": bench.split(job.dataset)},
     })
     write_json_atomic(meta_path, meta)
-    if ckpt_path.exists():
+    if keep_final_checkpoint:
+        write_json_atomic(ckpt_path, {"job_hash": job_hash, "finished": {"csv": csv_text, "meta": meta}})
+    elif ckpt_path.exists():
         ckpt_path.unlink()
     return out_csv
+
+
+def _restore_finished(ckpt_path: Path, job_hash: str, out_csv: Path) -> bool:
+    """Write ``out_csv`` and its JSON back from a finished run's checkpoint, if this code and
+    these packages made it for this job and its CSV matches its checksum."""
+    try:
+        saved = json.loads(ckpt_path.read_text()) if ckpt_path.exists() else {}
+    except (OSError, ValueError):
+        return False
+    finished = saved.get("finished")
+    if not finished or saved.get("job_hash") != job_hash:
+        return False
+    meta, csv_text = finished["meta"], finished["csv"]
+    if (meta.get("code_sha256") != code_sha256() or meta.get("versions") != package_versions()
+            or meta.get("csv_sha256") != hashlib.sha256(csv_text.encode("utf-8")).hexdigest()):
+        return False
+    write_text_atomic(out_csv, csv_text)
+    write_json_atomic(out_csv.with_suffix(".json"), meta)
+    log.info("kept %s: restored from the checkpoint of its finished run (this very code, packages and job "
+             "config; CSV checksum verified)", out_csv)
+    return True
+
+
+def finished_by(out_csv: Path, job_hash: str) -> bool:
+    """Whether ``out_csv`` and its JSON are a finished run of the job ``job_hash`` made by this
+    very code (source checksum) and these package versions, its CSV intact (checksum).
+
+    Runs are deterministic given all of that, so recomputing such a run would write the same
+    queries: the workflow's multi-seed jobs use this to leave finished seeds untouched when a job
+    reruns (seeds added, a killed job restarted).
+    """
+    meta_path = out_csv.with_suffix(".json")
+    if not (out_csv.exists() and meta_path.exists()):
+        return False
+    try:
+        meta = json.loads(meta_path.read_text())
+        csv_sha = hashlib.sha256(out_csv.read_bytes()).hexdigest()
+    except (OSError, ValueError):
+        return False
+    checks = {"job config": meta.get("config_hash") == job_hash,
+              "code": meta.get("code_sha256") == code_sha256(),
+              "package versions": meta.get("versions") == package_versions(),
+              "CSV checksum": meta.get("csv_sha256") == csv_sha}
+    if not all(checks.values()):
+        log.info("recomputing %s: its %s differ(s)", out_csv, ", ".join(k for k, ok in checks.items() if not ok))
+        return False
+    return True
 
 
 def _enforce(rule: QueryRule, optimizer: Any, archs: list) -> tuple[list, list[int]]:

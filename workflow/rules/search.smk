@@ -1,6 +1,12 @@
-# Stage 5: one job per (benchmark, dataset, method, seed). Changing the method's parameters,
-# the budget or the noise mode changes params and so reruns exactly the affected jobs.
+# Stage 5: one job per (benchmark, dataset, method) that runs every configured seed in turn, in
+# one process, each seed to its own CSV and JSON (a tabular run costs about as much as starting
+# the interpreter and loading the store, which one job per seed would repeat 10 times). Changing
+# the method's parameters, the budget or the noise mode changes params and so reruns exactly the
+# affected jobs. Adding seeds reruns each job, which leaves its finished seeds untouched (see
+# update() below); a killed job restarted likewise recomputes only its unfinished seeds.
 from types import SimpleNamespace
+
+SEARCH_SEEDS = seeds_of(config["search"])
 
 
 def search_embeddings(w):
@@ -49,8 +55,10 @@ rule search:
         distance_matrix=search_distance_matrix,
         proxy_scores=search_proxy_scores,
     output:
-        csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",
-        meta=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.json",
+        # update(): Snakemake keeps (backs up) a rerun job's existing files instead of deleting
+        # them; `nasstages search` keeps each one this code and config finished (runner.finished_by)
+        csv=[update(f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{seed}.csv") for seed in SEARCH_SEEDS],
+        meta=[update(f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{seed}.json") for seed in SEARCH_SEEDS],
     params:
         method_params=search_method_params,
         budget=lambda w: benchmark_budget(config["search"], w.benchmark),
@@ -59,14 +67,15 @@ rule search:
         batch_size=config["search"].get("batch_size", 1),
         checkpoint_every=config["search"].get("checkpoint_every", 25),
         global_seed=config["seed"],
+        seeds=" ".join(str(seed) for seed in SEARCH_SEEDS),
     log:
-        f"{R}/logs/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.log",
+        f"{R}/logs/search/{{benchmark}}/{{dataset}}/{{method}}/seeds.log",
     threads: rule_threads("search", 1)
     resources:
         **rule_resources("search"),
     shell:
         "nasstages search --benchmark {wildcards.benchmark} --store {input.store:q}"
-        " --dataset {wildcards.dataset:q} --method {wildcards.method} --seed {wildcards.seed}"
+        " --dataset {wildcards.dataset:q} --method {wildcards.method} --seed {params.seeds}"
         " --budget {params.budget} --params {params.method_params:q} --noise {params.noise}"
         " --query-rule {params.query_rule}"
         " --batch-size {params.batch_size} --checkpoint-every {params.checkpoint_every}"
