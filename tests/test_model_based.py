@@ -171,3 +171,25 @@ def test_cached_distances_equal_the_metric_and_solve_each_pair_once(metric):
     again = source.solved
     source.block(source.ids(archs[:50]), np.array(observed))
     assert source.solved == again >= solved  # a block asked twice solves nothing the second time
+
+
+def test_partial_rows_are_solved_in_few_calls_without_much_rework():
+    from nasstages.search.distance_source import CALL_COST_PAIRS, _merge_groups
+
+    rng = np.random.default_rng(3)
+    # rows seen k rounds ago lack the k newest observations (a suffix of the columns), as in a BO run
+    lags = rng.integers(1, 40, size=300)
+    missing = np.arange(60)[None, :] >= 60 - lags[:, None]
+    groups: dict[bytes, list[int]] = {}
+    for r in range(len(missing)):
+        groups.setdefault(missing[r].tobytes(), []).append(r)
+    merged = _merge_groups(missing, list(groups.values()))
+    covered = np.zeros_like(missing)
+    solved = 0
+    for rows, columns in merged:
+        covered[np.ix_(rows, np.flatnonzero(columns))] = True
+        solved += len(rows) * int(columns.sum())
+    assert (covered | ~missing).all()  # every missing pair is solved
+    assert sorted(r for rows, _ in merged for r in rows) == list(range(len(missing)))
+    assert len(merged) < len(groups)  # fewer metric calls than distinct patterns
+    assert solved - int(missing.sum()) <= CALL_COST_PAIRS * len(merged)  # each merged call re-solves little

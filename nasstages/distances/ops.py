@@ -19,6 +19,8 @@ input/output/fc    2    (structural anchors; DARTS's state_k-1/2, as HOTNAS's "a
 
 from __future__ import annotations
 
+import functools
+
 import re
 from typing import Sequence
 
@@ -62,5 +64,13 @@ def op_distance(a: str, b: str) -> float:
 
 
 def op_distance_table(vocabulary: Sequence[str]) -> np.ndarray:
-    """|V|×|V| matrix of :func:`op_distance` over a vocabulary."""
-    return np.array([[op_distance(a, b) for b in vocabulary] for a in vocabulary], dtype=np.float64)
+    """|V|×|V| matrix of :func:`op_distance` over a vocabulary (a read-only array, built once per
+    vocabulary: on-the-fly distances ask for it on every call)."""
+    return _op_distance_table(tuple(vocabulary))
+
+
+@functools.lru_cache(maxsize=64)
+def _op_distance_table(vocabulary: tuple[str, ...]) -> np.ndarray:
+    table = np.array([[op_distance(a, b) for b in vocabulary] for a in vocabulary], dtype=np.float64)
+    table.setflags(write=False)
+    return table

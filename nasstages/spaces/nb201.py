@@ -92,6 +92,7 @@ def parse_cell(text: str) -> NB201Arch:
     return tuple(ops)  # type: ignore[return-value]
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of a 6-tuple; BO runs format the same cells all the time
 def format_cell(arch: NB201Arch) -> str:
     """The NB201 cell string of an architecture tuple."""
     out, k = [], 0
@@ -127,6 +128,7 @@ def canonical_form(arch: NB201Arch) -> str:
     return "+".join(node_terms[-1]) or "0"
 
 
+@lru_cache(maxsize=1 << 16)  # pure, and on every distance and query-rule call of a BO run
 def prune_dead_edges(arch: NB201Arch) -> NB201Arch:
     """Set to ``none`` every edge that no input->output path uses (its op cannot matter)."""
     ops = list(arch)
