@@ -18,6 +18,7 @@ results folder (e.g. a fresh clone's).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -71,6 +72,9 @@ CASES = [
 ]
 
 
+RUN_NUMBER = itertools.count()
+
+
 def run_once(checkout: Path, case: Case, seed: int, results: Path, out_dir: Path,
              new: bool = True) -> tuple[float, float]:
     """(wall seconds, surrogate seconds) of one search process run from ``checkout``."""
@@ -81,7 +85,8 @@ def run_once(checkout: Path, case: Case, seed: int, results: Path, out_dir: Path
         params["candidates"] = case.candidates
     if case.needs:
         params["embeddings"] = str(results / case.needs)
-    out = out_dir / f"{case.method}_{case.benchmark}_{seed}.csv"
+    # a fresh path per run: `nasstages search` keeps a finished result of the same job and code
+    out = out_dir / f"run{next(RUN_NUMBER)}_{case.method}_{case.benchmark}_{seed}.csv"
     command = [sys.executable, "-m", "nasstages", "search", "--benchmark", case.benchmark,
                "--store", str(results / "benchmarks" / f"{case.benchmark}.h5"), "--dataset", case.dataset,
                "--method", case.method, "--seed", str(seed), "--budget", str(case.budget),

@@ -125,3 +125,61 @@ def test_reproduction_table_puts_published_numbers_beside_ours():
     text = reproduction_markdown(rows, [run, close])
     assert f"| {published:.2f} | {published + 1:.2f} ± 0.08 |" in text and "CVPR 2023" in text
     assert "query rule, 'string'" in text
+
+
+def _edit_last_value(text: str) -> str:
+    """The CSV with its last row's incumbent_mean_acc raised above any optimum."""
+    lines = text.splitlines()
+    header = lines[0].split(",")
+    cells = lines[-1].split(",")
+    cells[header.index("incumbent_mean_acc")] = "99.5"
+    return "\n".join(lines[:-1] + [",".join(cells)]) + "\n"
+
+
+@pytest.mark.parametrize("fault, message", [
+    (lambda t: t[: len(t) // 2], "does not match the checksum"),                      # cut mid-line
+    (lambda t: "".join(t.splitlines(keepends=True)[:-5]), "does not match the checksum"),  # cut at a row boundary
+    (_edit_last_value, "does not match the checksum"),                                 # one value edited
+])
+def test_report_refuses_a_search_log_that_disagrees_with_its_record(search_logs, tmp_path, fault, message):
+    import shutil
+
+    root, paths = search_logs
+    copy = tmp_path / "search"
+    shutil.copytree(root / "search", copy)
+    victim = copy / "nb201" / "cifar10-valid" / "re" / "seed2.csv"
+    victim.write_text(fault(victim.read_text()))
+    finished = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()}
+    with pytest.raises(NasstagesError, match=message) as error:
+        write_report(sorted(copy.rglob("seed*.csv")), tmp_path / "report")
+    assert str(victim) in str(error.value) and "delete" in str(error.value) and "rerun" in str(error.value)
+    assert not (tmp_path / "report" / "tables" / "nb201_final.md").exists()
+    assert {p: p.read_bytes() for p in copy.rglob("*") if p.is_file()} == finished  # nothing touched
+
+
+def test_report_refuses_rows_final_or_values_its_record_contradicts(search_logs, tmp_path):
+    """Checksum and CSV rewritten together (a consistent forgery or a buggy writer): the record's
+    budget, final incumbent and the benchmark's optimum still catch it."""
+    import hashlib
+    import json
+
+    from nasstages.report.trajectories import verified_search_log
+
+    root, _ = search_logs
+    source = root / "search" / "nb201" / "cifar10-valid" / "re" / "seed1.csv"
+    meta = json.loads(source.with_suffix(".json").read_text())
+    text = source.read_text()
+
+    def check(new_text: str, new_meta: dict):
+        raw = new_text.encode()
+        return verified_search_log(tmp_path / "seed1.csv", raw, {**new_meta, "csv_sha256": hashlib.sha256(raw).hexdigest()})
+
+    assert len(check(text, meta)) == 30  # the untouched log passes
+    with pytest.raises(NasstagesError, match="has 25 rows, not the 30 queries"):
+        check("".join(text.splitlines(keepends=True)[:26]), meta)
+    with pytest.raises(NasstagesError, match="above the benchmark's optimum"):
+        check(_edit_last_value(text), {**meta, "final": {**meta["final"], "incumbent_mean_acc": 99.5}})
+    with pytest.raises(NasstagesError, match="disagrees with its JSON"):
+        check(text, {**meta, "final": {**meta["final"], "incumbent_mean_acc": meta["final"]["incumbent_mean_acc"] - 1}})
+    with pytest.raises(NasstagesError, match="records no csv_sha256"):
+        verified_search_log(source, text.encode(), {k: v for k, v in meta.items() if k != "csv_sha256"})

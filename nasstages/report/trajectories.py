@@ -7,6 +7,8 @@ entries are the mean +- one standard error over seeds.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import logging
 import re
@@ -62,12 +64,11 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
             raise NasstagesError(f"{path} is not a search log named .../benchmark/dataset/method/seedS.csv")
         meta_path = path.with_suffix(".json")
         try:
-            frame = pd.read_csv(path)
+            raw = path.read_bytes()
             meta = json.loads(meta_path.read_text())
         except (OSError, ValueError) as exc:
             raise NasstagesError(f"cannot read search result {path} or {meta_path} ({exc}); rerun its search job") from exc
-        if "incumbent_mean_acc" not in frame.columns or frame.empty:
-            raise NasstagesError(f"{path} has no incumbent_mean_acc column or no rows; rerun its search job")
+        frame = verified_search_log(path, raw, meta)
         key = (match["benchmark"], match["dataset"], match["method"])
         surrogate = float(frame["surrogate_s"].sum()) if "surrogate_s" in frame.columns else 0.0
         rule = (meta.get("protocol") or {}).get("query_rule")
@@ -93,6 +94,37 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
             query_rule=_one_rule({item[5] for item in items}, f"{benchmark}/{dataset}/{method}"),
         ))
     return runs
+
+
+def verified_search_log(path: Path, raw: bytes, meta: dict) -> pd.DataFrame:
+    """The search log ``path`` (its bytes ``raw``) as a frame, after checking it against its JSON
+    record ``meta``: the CSV checksum, one row per query of the budget, the final incumbent, and
+    no accuracy above the benchmark's optimum. A log that fails any is refused, naming the fix."""
+    fix = f"delete {path} and {path.with_suffix('.json')} and rerun the workflow (it recomputes that run only)"
+    recorded = meta.get("csv_sha256")
+    if recorded is None:
+        raise NasstagesError(f"{path.with_suffix('.json')} records no csv_sha256 (a result from before search logs "
+                             f"were checksummed), so {path} cannot be verified: {fix}")
+    if hashlib.sha256(raw).hexdigest() != recorded:
+        raise NasstagesError(f"{path} does not match the checksum its JSON records (edited, truncated or "
+                             f"corrupted since it was written): {fix}")
+    try:
+        frame = pd.read_csv(io.BytesIO(raw))
+    except ValueError as exc:
+        raise NasstagesError(f"cannot parse {path} ({exc}): {fix}") from exc
+    budget = (meta.get("protocol") or {}).get("budget")
+    if "incumbent_mean_acc" not in frame.columns or frame.empty:
+        raise NasstagesError(f"{path} has no incumbent_mean_acc column or no rows: {fix}")
+    if budget is not None and (len(frame) != budget or list(frame["step"]) != list(range(1, budget + 1))):
+        raise NasstagesError(f"{path} has {len(frame)} rows, not the {budget} queries its JSON records: {fix}")
+    final = (meta.get("final") or {}).get("incumbent_mean_acc")
+    if final is not None and not np.isclose(frame["incumbent_mean_acc"].iloc[-1], final, rtol=0, atol=1e-9):
+        raise NasstagesError(f"{path}'s final incumbent accuracy {frame['incumbent_mean_acc'].iloc[-1]} disagrees "
+                             f"with its JSON's {final}: {fix}")
+    optimum = float(meta["optimum"])
+    if (frame["incumbent_mean_acc"] > optimum + 1e-9).any():
+        raise NasstagesError(f"{path} reports an accuracy above the benchmark's optimum {optimum} (impossible): {fix}")
+    return frame
 
 
 def _one_rule(rules: set[str], where: str) -> str:
