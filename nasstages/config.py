@@ -329,8 +329,8 @@ def check_results_folder(results: str) -> None:
 
 
 def check_existing_results(config: dict[str, Any]) -> None:
-    """Verify the stage files that many jobs read (benchmark stores, pools, encoder embeddings)
-    before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
+    """Verify the stage files that many jobs read (benchmark stores, pools, encoder embeddings,
+    merged distance matrices: each against its content checksum) before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
     finished result downstream of it. Raise ConfigError naming the file and the fix instead."""
     from pathlib import Path
 
@@ -351,6 +351,11 @@ def check_existing_results(config: dict[str, Any]) -> None:
     checks += [(results / "encoders" / space / f"{encoder}.h5", read_embeddings)
                for space, settings in config.get("encoders", {}).items() for encoder in ENCODER_NAMES
                if encoder in (settings or {})]
+    from nasstages.distances.store import read_matrix
+
+    checks += [(results / "distances" / space / metric / f"{pool}.h5", read_matrix)
+               for space, settings in config.get("distances", {}).items()
+               for metric in (settings or {}).get("metrics", {}) for pool in (settings or {}).get("pools", [])]
     for path, reader in checks:
         if path.exists():
             try:

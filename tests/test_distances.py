@@ -269,3 +269,65 @@ def test_cuda_requested_without_gpu_fails_clearly():
         pytest.skip("a GPU is present")
     with pytest.raises(ConfigError, match="no CUDA GPU"):
         make_distance("hotnn", space, device="cuda").pairwise([space.sample(np.random.default_rng(0))] * 2)
+
+
+def _matrix_with_tiles(tmp_path):
+    from nasstages.distances.store import compute_tile, merge_tiles
+
+    space_ = get_space("nb201")
+    rng = np.random.default_rng(5)
+    archs = space_.sample_unique(12, rng)
+    strings = [space_.to_string(a) for a in archs]
+    metric = make_distance("edit", space_, {})
+    tiles = []
+    for i in range(2):
+        for j in range(i, 2):
+            tiles.append(tmp_path / f"tile{i}{j}.h5")
+            compute_tile(metric, archs, strings, 2, i, j, tiles[-1])
+    merge_tiles(metric, strings, 2, tiles, tmp_path / "m.h5", {})
+    return metric, strings, tiles, tmp_path / "m.h5"
+
+
+@pytest.mark.parametrize("damage", ["asymmetric", "nan_diagonal"])
+def test_an_edited_matrix_is_refused_by_its_checksum(tmp_path, damage):
+    _, _, _, matrix = _matrix_with_tiles(tmp_path)
+    with h5py.File(matrix, "r+") as h5:  # an in-place edit keeps the file valid HDF5
+        if damage == "asymmetric":
+            h5["distances"][2, 5] = h5["distances"][2, 5] + 1.0
+        else:
+            h5["distances"][3, 3] = np.nan
+    with pytest.raises(CorruptStoreError, match="does not match its recorded checksum.*delete it and rerun"):
+        read_matrix(matrix)
+
+
+def test_a_flipped_tile_is_refused_by_the_merge(tmp_path):
+    from nasstages.distances.store import merge_tiles
+
+    metric, strings, tiles, _ = _matrix_with_tiles(tmp_path)
+    with h5py.File(tiles[1], "r+") as h5:
+        block = h5["block"][()]
+        flipped = block.view(np.uint8).copy()
+        flipped[:16] ^= 0xFF  # 16 bytes flipped
+        h5["block"][...] = flipped.view(np.float32).reshape(block.shape)
+    with pytest.raises(CorruptStoreError, match=f"{tiles[1]} does not match its recorded checksum"):
+        merge_tiles(metric, strings, 2, tiles, tmp_path / "again.h5", {})
+    assert not (tmp_path / "again.h5").exists()
+
+
+def test_pre_job_check_refuses_a_damaged_matrix_without_touching_anything(tmp_path):
+    from nasstages.config import check_existing_results
+    from nasstages.errors import ConfigError
+
+    results = tmp_path / "results"
+    (results / "distances" / "nb201" / "edit").mkdir(parents=True)
+    _, _, _, matrix = _matrix_with_tiles(tmp_path)
+    target = results / "distances" / "nb201" / "edit" / "p.h5"
+    target.write_bytes(matrix.read_bytes())
+    config = {"results": str(results), "benchmarks": {}, "distances": {"nb201": {"pools": ["p"], "metrics": {"edit": {}}}}}
+    check_existing_results(config)  # intact: passes
+    with h5py.File(target, "r+") as h5:
+        h5["distances"][0, 1] = 7.0
+    before = target.read_bytes()
+    with pytest.raises(ConfigError, match="p.h5 does not match its recorded checksum.*no result was touched"):
+        check_existing_results(config)
+    assert target.read_bytes() == before

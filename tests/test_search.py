@@ -116,3 +116,42 @@ def test_bad_method_and_params_fail_clearly(nb201_bench):
         make_optimizer("re", nb201_bench.space, rng, {"tournament": 5})
     with pytest.raises(ConfigError, match="sample_size <= population_size"):
         make_optimizer("re", nb201_bench.space, rng, {"population_size": 5, "sample_size": 10})
+
+
+def test_a_checkpoint_or_result_is_reused_only_with_the_same_input_content(nb201_bench, tmp_path, caplog):
+    """A BO job killed, its matrix rebuilt with other metric parameters at the same path, the job
+    rerun: it must start over (its identity covers the matrix's content, not its path)."""
+    import logging
+
+    from nasstages.distances import make_distance
+    from nasstages.distances.store import compute_tile, merge_tiles
+    from nasstages.pools import sample_pool
+
+    pool = sample_pool("nb201", 60, 0, "tiny")
+    strings = [pool.space.to_string(a) for a in pool.archs]
+    matrix = tmp_path / "hotnn.h5"
+
+    def build(eta: float) -> None:
+        distance = make_distance("hotnn", pool.space, {"eta": eta})
+        compute_tile(distance, pool.archs, strings, 1, 0, 0, tmp_path / "tile.h5")
+        merge_tiles(distance, strings, 1, [tmp_path / "tile.h5"], matrix, {})
+
+    build(0.2)
+    job = SearchJob("nb201", "cifar10-valid", "hotnas", 0, 30,
+                    params={"distance_matrix": str(matrix), "candidates": "all", "n_init": 5})
+    out = tmp_path / "run" / "seed0.csv"
+    with pytest.raises(KeyboardInterrupt):
+        run_search(job, nb201_bench, out, show_progress=False, stop_after=12)
+    build(0.9)  # same path, other content
+    with caplog.at_level(logging.INFO, logger="nasstages.search.runner"):
+        run_search(job, nb201_bench, out, show_progress=False)
+    assert "ignoring checkpoint" in caplog.text and "resuming" not in caplog.text
+    fresh = tmp_path / "fresh" / "seed0.csv"
+    run_search(job, nb201_bench, fresh, show_progress=False)
+    pd.testing.assert_frame_equal(pd.read_csv(out).drop(columns=["elapsed_s", "surrogate_s"]),
+                                  pd.read_csv(fresh).drop(columns=["elapsed_s", "surrogate_s"]))
+    caplog.clear()
+    build(0.2)  # the finished result is of eta 0.9: not kept for the eta-0.2 matrix
+    with caplog.at_level(logging.INFO, logger="nasstages.search.runner"):
+        run_search(job, nb201_bench, out, show_progress=False)
+    assert "recomputing" in caplog.text and "job config" in caplog.text

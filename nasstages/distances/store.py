@@ -9,11 +9,14 @@ Matrix layout: ``/distances`` N×N float32 (chunked by row, uncompressed: a BO j
 of the ~100 architectures it observed in milliseconds instead of inflating the whole matrix;
 symmetric, zero diagonal), ``/archs``;
 attributes ``metric``, ``params`` (JSON), ``params_hash``, ``space``, ``pool_sha256``,
-``provenance``, ``format_version``, ``complete``.
+``distances_sha256`` (of the float32 matrix's bytes: verified whenever the file is opened),
+``provenance``, ``format_version``, ``complete``. A tile records ``block_sha256`` likewise, checked
+by the merge.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -28,7 +31,12 @@ from nasstages.errors import CorruptStoreError, NasstagesError
 from nasstages.io import atomic_path
 from nasstages.provenance import provenance
 
-MATRIX_FORMAT_VERSION = 1
+MATRIX_FORMAT_VERSION = 2  # 2: content checksums (distances_sha256)
+
+
+def content_sha256(values: np.ndarray) -> str:
+    """SHA-256 of an array's float32 C-order bytes (the stored form)."""
+    return hashlib.sha256(np.ascontiguousarray(values, dtype=np.float32).tobytes()).hexdigest()
 
 
 def tile_bounds(n: int, tiles: int) -> np.ndarray:
@@ -65,7 +73,8 @@ def compute_tile(distance: Distance, archs: Sequence, strings: Sequence[str], ti
             h5.create_dataset("block", data=block.astype(np.float32))
             h5.attrs.update({
                 "metric": distance.name, "params_hash": distance.params_hash(), "pool_sha256": pool_checksum(strings),
-                "tiles": tiles, "i": i, "j": j, "seconds": seconds, "complete": True,
+                "tiles": tiles, "i": i, "j": j, "seconds": seconds, "block_sha256": content_sha256(block),
+                "complete": True,
             })
     return seconds
 
@@ -92,6 +101,12 @@ def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_pat
                     f"distance tile {path} was made with {key}={attrs.get(key)!r}, not {value!r}; "
                     "delete it and rerun its job"
                 )
+        if attrs.get("block_sha256") != content_sha256(block):
+            raise CorruptStoreError(f"distance tile {path} does not match its recorded checksum (damaged since it "
+                                    "was written); delete it and rerun its job")
+        if not np.isfinite(block).all():
+            raise CorruptStoreError(f"distance tile {path} holds non-finite distances; delete it and rerun its job "
+                                    "(and report the metric's failure if it recurs)")
         i, j = int(attrs["i"]), int(attrs["j"])
         matrix[bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]] = block
         matrix[bounds[j] : bounds[j + 1], bounds[i] : bounds[i + 1]] = block.T
@@ -107,7 +122,7 @@ def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_pat
             h5.attrs.update({
                 "format_version": MATRIX_FORMAT_VERSION, "metric": distance.name, "space": distance.space.name,
                 "params": json.dumps(distance.params(), sort_keys=True), "params_hash": distance.params_hash(),
-                "pool_sha256": expected["pool_sha256"],
+                "pool_sha256": expected["pool_sha256"], "distances_sha256": content_sha256(matrix),
                 "provenance": json.dumps(provenance(config), sort_keys=True, default=str),
             })
             h5.attrs["complete"] = True
@@ -126,48 +141,70 @@ MATRIX_FIX = "delete it and rerun the distances stage (snakemake)"
 
 
 class MatrixRows:
-    """A merged matrix opened for row reads: its metadata checked, each row read when first asked."""
+    """A merged matrix, checked against its recorded checksums when opened, then read by rows.
+
+    The whole matrix is read and verified once per process and file version (a multi-seed search
+    job opens it once per seed; 3,256² float32 is 42 MB, ~0.1 s to read and hash)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = path
-        try:
-            self._h5 = h5py.File(path, "r")
-            attrs = dict(self._h5.attrs)
-            if not attrs.get("complete") or int(attrs.get("format_version", -1)) != MATRIX_FORMAT_VERSION:
-                raise CorruptStoreError(f"distance matrix {path} is partial or of another format; {MATRIX_FIX}")
-            self.archs = [s.decode() for s in self._h5["archs"][()]]
-            self._dataset = self._h5["distances"]
-        except CorruptStoreError:
-            raise
-        except (OSError, KeyError, ValueError) as exc:
-            raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {MATRIX_FIX}") from exc
-        if self._dataset.shape != (len(self.archs), len(self.archs)):
-            raise CorruptStoreError(f"distance matrix {path} has shape {self._dataset.shape} for {len(self.archs)} "
-                                    f"archs; {MATRIX_FIX}")
+        self.archs, self._values, attrs = _verified_matrix(str(path))
         self.metric, self.params = str(attrs["metric"]), json.loads(attrs["params"])
         self.params_hash = str(attrs["params_hash"])
+        self.content_sha256 = str(attrs["distances_sha256"])
         self._rows: dict[int, np.ndarray] = {}
 
     def all(self) -> np.ndarray:
-        try:
-            return self._dataset[()]
-        except (OSError, ValueError) as exc:
-            raise CorruptStoreError(f"distance matrix {self.path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+        return self._values
 
     def rows(self, ids: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
-        """Rows ``ids`` (len(ids) × N, or × len(cols) with ``cols``; float64), each read from the file once."""
-        try:
-            for i in map(int, ids):
-                if i not in self._rows:
-                    self._rows[i] = self._dataset[i].astype(np.float64)
-        except (OSError, ValueError) as exc:
-            raise CorruptStoreError(f"distance matrix {self.path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+        """Rows ``ids`` (len(ids) × N, or × len(cols) with ``cols``; float64)."""
+        for i in map(int, ids):
+            if i not in self._rows:
+                self._rows[i] = self._values[i].astype(np.float64)
         width = len(self.archs) if cols is None else len(cols)
         if not len(ids):
             return np.zeros((0, width))
         if cols is None:
             return np.stack([self._rows[int(i)] for i in ids])
         return np.stack([self._rows[int(i)][cols] for i in ids])
+
+
+_VERIFIED: dict[tuple[str, int, int], tuple[list[str], np.ndarray, dict]] = {}
+
+
+def _verified_matrix(path: str) -> tuple[list[str], np.ndarray, dict]:
+    """(archs, read-only matrix, attributes) of a merged matrix file, every check passed."""
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    if key in _VERIFIED:
+        return _VERIFIED[key]
+    try:
+        with h5py.File(path, "r") as h5:
+            attrs = dict(h5.attrs)
+            if not attrs.get("complete") or int(attrs.get("format_version", -1)) != MATRIX_FORMAT_VERSION:
+                raise CorruptStoreError(f"distance matrix {path} is partial or of another format (made before "
+                                        f"content checksums?); {MATRIX_FIX}")
+            archs = [s.decode() for s in h5["archs"][()]]
+            values = h5["distances"][()]
+    except CorruptStoreError:
+        raise
+    except (OSError, KeyError, ValueError) as exc:
+        raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {MATRIX_FIX}") from exc
+    if values.shape != (len(archs), len(archs)):
+        raise CorruptStoreError(f"distance matrix {path} has shape {values.shape} for {len(archs)} archs; {MATRIX_FIX}")
+    if pool_checksum(archs) != attrs.get("pool_sha256"):
+        raise CorruptStoreError(f"distance matrix {path}: its architecture list does not match its recorded "
+                                f"checksum; {MATRIX_FIX}")
+    if content_sha256(values) != attrs.get("distances_sha256"):
+        raise CorruptStoreError(f"distance matrix {path} does not match its recorded checksum (damaged or edited "
+                                f"since the merge); {MATRIX_FIX}")
+    values.setflags(write=False)
+    _VERIFIED[key] = (archs, values, attrs)
+    return _VERIFIED[key]
 
 
 def read_matrix(path: str | Path) -> DistanceMatrix:

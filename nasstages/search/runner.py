@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from nasstages.benchmarks.base import Benchmark
-from nasstages.io import write_json_atomic, write_text_atomic
+from nasstages.io import sha256_file, write_json_atomic, write_text_atomic
 from nasstages.provenance import code_sha256, config_hash, package_versions, provenance
 from nasstages.rng import job_seed_sequence
 from nasstages.search import make_optimizer
@@ -101,7 +101,8 @@ def run_search(
     meta_path = out_csv.with_suffix(".json")
     ckpt_path = out_csv.with_suffix(".ckpt.json")
     bench.check_dataset(job.dataset)
-    job_config = {**asdict(job), "benchmark_content_sha256": bench.content_sha256}
+    job_config = {**asdict(job), "benchmark_content_sha256": bench.content_sha256,
+                  "input_sha256": input_checksums(job.params)}
     job_hash = config_hash(job_config)
     if reuse_finished and finished_by(out_csv, job_hash):
         log.info("kept %s: finished by this very code, packages and job config (CSV checksum verified)", out_csv)
@@ -196,6 +197,37 @@ def _restore_finished(ckpt_path: Path, job_hash: str, out_csv: Path) -> bool:
     log.info("kept %s: restored from the checkpoint of its finished run (this very code, packages and job "
              "config; CSV checksum verified)", out_csv)
     return True
+
+
+INPUT_FILE_PARAMS = (("distance_matrix",), ("embeddings",), ("zs_prefilter", "scores"))
+
+
+def input_checksums(params: dict[str, Any]) -> dict[str, str]:
+    """SHA-256 of every input file a method's params name (matrix, embeddings, proxy scores), so a
+    job's identity — its checkpoint, its finished result — covers their content, not their paths."""
+    out = {}
+    for keys in INPUT_FILE_PARAMS:
+        value: Any = params
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if value:
+            out[".".join(keys)] = _file_sha256(str(value))
+    return out
+
+
+_FILE_SHA: dict[tuple[str, int, int], str] = {}
+
+
+def _file_sha256(path: str) -> str:
+    """A file's SHA-256, computed once per process and file version (seeds of a job share inputs)."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return "missing"  # the method's own reader names the missing file
+    key = (str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _FILE_SHA:
+        _FILE_SHA[key] = sha256_file(path)
+    return _FILE_SHA[key]
 
 
 def finished_by(out_csv: Path, job_hash: str) -> bool:
