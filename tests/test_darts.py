@@ -172,7 +172,9 @@ def test_resumed_training_equals_the_uninterrupted_run(tiny_data, tmp_path):
     checkpoint = tmp_path / "run.pt"
     with pytest.raises(KeyboardInterrupt):
         Trainer(arch, tiny_data, protocol, seed=5, checkpoint=checkpoint).run(stop_after_epochs=2)
-    assert torch.load(checkpoint, weights_only=False)["epoch"] == 2
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2  # plain types and tensors only
+    probe = Trainer(arch, tiny_data, protocol, seed=5, checkpoint=checkpoint)
+    assert probe.try_resume() and probe.epoch == 2  # resumed (not silently retrained from epoch 0)
     resumed = Trainer(arch, tiny_data, protocol, seed=5, checkpoint=checkpoint)
     result = resumed.run()
     assert [h["loss"] for h in result.history] == [h["loss"] for h in reference.history]

@@ -302,3 +302,18 @@ def test_bo_reads_the_precomputed_matrix_of_a_distance_pool(tmp_path, nb201_mirr
     refused = _snakemake(tmp_path, "--dry-run")
     assert refused.returncode != 0 and "add pool 'p' to distances.tnb101_macro.pools and 'hotnn'" in (
         refused.stdout + refused.stderr)
+
+
+def test_a_results_path_with_a_space_and_a_quote_works(tmp_path, nb201_mirror):
+    """Every path in a rule's shell is quoted: a space or a quote in `results` neither breaks a job
+    nor reaches the shell as syntax."""
+    config = _config(nb201_mirror, budget=5, seeds=1)
+    del config["pools"], config["distances"]
+    config["results"] = "my results/it's"
+    _write(tmp_path, config)
+    result = _snakemake(tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = tmp_path / "my results" / "it's"
+    assert len(pd.read_csv(results / "search/nb201/cifar10-valid/re/seed0.csv")) == 5
+    assert (results / "report/tables/nb201_final.md").stat().st_size > 0
+    assert not (tmp_path / "my").exists()  # nothing written to a path split at the space

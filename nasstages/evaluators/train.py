@@ -120,7 +120,7 @@ class Trainer:
         if self.checkpoint is None or not self.checkpoint.exists():
             return False
         try:
-            state = torch.load(self.checkpoint, map_location=self.device, weights_only=False)
+            state = torch.load(self.checkpoint, map_location=self.device, weights_only=True)  # tensors and plain types only: no code runs on load
         except Exception as exc:  # a torn file from a killed writer cannot exist (atomic), but be safe
             log.warning("ignoring unreadable training checkpoint %s (%s)", self.checkpoint, exc)
             return False

@@ -11,6 +11,8 @@ rule report:
         diagnosis=diagnosis_targets(),
     output:
         report_targets(),
+    params:
+        out_dir=f"{R}/report",
     log:
         f"{R}/logs/report.log",
     threads: rule_threads("report", 1)
@@ -20,4 +22,4 @@ rule report:
         "nasstages report --inputs {input.csvs:q} --encoder-metrics {input.encoders:q}"
         " --encoder-quality {input.quality:q} --predictor-metrics {input.predictors:q}"
         " --evaluations {input.evaluations:q} --estimator-diagnosis {input.diagnosis:q}"
-        " --out-dir {R}/report > {log:q} 2>&1"
+        " --out-dir {params.out_dir:q} > {log:q} 2>&1"
