@@ -96,8 +96,8 @@ def cmd_search(args: argparse.Namespace) -> None:
     # no earlier); threads on n <= 150 GP matrices only cost, and oversubscribe parallel jobs
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(name, str(args.threads))
-    from nasstages.benchmarks import load_benchmark
-    from nasstages.search.runner import SearchJob, run_search
+    from nasstages.io import exclusive_outputs
+    from nasstages.search.runner import SearchJob
 
     if len(args.seed) != len(args.out):
         raise ConfigError(f"search: {len(args.seed)} --seed values but {len(args.out)} --out paths; give one "
@@ -110,6 +110,14 @@ def cmd_search(args: argparse.Namespace) -> None:
             for seed in args.seed]
     if args.budget < 1 or args.batch_size < 1:
         raise ConfigError("--budget and --batch-size must be at least 1")
+    with exclusive_outputs(list(args.out), "search"):  # before any work: a bad --out fails in milliseconds
+        _run_searches(args, jobs)
+
+
+def _run_searches(args: argparse.Namespace, jobs: list) -> None:
+    from nasstages.benchmarks import load_benchmark
+    from nasstages.search.runner import run_search
+
     bench = load_benchmark(args.benchmark, args.store, **args.bench_params)
     several = len(jobs) > 1  # a finished seed must survive a later seed's failure (run_search)
     for job, out in zip(jobs, args.out):

@@ -58,3 +58,37 @@ def sha256_file(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def exclusive_outputs(targets: list[Path], what: str) -> Iterator[None]:
+    """Hold an exclusive lock beside each of ``targets`` (``.<name>.lock``) for the block, after
+    checking that their folders are writable; fail at once, naming the path, when another
+    process holds one (two writers would interleave a result) or a folder can't be written.
+
+    ``flock`` locks die with their process, so a killed job leaves no stale lock to clean up.
+    """
+    import fcntl
+
+    from nasstages.errors import ConfigError
+
+    handles = []
+    try:
+        for target in targets:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                handle = open(target.parent / f".{target.name}.lock", "a")
+            except OSError as exc:
+                raise ConfigError(f"{what}: cannot write to {target.parent} ({exc.strerror}); choose a writable "
+                                  "output folder") from None
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise ConfigError(f"{what}: another process is writing {target} right now; wait for it to end "
+                                  "(one writer per output)") from None
+            handles.append(handle)
+        yield
+    finally:
+        for handle in handles:
+            handle.close()  # releases the lock

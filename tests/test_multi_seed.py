@@ -52,3 +52,35 @@ def test_seed_and_out_lists_must_pair_up(nb201_store, tmp_path):
     assert run.returncode == 2
     assert "2 --seed values but 1 --out paths" in run.stderr
     assert not (tmp_path / "only.csv").exists()
+
+
+def test_an_unwritable_out_fails_before_any_work(nb201_store, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the output folder should be")
+    run = subprocess.run(
+        [sys.executable, "-m", "nasstages", "search", "--benchmark", "nb201", "--store", str(nb201_store),
+         "--dataset", "cifar100", "--method", "hotnas", "--seed", "0", "--budget", "150",
+         "--out", str(blocker / "seed0.csv")], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert f"cannot write to {blocker}" in run.stderr and "choose a writable output folder" in run.stderr
+    assert "hotnas" not in run.stderr  # no progress bar: it stopped before the search
+
+
+def test_two_writers_of_one_output_cannot_interleave(nb201_store, tmp_path):
+    import time
+
+    out = tmp_path / "seed0.csv"
+    command = [sys.executable, "-m", "nasstages", "search", "--benchmark", "nb201", "--store", str(nb201_store),
+               "--dataset", "cifar100", "--method", "hotnas", "--seed", "0", "--budget", "100", "--quiet",
+               "--out", str(out)]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lock = tmp_path / ".seed0.csv.lock"
+    deadline = time.monotonic() + 60
+    while not lock.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # the lock file appears just before it is locked
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60)  # while the first runs (~5 s)
+    first_err = first.communicate(timeout=120)[1]
+    assert first.returncode == 0, first_err
+    assert second.returncode == 2 and f"another process is writing {out} right now" in second.stderr
+    assert len(pd.read_csv(out)) == 100
