@@ -77,6 +77,8 @@ def _fetch_darts(args: argparse.Namespace) -> None:
 def cmd_sample(args: argparse.Namespace) -> None:
     from nasstages.pools import sample_pool, write_pool
 
+    if args.size < 1:
+        raise ConfigError(f"sample: --size must be at least 1, not {args.size} (an empty pool serves no stage)")
     pool = sample_pool(args.space, args.size, args.global_seed, args.name, args.dedup)
     config = {"space": args.space, "pool": args.name, "size": args.size, "dedup": args.dedup,
               "global_seed": args.global_seed}

@@ -299,6 +299,10 @@ def check_config(config: dict[str, Any]) -> None:
         for dataset in benchmark_datasets(search, benchmark):
             _check_dataset(benchmark, dataset, f"search.benchmarks.{benchmark}")
         space = get_space(BENCHMARK_SPACE[benchmark])
+        budget, size = benchmark_budget(search, benchmark), space.size
+        if search.get("query_rule", "string") != "none" and size is not None and budget > size:
+            raise ConfigError(f"config search.budget: {budget} queries on {benchmark} cannot all be distinct: its "
+                              f"space has {size} architectures; lower the budget (or set query_rule: none)")
         for method in benchmark_methods(search, benchmark):
             if method not in search["methods"]:
                 raise ConfigError(f"config search.benchmarks.{benchmark}.methods: {method!r} is not under "

@@ -70,6 +70,13 @@ class Registry(Generic[T]):
                 f"{prefix}{self.kind} {name!r} has no parameter(s) {', '.join(unknown)}; "
                 f"it accepts: {', '.join(accepted) or 'none'}"
             )
+        factory = self.get(name)
+        defaults = {p.name: p.default for p in inspect.signature(factory).parameters.values()}
+        for key, value in params.items():
+            problem = _value_problem(value, defaults[key], getattr(factory, "param_choices", {}).get(key),
+                                     getattr(factory, "param_ranges", {}).get(key))
+            if problem:
+                raise ConfigError(f"{prefix}{self.kind} {name!r} parameter {key}={value!r}: {problem}")
 
     def names(self) -> list[str]:
         return sorted({*self._entries, *self._lazy})
@@ -79,3 +86,31 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def _value_problem(value: Any, default: Any, choices: tuple | None, bounds: tuple | None) -> str:
+    """What is wrong with ``value`` for a parameter whose default is ``default`` ('' if nothing).
+
+    The type is the default's (an int where it is an int, a number where a float, text where
+    text); a count (an int default >= 1) must be >= 1; ``choices`` and ``bounds`` (lo, hi,
+    inclusive, None for open) are what a class declares in ``param_choices`` / ``param_ranges``."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            return "must be true or false"
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return "must be an integer"
+        if bounds is None and default >= 1 and value < 1:
+            return "must be at least 1"
+    elif isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return "must be a number"
+    elif isinstance(default, str) and not isinstance(value, str):
+        return "must be a string"
+    if choices is not None and value not in choices:
+        return f"choose one of: {', '.join(map(str, choices))}"
+    if bounds is not None:
+        lo, hi = bounds
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            return f"must lie in [{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]"
+    return ""

@@ -86,6 +86,8 @@ class HOTNN(Distance):
 
     name = "hotnn"
     multithreaded = True  # the compiled FGW solver runs pairs in parallel
+    param_choices = {"loss": ("absolute", "square")}
+    param_ranges = {"epsilon": (0.0, 1.0), "lam": (0.0, 1.0), "eta": (0.0, 1.0), "tol": (0.0, None)}
 
     def __init__(self, space: SearchSpace, epsilon: float = 0.5, lam: float = 0.5, eta: float = 0.2,
                  loss: str = "absolute", restarts: int = 1, max_iter: int = 100, tol: float = 1e-9,

@@ -90,6 +90,8 @@ class OTMANN(Distance):
     name = "otmann"
     multithreaded = True  # the compiled solver runs a block's rows in parallel
 
+    param_ranges = {"nu_str": (0.0, None), "nu_nas": (0.0, None), "io_mass": (0.0, None), "conv_mismatch": (0.0, None)}
+
     def __init__(self, space: SearchSpace, nu_str: float = 0.5, nu_nas: float = 1.0, io_mass: float = 0.1,
                  conv_mismatch: float = 0.2, normalize: bool = True) -> None:
         super().__init__(space)

@@ -105,6 +105,8 @@ class AnasodDistance(FeatureDistance):
     name = "anasod"
     requires = {"edge_operations": "ANASOD compares per-edge operation counts"}
 
+    param_choices = {"norm": ("l1", "l2")}
+
     def __init__(self, space: SearchSpace, norm: str = "l2") -> None:
         super().__init__(space)
         if norm not in ("l1", "l2"):

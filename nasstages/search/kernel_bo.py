@@ -28,14 +28,14 @@ import numpy as np
 from nasstages.benchmarks.base import Evaluation
 from nasstages.distances import make_distance
 from nasstages.errors import ConfigError
-from nasstages.search.acquisition import Acquisition, AcquisitionContext, QualityKDPP, make_acquisition
+from nasstages.search.acquisition import ACQUISITIONS, Acquisition, AcquisitionContext, QualityKDPP, make_acquisition
 from nasstages.search.base import Optimizer
 from nasstages.search.candidates import CandidateGenerator, MutationPool, Prefiltered, WholePool
 from nasstages.search.distance_source import CachedDistances, DistanceSource, MatrixDistances
 from nasstages.search.prefilter import make_prefilter
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates import DistanceGP
-from nasstages.surrogates.gp import PoolPosterior, Posterior
+from nasstages.surrogates.gp import FORMS, PSD_REPAIRS, PoolPosterior, Posterior
 
 
 class DistanceBO(Optimizer):
@@ -43,6 +43,11 @@ class DistanceBO(Optimizer):
 
     metric = "hotnn"
     default_acquisition = "ucb"
+    # checked with the config, before any job (Registry.check_params)
+    param_choices = {"acquisition": ACQUISITIONS, "kernel": FORMS, "psd": PSD_REPAIRS,
+                     "candidates": ("pool", "all"), "psd_scope": ("joint", "train")}
+    param_ranges = {"beta_scale": (0.0, None), "pool_mutations": (0, None), "pool_random": (0, None),
+                    "quality_weight": (0.0, None)}
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, metric_params: dict | None = None,
                  acquisition: str | None = None, kernel: str = "exp", psd: str = "clip", n_init: int = 10,

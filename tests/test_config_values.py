@@ -1,0 +1,57 @@
+"""Every parameter value is checked with the config, before any job: types, ranges, choices, and
+budgets against the space's size, each failing in one line that names the key."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO
+from nasstages.config import check_config
+from nasstages.errors import ConfigError
+
+BASE = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def _with(change) -> dict:
+    config = copy.deepcopy(BASE)
+    change(config)
+    return config
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c["search"]["methods"]["re"].update(population_size="ten"),
+     "search.methods.re: search method 're' parameter population_size='ten': must be an integer"),
+    (lambda c: c["search"]["methods"]["re"].update(population_size=-3),
+     "search.methods.re: search method 're' parameter population_size=-3: must be at least 1"),
+    (lambda c: c["distances"]["nb201"]["metrics"]["anasod"].update(norm="l3"),
+     "distances.nb201.metrics.anasod: distance metric 'anasod' parameter norm='l3': choose one of: l1, l2"),
+    (lambda c: c["distances"]["nb201"]["metrics"]["hotnn"].update(epsilon=1.5),
+     "parameter epsilon=1.5: must lie in [0.0, 1.0]"),
+    (lambda c: c["search"]["methods"]["hotnas"].update(psd_scope="everything"),
+     "parameter psd_scope='everything': choose one of: joint, train"),
+    (lambda c: c["search"]["methods"]["hotnas"].update(beta_scale="big"),
+     "parameter beta_scale='big': must be a number"),
+    (lambda c: c["search"].update(budget=100000),
+     "search.budget: 100000 queries on nb201 cannot all be distinct: its space has 15625 architectures"),
+])
+def test_a_bad_value_fails_the_config_check_naming_the_key(change, message):
+    check_config(copy.deepcopy(BASE))  # the default config passes
+    with pytest.raises(ConfigError) as error:
+        check_config(_with(change))
+    assert message in str(error.value)
+
+
+def test_repeats_allowed_lift_the_budget_bound():
+    check_config(_with(lambda c: c["search"].update(budget=100000, query_rule="none")))
+
+
+def test_sample_refuses_an_empty_pool(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "nasstages", "sample", "--space", "nb201", "--name", "p",
+                          "--size", "0", "--out", str(tmp_path / "p.h5")], capture_output=True, text=True)
+    assert run.returncode == 2 and "--size must be at least 1" in run.stderr
+    assert not (tmp_path / "p.h5").exists()
