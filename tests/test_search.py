@@ -155,3 +155,28 @@ def test_a_checkpoint_or_result_is_reused_only_with_the_same_input_content(nb201
     with caplog.at_level(logging.INFO, logger="nasstages.search.runner"):
         run_search(job, nb201_bench, out, show_progress=False)
     assert "recomputing" in caplog.text and "job config" in caplog.text
+
+
+def test_a_matrix_merged_again_from_other_tiles_is_the_same_input(tmp_path):
+    """Changing `tiles` rebuilds the matrix file (other provenance, other bytes) with the same
+    distances: the searches reading it keep their identity, so their finished results are kept."""
+    from nasstages.distances import make_distance
+    from nasstages.distances.store import compute_tile, merge_tiles, tile_pairs
+    from nasstages.io import sha256_file
+    from nasstages.pools import sample_pool
+    from nasstages.search.runner import input_checksums
+
+    pool = sample_pool("nb201", 30, 0, "tiny")
+    strings = [pool.space.to_string(a) for a in pool.archs]
+    distance = make_distance("edit", pool.space)
+    paths = {}
+    for tiles in (1, 3):
+        tile_files = []
+        for i, j in tile_pairs(tiles):
+            tile_files.append(tmp_path / f"t{tiles}_{i}{j}.h5")
+            compute_tile(distance, pool.archs, strings, tiles, i, j, tile_files[-1])
+        paths[tiles] = tmp_path / f"m{tiles}.h5"
+        merge_tiles(distance, strings, tiles, tile_files, paths[tiles], {"tiles": tiles})
+    assert sha256_file(paths[1]) != sha256_file(paths[3])
+    assert (input_checksums({"distance_matrix": str(paths[1])})
+            == input_checksums({"distance_matrix": str(paths[3])}))
