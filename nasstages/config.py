@@ -309,6 +309,12 @@ def check_config(config: dict[str, Any]) -> None:
                                   "search.methods; add it there with its parameters")
             check_applicable("method", method, method_class(method, search["methods"][method]).requires, space,
                              f"search.benchmarks.{benchmark}")
+            params = search["methods"][method] or {}
+            if params.get("candidates") == "all" and not (distance_pool_of(params, benchmark)
+                                                          or params.get("distance_matrix")):
+                raise ConfigError(f"config search.benchmarks.{benchmark}: method {method!r} scores a matrix's whole "
+                                  f"pool (candidates: all) but reads no matrix on {benchmark}; add {benchmark} to "
+                                  f"its distance_pool, or leave it out of search.benchmarks.{benchmark}.methods")
     _check_encoders(config)
     _check_predictors(config)
     _check_estimates(config)

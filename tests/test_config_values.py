@@ -55,3 +55,10 @@ def test_sample_refuses_an_empty_pool(tmp_path):
                           "--size", "0", "--out", str(tmp_path / "p.h5")], capture_output=True, text=True)
     assert run.returncode == 2 and "--size must be at least 1" in run.stderr
     assert not (tmp_path / "p.h5").exists()
+
+
+def test_a_whole_space_variant_on_a_benchmark_without_its_matrix_fails_early():
+    def run_everything_on_nb201(c):
+        c["search"]["benchmarks"]["nb201"] = ["cifar10-valid"]  # a bare list: every configured method
+    with pytest.raises(ConfigError, match="method 'bo_edit_whole' scores a matrix's whole pool .* reads no matrix on nb201"):
+        check_config(_with(run_everything_on_nb201))
