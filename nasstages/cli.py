@@ -557,11 +557,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_output_folders(args: argparse.Namespace) -> None:
+    """Fail before any work when a command's output folder cannot be written (a long stage would
+    otherwise compute everything and then die at the write)."""
+    import tempfile
+
+    targets = []
+    for name in ("out", "out_model"):
+        value = getattr(args, name, None)
+        targets += [Path(p).parent for p in (value if isinstance(value, list) else [value]) if p is not None]
+    if getattr(args, "out_dir", None) is not None:
+        targets.append(Path(args.out_dir))
+    for folder in dict.fromkeys(targets):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as exc:
+            raise ConfigError(f"{args.stage}: cannot write to {folder} ({exc.strerror or exc}); choose a writable "
+                              "output folder") from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     try:
+        _check_output_folders(args)
         args.func(args)
     except NasstagesError as exc:
         print(f"nasstages {args.stage}: error: {exc}", file=sys.stderr)

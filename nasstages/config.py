@@ -273,6 +273,11 @@ def check_config(config: dict[str, Any]) -> None:
     for space, pools in config.get("pools", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config pools.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
+        size = get_space(space).size
+        for pool, settings in (pools or {}).items():
+            if size is not None and int(settings["size"]) > size:
+                raise ConfigError(f"config pools.{space}.{pool}.size: {settings['size']} distinct architectures "
+                                  f"asked of a space of {size}; ask for at most {size}")
     for space, settings in config.get("distances", {}).items():
         pools = config.get("pools", {}).get(space, {})
         for pool in settings["pools"]:
@@ -340,7 +345,7 @@ def check_results_folder(results: str) -> None:
 
 def check_existing_results(config: dict[str, Any]) -> None:
     """Verify the stage files that many jobs read (benchmark stores, pools, encoder embeddings,
-    merged distance matrices: each against its content checksum) before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
+    merged distance matrices, proxy scores: each against its content checksum) before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
     finished result downstream of it. Raise ConfigError naming the file and the fix instead."""
     from pathlib import Path
 
@@ -366,6 +371,11 @@ def check_existing_results(config: dict[str, Any]) -> None:
     checks += [(results / "distances" / space / metric / f"{pool}.h5", read_matrix)
                for space, settings in config.get("distances", {}).items()
                for metric in (settings or {}).get("metrics", {}) for pool in (settings or {}).get("pools", [])]
+    from nasstages.evaluators.estimates import read_estimates
+
+    checks += [(results / "estimates" / space / proxy / f"{pool}.h5", read_estimates)
+               for space, settings in config.get("estimates", {}).items()
+               for proxy in (settings or {}).get("proxies", []) for pool in (settings or {}).get("pools", [])]
     for path, reader in checks:
         if path.exists():
             try:

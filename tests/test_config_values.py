@@ -62,3 +62,18 @@ def test_a_whole_space_variant_on_a_benchmark_without_its_matrix_fails_early():
         c["search"]["benchmarks"]["nb201"] = ["cifar10-valid"]  # a bare list: every configured method
     with pytest.raises(ConfigError, match="method 'bo_edit_whole' scores a matrix's whole pool .* reads no matrix on nb201"):
         check_config(_with(run_everything_on_nb201))
+
+
+def test_a_pool_larger_than_its_space_fails_early():
+    with pytest.raises(ConfigError, match=r"pools.tnb101_macro.all.size: 5000 distinct architectures asked of a "
+                                          r"space of 3256; ask for at most 3256"):
+        check_config(_with(lambda c: c["pools"]["tnb101_macro"]["all"].update(size=5000)))
+
+
+def test_every_command_checks_its_output_folder_before_working(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where a folder should be")
+    run = subprocess.run([sys.executable, "-m", "nasstages", "sample", "--space", "nb201", "--name", "p",
+                          "--size", "5", "--out", str(blocker / "p.h5")], capture_output=True, text=True)
+    assert run.returncode == 2
+    assert f"sample: cannot write to {blocker}" in run.stderr and "choose a writable output folder" in run.stderr

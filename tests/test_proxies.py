@@ -157,3 +157,18 @@ def test_diagnosis_over_seeds_averages_metrics_and_reports_tau_std():
     assert row["kendall_tau_std"] == pytest.approx(np.std(taus)) and row["kendall_tau_std"] > 0.05
     one = diagnose("proxy", seeds[:, 0], actual, covariate, covariate, "synthetic", 1.0)
     assert one["seeds"] == 1 and one["kendall_tau"] == pytest.approx(taus[0]) and "kendall_tau_std" not in one
+
+
+def test_an_edited_estimate_file_is_refused_by_its_checksum(tmp_path):
+    import h5py
+
+    from nasstages.errors import CorruptStoreError
+    from nasstages.evaluators.estimates import read_estimates, write_estimates
+
+    path = tmp_path / "synflow.h5"
+    write_estimates(path, ["a", "b", "c"], np.array([1.0, 2.0, 3.0]), {"proxy": "synflow"})
+    assert read_estimates(path)[1].tolist() == [1.0, 2.0, 3.0]
+    with h5py.File(path, "r+") as f:
+        f["scores"][1] = 2.5
+    with pytest.raises(CorruptStoreError, match="does not match its recorded checksum.*rerun the estimate stage"):
+        read_estimates(path)

@@ -21,7 +21,7 @@ import numpy as np
 from nasstages.errors import CorruptStoreError
 from nasstages.io import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: content checksum (content_sha256 over the arch strings and scores)
 
 
 def minibatch(batch_size: int, seed: int, data: str | Path | None = None, dataset: str = "cifar10",
@@ -81,6 +81,7 @@ def write_estimates(path: str | Path, archs: list[str], scores: np.ndarray, attr
             f.create_dataset("scores", data=np.asarray(scores, dtype=np.float64))
             for key, value in attrs.items():
                 f.attrs[key] = json.dumps(value) if isinstance(value, (dict, list)) else value
+            f.attrs["content_sha256"] = _content_sha256(archs, np.asarray(scores, dtype=np.float64))
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["complete"] = True
 
@@ -101,7 +102,19 @@ def read_estimates(path: str | Path) -> tuple[list[str], np.ndarray, dict[str, A
         raise CorruptStoreError(f"{path} cannot be read as an estimate file ({exc}); {fix}") from None
     if len(archs) != len(scores):
         raise CorruptStoreError(f"{path}: {len(archs)} archs but {len(scores)} scores; {fix}")
+    if attrs.get("content_sha256") != _content_sha256(archs, scores):
+        raise CorruptStoreError(f"{path} does not match its recorded checksum (damaged or edited since it was "
+                                f"written); {fix}")
     return archs, scores, attrs
+
+
+def _content_sha256(archs: Sequence[str], scores: np.ndarray) -> str:
+    """SHA-256 over the arch strings and the float64 scores' bytes (what a reader uses)."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(archs).encode("utf-8"))
+    digest.update(np.ascontiguousarray(scores, dtype=np.float64).tobytes())
+    return digest.hexdigest()
 
 
 def merge_estimates(inputs: Sequence[str | Path], out: str | Path, provenance: dict[str, Any]) -> None:
