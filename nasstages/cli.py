@@ -129,7 +129,7 @@ def _run_searches(args: argparse.Namespace, jobs: list) -> None:
         run_search(job, bench, out, checkpoint_every=args.checkpoint_every, show_progress=not args.quiet,
                    keep_final_checkpoint=several)
         log.info("%s (%d queries) in %.2f s", out, job.budget, time.perf_counter() - started)
-    for out in args.out if several else []:
+    for out in args.out:  # every seed written: no finished run needs its checkpoint any more
         out.with_suffix(".ckpt.json").unlink(missing_ok=True)
 
 

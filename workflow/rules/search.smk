@@ -65,7 +65,6 @@ rule search:
         noise=config["search"].get("noise", "sample"),
         query_rule=config["search"].get("query_rule", "string"),
         batch_size=config["search"].get("batch_size", 1),
-        checkpoint_every=config["search"].get("checkpoint_every", 25),
         global_seed=config["seed"],
         seeds=" ".join(str(seed) for seed in SEARCH_SEEDS),
     log:
@@ -73,12 +72,15 @@ rule search:
     threads: rule_threads("search", 1)
     resources:
         **rule_resources("search"),
+        # how often to checkpoint changes no result: a resource, not a param, so changing it
+        # reruns nothing (Snakemake's rerun triggers compare params, not resources)
+        checkpoint_every=config["search"].get("checkpoint_every", 25),
     shell:
         "nasstages search --benchmark {wildcards.benchmark} --store {input.store:q}"
         " --dataset {wildcards.dataset:q} --method {wildcards.method} --seed {params.seeds}"
         " --budget {params.budget} --params {params.method_params:q} --noise {params.noise}"
         " --query-rule {params.query_rule}"
-        " --batch-size {params.batch_size} --checkpoint-every {params.checkpoint_every}"
+        " --batch-size {params.batch_size} --checkpoint-every {resources.checkpoint_every}"
         " --global-seed {params.global_seed} --out {output.csv:q} > {log:q} 2>&1"
 
 
