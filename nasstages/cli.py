@@ -560,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_output_folders(args: argparse.Namespace) -> None:
     """Fail before any work when a command's output folder cannot be written (a long stage would
     otherwise compute everything and then die at the write)."""
-    import tempfile
+    from nasstages.io import folder_write_error
 
     targets = []
     for name in ("out", "out_model"):
@@ -569,13 +569,9 @@ def _check_output_folders(args: argparse.Namespace) -> None:
     if getattr(args, "out_dir", None) is not None:
         targets.append(Path(args.out_dir))
     for folder in dict.fromkeys(targets):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-                pass
-        except OSError as exc:
-            raise ConfigError(f"{args.stage}: cannot write to {folder} ({exc.strerror or exc}); choose a writable "
-                              "output folder") from None
+        error = folder_write_error(folder)
+        if error:
+            raise ConfigError(f"{args.stage}: cannot write to {folder} ({error}); choose a writable output folder")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -328,17 +328,15 @@ def check_config(config: dict[str, Any]) -> None:
 def check_results_folder(results: str) -> None:
     """Fail before any job if the results folder cannot be created or written."""
     import os
-    import tempfile
     from pathlib import Path
 
+    from nasstages.io import folder_write_error
+
     folder = Path(results)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise ConfigError(f"config results: cannot write to {folder} ({exc.strerror or exc}); set 'results' to a "
-                          "folder you can write, or fix its permissions") from None
+    error = folder_write_error(folder)
+    if error:
+        raise ConfigError(f"config results: cannot write to {folder} ({error}); set 'results' to a "
+                          "folder you can write, or fix its permissions")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ConfigError(f"config results: {folder} is not writable; set 'results' to a folder you can write")
 

@@ -92,3 +92,15 @@ def exclusive_outputs(targets: list[Path], what: str) -> Iterator[None]:
     finally:
         for handle in handles:
             handle.close()  # releases the lock
+
+
+def folder_write_error(folder: str | os.PathLike[str]) -> str | None:
+    """Why ``folder`` cannot be created or written (the OS's words), or None if it can."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        return str(exc.strerror or exc)
+    return None
