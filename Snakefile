@@ -33,7 +33,7 @@ from nasstages.search import ENCODER_OF_METHOD, algorithm_of, method_class  # no
 
 check_config(config)
 check_results_folder(config["results"])
-check_existing_results(config)  # ~0.1 s: a corrupt shared stage file fails here, before any job
+check_existing_results(config)  # ~1 s (matrices hashed): a corrupt shared stage file fails here, before any job
 
 R = config["results"]
 

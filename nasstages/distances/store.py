@@ -173,8 +173,9 @@ class MatrixRows:
 _VERIFIED: dict[tuple[str, int, int], tuple[list[str], np.ndarray, dict]] = {}
 
 
-def _verified_matrix(path: str) -> tuple[list[str], np.ndarray, dict]:
-    """(archs, read-only matrix, attributes) of a merged matrix file, every check passed."""
+def _verified_matrix(path: str, remember: bool = True) -> tuple[list[str], np.ndarray, dict]:
+    """(archs, read-only matrix, attributes) of a merged matrix file, every check passed; kept for
+    the process's later readers with ``remember``."""
     try:
         stat = Path(path).stat()
     except OSError as exc:
@@ -203,11 +204,12 @@ def _verified_matrix(path: str) -> tuple[list[str], np.ndarray, dict]:
         raise CorruptStoreError(f"distance matrix {path} does not match its recorded checksum (damaged or edited "
                                 f"since the merge); {MATRIX_FIX}")
     values.setflags(write=False)
-    _VERIFIED[key] = (archs, values, attrs)
-    return _VERIFIED[key]
+    if remember:
+        _VERIFIED[key] = (archs, values, attrs)
+    return archs, values, attrs
 
 
 def read_matrix(path: str | Path) -> DistanceMatrix:
     """Read a merged matrix; raises CorruptStoreError with the fix on a partial or damaged file."""
-    matrix = MatrixRows(path)
-    return DistanceMatrix(matrix.archs, matrix.all(), matrix.metric, matrix.params, matrix.params_hash)
+    archs, values, attrs = _verified_matrix(str(path), remember=False)  # a one-off read holds no memory after
+    return DistanceMatrix(archs, values, str(attrs["metric"]), json.loads(attrs["params"]), str(attrs["params_hash"]))
