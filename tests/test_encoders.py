@@ -236,3 +236,16 @@ def test_arch2vec_methods_need_their_embeddings(nb201_bench, tmp_path):
     job = SearchJob("nb201", "cifar10-valid", "arch2vec_bo", 0, 5, params={})
     with pytest.raises(ConfigError, match="embeddings"):
         run_search(job, nb201_bench, tmp_path / "x.csv", show_progress=False)
+
+
+def test_an_edited_embedding_is_refused_by_its_checksum(one_hot_embeddings, tmp_path):
+    import shutil
+
+    import h5py
+
+    copy = tmp_path / "edited.h5"
+    shutil.copy(one_hot_embeddings, copy)
+    with h5py.File(copy, "r+") as h5:
+        h5["embeddings"][3, 0] = h5["embeddings"][3, 0] + 0.5
+    with pytest.raises(CorruptStoreError, match="does not match its recorded checksum.*re-run the pretrain stage"):
+        read_embeddings(copy)

@@ -18,7 +18,15 @@ import numpy as np
 from nasstages.errors import ConfigError, CorruptStoreError
 from nasstages.io import atomic_path
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: content checksum (content_sha256 over the arch strings and float32 vectors)
+
+
+def _content_sha256(archs: Sequence[str], vectors: np.ndarray) -> str:
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(archs).encode("utf-8"))
+    digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -47,6 +55,7 @@ def write_embeddings(path: str | Path, embeddings: Embeddings) -> None:
         h5.create_dataset("archs", data=np.array(embeddings.archs, dtype=object), dtype=h5py.string_dtype())
         h5.create_dataset("embeddings", data=embeddings.vectors.astype(np.float32))
         h5.attrs["format_version"] = FORMAT_VERSION
+        h5.attrs["content_sha256"] = _content_sha256(embeddings.archs, embeddings.vectors)
         h5.attrs["space"] = embeddings.space
         h5.attrs["encoder"] = embeddings.encoder
         for key, value in embeddings.attrs.items():
@@ -65,12 +74,17 @@ def read_embeddings(path: str | Path) -> Embeddings:
             if not h5.attrs.get("complete", False) or h5.attrs.get("format_version") != FORMAT_VERSION:
                 raise CorruptStoreError(f"{path} is unfinished or of another format version; {fix}")
             archs = [s.decode() if isinstance(s, bytes) else str(s) for s in h5["archs"][()]]
-            vectors = np.asarray(h5["embeddings"][()], dtype=np.float64)
+            stored = h5["embeddings"][()]
+            vectors = np.asarray(stored, dtype=np.float64)
+            recorded = h5.attrs.get("content_sha256")
             attrs = {k: json.loads(v) for k, v in h5.attrs.items()
-                     if k not in ("format_version", "space", "encoder", "complete")}
+                     if k not in ("format_version", "space", "encoder", "complete", "content_sha256")}
             space, encoder = str(h5.attrs["space"]), str(h5.attrs["encoder"])
     except (OSError, KeyError) as exc:
         raise CorruptStoreError(f"{path} is not a readable embeddings file ({exc}); {fix}") from exc
     if vectors.shape[0] != len(archs) or not np.all(np.isfinite(vectors)):
         raise CorruptStoreError(f"{path}: embeddings do not match the archs or hold NaN; {fix}")
+    if recorded != _content_sha256(archs, stored):
+        raise CorruptStoreError(f"{path} does not match its recorded checksum (damaged or edited since it was "
+                                f"written); {fix}")
     return Embeddings(space, encoder, archs, vectors, attrs)
