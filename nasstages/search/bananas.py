@@ -47,6 +47,7 @@ class Bananas(HistoryOptimizer):
     requires = {"path_encoding": "BANANAS's path encoding needs a cell with one op per edge"}
 
     param_choices = {"acquisition": ("its", "ucb", "mean")}
+    param_ranges = {"pool_mutations": (0, None)}
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, members: int = 5,
                  epochs: int = 200, top_k: int = 10, pool_mutations: int = 100, pool_random: int = 0,

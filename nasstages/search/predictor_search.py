@@ -22,6 +22,7 @@ class GatesPredictorSearch(HistoryOptimizer):
     """Rounds of: fit the predictor (hinge ranking loss by default), score candidates, take the top."""
 
     requires = {"single_cell": "the GATES encoder reads one fixed-size cell graph"}
+    param_ranges = {"pool_mutations": (0, None), "pool_random": (0, None), "min_steps": (0, None)}
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, batch_size: int = 5,
                  encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200, hidden: int = 64,
