@@ -104,3 +104,15 @@ def folder_write_error(folder: str | os.PathLike[str]) -> str | None:
     except OSError as exc:
         return str(exc.strerror or exc)
     return None
+
+
+def labelled_arrays_sha256(strings: list[str] | tuple[str, ...], arrays: dict[str, Any]) -> str:
+    """SHA-256 over ``strings`` (one per line) and each named array's bytes in name order: the
+    content checksum of the stage files (benchmark stores, embeddings, proxy scores)."""
+    import numpy as np
+
+    digest = hashlib.sha256("\n".join(strings).encode("utf-8"))
+    for name in sorted(arrays):
+        digest.update(name.encode("utf-8"))
+        digest.update(np.ascontiguousarray(arrays[name]).tobytes())
+    return digest.hexdigest()

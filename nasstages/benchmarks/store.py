@@ -16,7 +16,6 @@ checksum raises :class:`CorruptStoreError`; it is never silently used.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ import h5py
 import numpy as np
 
 from nasstages.errors import CorruptStoreError
-from nasstages.io import atomic_path
+from nasstages.io import atomic_path, labelled_arrays_sha256
 
 FORMAT_VERSION = 1
 
@@ -69,12 +68,7 @@ def _arrays(data: TabularData) -> dict[str, np.ndarray]:
 
 
 def _content_sha256(archs: list[str], arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256()
-    digest.update("\n".join(archs).encode("utf-8"))
-    for path in sorted(arrays):
-        digest.update(path.encode("utf-8"))
-        digest.update(np.ascontiguousarray(arrays[path], dtype=np.float64).tobytes())
-    return digest.hexdigest()
+    return labelled_arrays_sha256(archs, {k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
 
 
 def write_store(path: str | Path, data: TabularData) -> None:

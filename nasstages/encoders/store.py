@@ -16,17 +16,13 @@ import h5py
 import numpy as np
 
 from nasstages.errors import ConfigError, CorruptStoreError
-from nasstages.io import atomic_path
+from nasstages.io import atomic_path, labelled_arrays_sha256
 
 FORMAT_VERSION = 2  # 2: content checksum (content_sha256 over the arch strings and float32 vectors)
 
 
 def _content_sha256(archs: Sequence[str], vectors: np.ndarray) -> str:
-    import hashlib
-
-    digest = hashlib.sha256("\n".join(archs).encode("utf-8"))
-    digest.update(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
-    return digest.hexdigest()
+    return labelled_arrays_sha256(list(archs), {"embeddings": np.asarray(vectors, dtype=np.float32)})
 
 
 @dataclass

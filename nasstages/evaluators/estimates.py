@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from nasstages.errors import CorruptStoreError
-from nasstages.io import atomic_path
+from nasstages.io import atomic_path, labelled_arrays_sha256
 
 FORMAT_VERSION = 2  # 2: content checksum (content_sha256 over the arch strings and scores)
 
@@ -109,12 +109,7 @@ def read_estimates(path: str | Path) -> tuple[list[str], np.ndarray, dict[str, A
 
 
 def _content_sha256(archs: Sequence[str], scores: np.ndarray) -> str:
-    """SHA-256 over the arch strings and the float64 scores' bytes (what a reader uses)."""
-    import hashlib
-
-    digest = hashlib.sha256("\n".join(archs).encode("utf-8"))
-    digest.update(np.ascontiguousarray(scores, dtype=np.float64).tobytes())
-    return digest.hexdigest()
+    return labelled_arrays_sha256(list(archs), {"scores": np.asarray(scores, dtype=np.float64)})
 
 
 def merge_estimates(inputs: Sequence[str | Path], out: str | Path, provenance: dict[str, Any]) -> None:
