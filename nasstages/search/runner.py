@@ -189,8 +189,7 @@ def _restore_finished(ckpt_path: Path, job_hash: str, out_csv: Path) -> bool:
     if not finished or saved.get("job_hash") != job_hash:
         return False
     meta, csv_text = finished["meta"], finished["csv"]
-    if (meta.get("code_sha256") != code_sha256() or meta.get("versions") != package_versions()
-            or meta.get("csv_sha256") != hashlib.sha256(csv_text.encode("utf-8")).hexdigest()):
+    if _not_made_here(meta, job_hash, csv_text.encode("utf-8")):
         return False
     write_text_atomic(out_csv, csv_text)
     write_json_atomic(out_csv.with_suffix(".json"), meta)
@@ -255,17 +254,23 @@ def finished_by(out_csv: Path, job_hash: str) -> bool:
         return False
     try:
         meta = json.loads(meta_path.read_text())
-        csv_sha = hashlib.sha256(out_csv.read_bytes()).hexdigest()
+        raw = out_csv.read_bytes()
     except (OSError, ValueError):
         return False
+    differing = _not_made_here(meta, job_hash, raw)
+    if differing:
+        log.info("recomputing %s: its %s differ(s)", out_csv, ", ".join(differing))
+        return False
+    return True
+
+
+def _not_made_here(meta: dict[str, Any], job_hash: str, csv_bytes: bytes) -> list[str]:
+    """What in a finished run's record differs from this job run by this code (empty: nothing)."""
     checks = {"job config": meta.get("config_hash") == job_hash,
               "code": meta.get("code_sha256") == code_sha256(),
               "package versions": meta.get("versions") == package_versions(),
-              "CSV checksum": meta.get("csv_sha256") == csv_sha}
-    if not all(checks.values()):
-        log.info("recomputing %s: its %s differ(s)", out_csv, ", ".join(k for k, ok in checks.items() if not ok))
-        return False
-    return True
+              "CSV checksum": meta.get("csv_sha256") == hashlib.sha256(csv_bytes).hexdigest()}
+    return [name for name, ok in checks.items() if not ok]
 
 
 def _enforce(rule: QueryRule, optimizer: Any, archs: list) -> tuple[list, list[int]]:
