@@ -28,51 +28,66 @@ class CellFeatures:
     structure: np.ndarray  # (n, 6)
 
 
+def _active_mask(ops: tuple[str, ...], adjacency: np.ndarray) -> tuple[list[bool], list[list[int]]]:
+    """(active flags, successor lists restricted to active nodes) of a topologically ordered DAG.
+
+    Plain Python on ≤ a dozen nodes: numpy's per-call overhead made this a BO run's second cost
+    (cells are featurized as candidates appear, thousands per run)."""
+    n = len(ops)
+    alive = [op != "none" for op in ops]
+    succ = [[j for j in range(i + 1, n) if adjacency[i][j] and alive[i] and alive[j]] for i in range(n)]
+    reach_in = [False] * n
+    reach_in[0] = alive[0]
+    for i in range(n):
+        if reach_in[i]:
+            for j in succ[i]:
+                reach_in[j] = True
+    reach_out = [False] * n
+    reach_out[n - 1] = alive[n - 1]
+    for i in range(n - 2, -1, -1):
+        reach_out[i] = alive[i] and any(reach_out[j] for j in succ[i])
+    active = [a and b for a, b in zip(reach_in, reach_out)]
+    return active, [[j for j in succ[i] if active[j]] if active[i] else [] for i in range(n)]
+
+
 def active_adjacency(cell: CellGraph) -> tuple[np.ndarray, np.ndarray]:
     """(active mask, adjacency restricted to active nodes) of a topologically ordered DAG."""
     n = len(cell.ops)
-    adj = np.array(cell.adjacency, dtype=bool)
-    alive = np.array([op != "none" for op in cell.ops])
-    adj &= alive[:, None] & alive[None, :]
-    reach_in = np.zeros(n, bool)
-    reach_in[0] = alive[0]
-    for j in range(1, n):
-        reach_in[j] = alive[j] and bool(np.any(adj[:j, j] & reach_in[:j]))
-    reach_out = np.zeros(n, bool)
-    reach_out[n - 1] = alive[n - 1]
-    for i in range(n - 2, -1, -1):
-        reach_out[i] = alive[i] and bool(np.any(adj[i, i + 1 :] & reach_out[i + 1 :]))
-    active = reach_in & reach_out
-    adj &= active[:, None] & active[None, :]
-    return active, adj
+    active, succ = _active_mask(cell.ops, np.asarray(cell.adjacency).tolist())
+    adj = np.zeros((n, n), dtype=bool)
+    for i, row in enumerate(succ):
+        adj[i, row] = True
+    return np.array(active, dtype=bool), adj
 
 
 def cell_features(cell: CellGraph) -> CellFeatures:
     """Active mask, active adjacency and the 6-dim structural vectors of ``cell``."""
     n = len(cell.ops)
-    active, adj = active_adjacency(cell)
-    a = adj.astype(np.float64)
-    depth_in = np.zeros(n)
-    paths_in = np.zeros(n)
-    paths_in[0] = 1.0 if active[0] else 0.0
+    active, succ = _active_mask(cell.ops, np.asarray(cell.adjacency).tolist())
+    pred: list[list[int]] = [[] for _ in range(n)]
+    for i, row in enumerate(succ):
+        for j in row:
+            pred[j].append(i)
+    depth_in, paths_in = [0] * n, [0] * n
+    paths_in[0] = 1 if active[0] else 0
     for j in range(1, n):
-        preds = np.flatnonzero(adj[:j, j])
-        if len(preds):
-            depth_in[j] = 1 + depth_in[preds].max()
-            paths_in[j] = paths_in[preds].sum()
-    depth_out = np.zeros(n)
-    paths_out = np.zeros(n)
-    paths_out[n - 1] = 1.0 if active[n - 1] else 0.0
+        if pred[j]:
+            depth_in[j] = 1 + max(depth_in[i] for i in pred[j])
+            paths_in[j] = sum(paths_in[i] for i in pred[j])
+    depth_out, paths_out = [0] * n, [0] * n
+    paths_out[n - 1] = 1 if active[n - 1] else 0
     for i in range(n - 2, -1, -1):
-        succs = i + 1 + np.flatnonzero(adj[i, i + 1 :])
-        if len(succs):
-            depth_out[i] = 1 + depth_out[succs].max()
-            paths_out[i] = paths_out[succs].sum()
+        if succ[i]:
+            depth_out[i] = 1 + max(depth_out[j] for j in succ[i])
+            paths_out[i] = sum(paths_out[j] for j in succ[i])
     total = paths_in[n - 1]
     scale = max(n - 1, 1)
-    structure = np.stack([
-        a.sum(axis=0) / scale, a.sum(axis=1) / scale, depth_in / scale, depth_out / scale,
-        paths_in / total if total else np.zeros(n), paths_out / total if total else np.zeros(n),
-    ], axis=1)
-    structure[~active] = 0.0
-    return CellFeatures(ops=cell.ops, active=active, adjacency=adj, structure=structure)
+    structure = np.zeros((n, 6))
+    for v in range(n):
+        if active[v]:
+            structure[v] = (len(pred[v]) / scale, len(succ[v]) / scale, depth_in[v] / scale, depth_out[v] / scale,
+                            paths_in[v] / total if total else 0.0, paths_out[v] / total if total else 0.0)
+    adjacency = np.zeros((n, n), dtype=bool)
+    for i, row in enumerate(succ):
+        adjacency[i, row] = True
+    return CellFeatures(ops=cell.ops, active=np.array(active, dtype=bool), adjacency=adjacency, structure=structure)
