@@ -33,7 +33,7 @@ def _with(change) -> dict:
     (lambda c: c["distances"]["nb201"]["metrics"]["hotnn"].update(epsilon=1.5),
      "parameter epsilon=1.5: must lie in [0.0, 1.0]"),
     (lambda c: c["search"]["methods"]["hotnas"].update(psd_scope="everything"),
-     "parameter psd_scope='everything': choose one of: joint, train"),
+     "parameter psd_scope='everything': choose one of: anchored, joint, train"),
     (lambda c: c["search"]["methods"]["hotnas"].update(beta_scale="big"),
      "parameter beta_scale='big': must be a number"),
     (lambda c: c["search"].update(budget=100000),

@@ -246,3 +246,58 @@ def test_joint_posterior_equals_the_plain_one_when_the_kernel_is_psd():
     assert gp.joint_repairs == 0
     np.testing.assert_allclose(joint.mean, plain.mean, rtol=1e-8)
     np.testing.assert_allclose(joint.covariance, plain.covariance, atol=1e-8)
+
+
+def _anchored_prior_by_hand(train: np.ndarray, cross: np.ndarray, lengthscale: float) -> tuple[np.ndarray, int]:
+    """The anchored joint prior (base units) built from its definition, independently of the GP code:
+    A = clip(B) + δI, cross covariances projected on clip(B)'s kept eigenvectors and shrunk to
+    q ≤ 1, test block k̂ᵀA⁻¹k̂' off the diagonal and 1 on it. Also the number of shrunk rows."""
+    B = np.exp(-train / lengthscale)
+    values, vectors = np.linalg.eigh(0.5 * (B + B.T))
+    kept = values > 0
+    A = (vectors * np.clip(values, 0, None)) @ vectors.T + 1e-10 * np.eye(len(B))
+    coords = np.exp(-cross / lengthscale) @ vectors[:, kept]  # in A's eigenbasis: A⁻¹ without an inverse
+    q = np.sum(coords**2 / (values[kept] + 1e-10), axis=1)
+    coords = coords / np.sqrt(np.maximum(q, 1.0))[:, None]
+    test = (coords / (values[kept] + 1e-10)) @ coords.T
+    np.fill_diagonal(test, 1.0)
+    k = coords @ vectors[:, kept].T
+    return np.block([[A, k.T], [k, test]]), int(np.count_nonzero(q > 1 + 1e-9))
+
+
+def test_anchored_posterior_is_the_gp_of_a_psd_prior_on_an_indefinite_hotnn_kernel():
+    d, y = _hotnn_problem(100, seed=11)
+    train, cross, test, y = d[:40, :40], d[40:, :40], d[40:, 40:], y[:40]
+    ell, noise = float(np.median(train)), 1e-3
+    gp = DistanceGP(form="exp", psd="clip")
+    gp.fit(train, y, hyper={"outputscale": 1.3, "lengthscale": ell, "noise": noise, "mean": 0.2}, optimize=False)
+    post = gp.predict_anchored(cross, covariance=True)
+    prior, shrunk = _anchored_prior_by_hand(train, cross, ell)
+    assert shrunk > 0 and gp.anchored_shrinks == shrunk  # the kernel asks too much of some rows: not vacuous
+    assert np.linalg.eigvalsh(prior)[0] > -1e-9  # PSD on training ∪ test by construction
+    # the exact GP posterior (R&W eqs. 2.25-2.26) under that prior, in standardized units
+    z = (y - y.mean()) / y.std()
+    K = 1.3 * prior[:40, :40] + noise * np.eye(40)
+    Ks = 1.3 * prior[40:, :40]
+    mean = (0.2 + Ks @ np.linalg.solve(K, z - 0.2)) * y.std() + y.mean()
+    cov = (1.3 * prior[40:, 40:] - Ks @ np.linalg.solve(K, Ks.T)) * y.std() ** 2
+    np.testing.assert_allclose(post.mean, mean, rtol=1e-8)
+    np.testing.assert_allclose(post.covariance, cov, atol=1e-8 * y.std() ** 2)
+    assert np.linalg.eigvalsh(post.covariance)[0] > -1e-9 * float(np.max(np.diag(cov)))  # what TS and the k-DPP get
+    assert gp.clipped_variances == 0  # no variance below zero before clipping
+    marginal = gp.predict_anchored(cross)
+    np.testing.assert_allclose(marginal.mean, post.mean, rtol=1e-12)
+    np.testing.assert_allclose(marginal.var, np.diag(post.covariance), rtol=1e-8, atol=1e-12)
+
+
+def test_anchored_marginals_equal_the_exact_posterior_when_the_kernel_is_psd():
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(50, 3))
+    d = np.abs(points[:, None, :] - points[None, :, :]).sum(axis=2)  # L1: exp(-d/ℓ) is PD
+    y = np.sin(points[:20, 0])
+    gp = DistanceGP(form="exp")
+    gp.fit(d[:20, :20], y)
+    plain, anchored = gp.predict(d[20:, :20]), gp.predict_anchored(d[20:, :20])
+    assert gp.anchored_shrinks == 0
+    np.testing.assert_allclose(anchored.mean, plain.mean, rtol=1e-8)
+    np.testing.assert_allclose(anchored.var, plain.var, rtol=1e-6, atol=1e-10)

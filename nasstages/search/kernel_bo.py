@@ -9,10 +9,15 @@ A method is a composition (BoTorch's separation) of
   benchmark: ``pool_mutations`` mutants of the ``top_k`` best + ``pool_random`` uniform samples), or
   every architecture of the matrix's pool (``candidates: all``, the whole-space variants), either
   optionally zero-shot prefiltered; both only what the run's query rule allows;
-* the posterior: with ``psd_scope: joint`` (default) the prior is repaired on the joint training ∪
-  candidate Gram each round, so predictive variances and the covariance handed to Thompson
-  sampling and the k-DPP are a GP's (:meth:`DistanceGP.predict_joint`); ``train`` repairs only the
-  training block (the earlier behaviour, kept for the ablation);
+* the posterior, a GP's on every point it scores (issue 22): with ``psd_scope: anchored`` (the
+  default of the marginal acquisitions, UCB and EI) the prior is PSD on training ∪ candidates by
+  construction, from the candidates' distances to the observed alone
+  (:meth:`DistanceGP.predict_anchored`: a Nyström/FITC extension of the repaired training Gram,
+  a candidate's cross covariances shrunk where an indefinite kernel asks more than its prior
+  variance); ``joint`` (TW-NAS k-DPP's default: its diversity needs the candidates' own
+  distances) repairs the joint training ∪ candidate Gram each round
+  (:meth:`DistanceGP.predict_joint`), which costs the candidates × candidates distances; ``train``
+  repairs only the training block (the earlier behaviour, kept for the ablation);
 * an acquisition: UCB with the GP-UCB β schedule, EI, Thompson sampling, or the quality k-DPP of
   TW-NAS (Nguyen et al., 2021, §4; here L = diag(q) C diag(q) with C the posterior *correlation*, as
   before this rewrite: the paper's covariance form is issue 17's to restore).
@@ -38,6 +43,9 @@ from nasstages.surrogates import DistanceGP
 from nasstages.surrogates.gp import FORMS, PSD_REPAIRS, PoolPosterior, Posterior
 
 
+PSD_SCOPES = ("anchored", "joint", "train")
+
+
 class DistanceBO(Optimizer):
     """GP-BO on a distance kernel; subclasses fix the metric and the default acquisition."""
 
@@ -45,7 +53,7 @@ class DistanceBO(Optimizer):
     default_acquisition = "ucb"
     # checked with the config, before any job (Registry.check_params)
     param_choices = {"acquisition": ACQUISITIONS, "kernel": FORMS, "psd": PSD_REPAIRS,
-                     "candidates": ("pool", "all"), "psd_scope": ("joint", "train")}
+                     "candidates": ("pool", "all"), "psd_scope": PSD_SCOPES}
     param_ranges = {"beta_scale": (0.0, None), "pool_mutations": (0, None), "pool_random": (0, None),
                     "quality_weight": (0.0, None)}
 
@@ -54,7 +62,7 @@ class DistanceBO(Optimizer):
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
                  batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str = "pool",
-                 psd_scope: str = "joint") -> None:
+                 psd_scope: str = "anchored") -> None:
         super().__init__(space, rng)
         if n_init < 1 or batch_size < 1:
             raise ConfigError("n_init and batch_size must be at least 1")
@@ -63,9 +71,10 @@ class DistanceBO(Optimizer):
         if candidates == "all" and not distance_matrix:
             raise ConfigError("candidates: all scores a precomputed matrix's whole pool: set distance_pool "
                               "for this benchmark (e.g. {tnb101_macro: all})")
-        if psd_scope not in ("joint", "train"):
-            raise ConfigError(f"psd_scope must be 'joint' (the prior repaired on training ∪ candidates) or "
-                              f"'train' (the training block only), not {psd_scope!r}")
+        if psd_scope not in PSD_SCOPES:
+            raise ConfigError(f"psd_scope must be 'anchored' (a prior PSD by construction from candidates × "
+                              f"observed), 'joint' (the prior repaired on training ∪ candidates) or 'train' "
+                              f"(the training block only), not {psd_scope!r}")
         self.candidate_set, self.psd_scope = candidates, psd_scope
         self.acquisition = self._make_acquisition(acquisition or self.default_acquisition, beta_scale)
         distance = make_distance(self.metric, space, metric_params or {})
@@ -118,6 +127,8 @@ class DistanceBO(Optimizer):
         if self.pool_posterior is not None:
             whole = self.pool_posterior.posterior(self.gp, self.ids, self.source.matrix.rows)
             posterior = Posterior(mean=whole.mean[candidates], var=whole.var[candidates])
+        elif self.psd_scope == "anchored":  # a GP posterior from candidates × observed distances alone
+            posterior = self.gp.predict_anchored(self.source.block(candidates, self.ids), self.acquisition.joint)
         elif self.psd_scope == "joint":  # a GP posterior: the prior is PSD on training ∪ candidates
             posterior = self.gp.predict_joint(self.source.block(candidates, self.ids),
                                               self.source.block(candidates, candidates), self.acquisition.joint)
@@ -196,10 +207,11 @@ class TWNASkDPP(TWNAS):
                  acquisition: str | None = None, kernel: str = "exp", psd: str = "clip", n_init: int = 10,
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "", batch_size: int = 5,
-                 quality_weight: float = 1.0) -> None:
+                 quality_weight: float = 1.0, psd_scope: str = "joint") -> None:
         self.quality_weight = quality_weight
         super().__init__(space, rng, metric_params, acquisition, kernel, psd, n_init, top_k, pool_mutations,
-                         pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size)
+                         pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size,
+                         psd_scope=psd_scope)
 
     def _make_acquisition(self, name: str, beta_scale: float) -> Acquisition:
         make_acquisition(name, beta_scale)  # a bad name still fails, though the k-DPP replaces it

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 FORMS = ("exp", "squared")
 PSD_REPAIRS = ("clip", "jitter")
 HYPER_KEYS = ("outputscale", "lengthscale", "noise", "mean")
+ANCHOR_JITTER = 1e-10  # δ of predict_anchored's prior A = B₊ + δI (B₊ may be singular after a clip)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class DistanceGP:
         self.most_negative = 0.0
         self.joint_repairs = 0  # predictions whose joint train ∪ test prior had to be repaired
         self.clipped_variances = 0  # predictive variances < 0 (before clipping at 0), over all predictions
+        self.anchored_shrinks = 0  # test points whose cross covariances predict_anchored shrank
         self._fitted = False
 
     # kernel ------------------------------------------------------------------------------
@@ -246,6 +248,8 @@ class DistanceGP:
         self.chol_inv = _triangular_inverse(self.chol)
         self.alpha = self.chol_inv.T @ (self.chol_inv @ (self.z - h["mean"]))
         self.n = n
+        self._prior_base = repair.matrix  # the PSD base Gram the posterior conditions on
+        self._anchor: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # built on first use
         self._fitted = True
 
     # queries -----------------------------------------------------------------------------
@@ -310,6 +314,52 @@ class DistanceGP:
         cov = (prior[n:, n:] - V.T @ V) * self.y_std**2
         return Posterior(mean=mean, var=self._clip_variances(np.diag(cov)), covariance=cov)
 
+    def predict_anchored(self, cross_distances: np.ndarray, covariance: bool = False) -> Posterior:
+        """The posterior of a GP whose prior is PSD on training ∪ test by construction, from the
+        test points' distances to the training points alone (no test × test distances).
+
+        The prior is the training block's PSD Gram A = B₊ + δI (B₊ the fit's repaired base Gram,
+        δ = 1e-10) extended to each test point x by its cross covariances k_x, as in the Nyström /
+        FITC construction (Williams & Seeger 2001; Snelson & Ghahramani 2006, eq. 6): the test
+        block is kᵀA⁻¹k' off the diagonal and 1 on it. That matrix is PSD iff every
+        q_x = k_xᵀ A⁻¹ k_x ≤ 1; a distance kernel that is not PSD gives q_x > 1 (the point is
+        "more than fully explained" by the training points), and then k_x is shrunk by 1/√q_x,
+        the smallest change that makes x's row feasible. Each shrunk cross covariance is counted
+        (``gp_anchored_shrinks``). On a PSD kernel (q_x ≤ 1) the marginals equal the exact GP's."""
+        assert self._fitted, "fit first"
+        h = self.hyper
+        base = self._base(np.asarray(cross_distances, dtype=np.float64), h["lengthscale"])
+        if self.projector is not None:  # a clipped Gram: cross covariances on its kept eigenvectors
+            base = base @ self.projector
+        prior_inv, posterior_inv, weights = self._anchored_factors()
+        U = prior_inv @ base.T  # A^{-1/2} k_x per column: q_x = |U_x|²
+        q = np.einsum("ij,ij->j", U, U)
+        shrink = np.ones(len(q))
+        over = q > 1.0
+        shrink[over] = 1.0 / np.sqrt(q[over])
+        self.anchored_shrinks += int(np.count_nonzero(q > 1.0 + 1e-9))  # not rounding at q = 1
+        U *= shrink
+        W = posterior_inv @ (h["outputscale"] * base.T * shrink)  # (σ²A + τI)^{-1/2} σ² k̂_x
+        mean = (h["mean"] + W.T @ weights) * self.y_std + self.y_mean
+        if not covariance:
+            var = h["outputscale"] - np.einsum("ij,ij->j", W, W)
+            return Posterior(mean=mean, var=self._clip_variances(var) * self.y_std**2)
+        explained = U.T @ U
+        prior = h["outputscale"] * (explained + np.diag(1.0 - np.diag(explained)))
+        cov = (prior - W.T @ W) * self.y_std**2
+        return Posterior(mean=mean, var=self._clip_variances(np.diag(cov)), covariance=cov)
+
+    def _anchored_factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(A^{-1/2}, (σ²A + τI)^{-1/2}, (σ²A + τI)^{-1/2}(z − m)) as lower-triangular inverses, once
+        per conditioning; A = B₊ + δI so that the anchored prior's Schur complements are exact."""
+        if self._anchor is None:
+            h = self.hyper
+            A = 0.5 * (self._prior_base + self._prior_base.T) + ANCHOR_JITTER * np.eye(self.n)
+            prior_inv = _triangular_inverse(np.linalg.cholesky(A))
+            posterior_inv = _triangular_inverse(np.linalg.cholesky(h["outputscale"] * A + h["noise"] * np.eye(self.n)))
+            self._anchor = (prior_inv, posterior_inv, posterior_inv @ (self.z - h["mean"]))
+        return self._anchor
+
     def _clip_variances(self, var: np.ndarray) -> np.ndarray:
         """Variances clipped at 0, each clipped one counted (rounding below −1e-12 relative to σ²)."""
         self.clipped_variances += int(np.count_nonzero(var < -1e-12 * self.hyper["outputscale"]))
@@ -319,7 +369,7 @@ class DistanceGP:
         """Repairs so far, for the search's provenance record."""
         return {"gp_repairs": self.total_repairs, "gp_most_negative_eigenvalue": self.most_negative,
                 "gp_psd_repair": self.psd, "gp_joint_repairs": self.joint_repairs,
-                "gp_clipped_variances": self.clipped_variances}
+                "gp_clipped_variances": self.clipped_variances, "gp_anchored_shrinks": self.anchored_shrinks}
 
 
 def _triangular_inverse(L: np.ndarray) -> np.ndarray:
