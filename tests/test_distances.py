@@ -331,3 +331,36 @@ def test_pre_job_check_refuses_a_damaged_matrix_without_touching_anything(tmp_pa
     with pytest.raises(ConfigError, match="p.h5 does not match its recorded checksum.*no result was touched"):
         check_existing_results(config)
     assert target.read_bytes() == before
+
+
+@pytest.mark.parametrize("space_name", ["nb201", "tnb101_macro", "darts"])
+def test_hotnn_pairwise_from_its_cell_store_equals_packing_each_call(space_name):
+    """pairwise gathers cells from a store grown call by call; the values equal packing the
+    call's unique cells afresh (cell_distances) and the network-level EMD on them."""
+    from nasstages.spaces import get_space
+
+    sp = get_space(space_name)
+    rng = np.random.default_rng(4)
+    archs = [sp.sample(rng) for _ in range(30)]
+    metric = HOTNN(sp, eta=0.3)
+    metric.pairwise(archs[20:])  # the store holds other cells first: rows out of call order
+    got = metric.pairwise(archs[:12], archs[8:20])
+    nets_a = [sp.to_graph(sp.canonicalize(a)) for a in archs[:12]]
+    nets_b = [sp.to_graph(sp.canonicalize(a)) for a in archs[8:20]]
+
+    def cells(nets):
+        keys, found = [], {}
+        for net in nets:
+            for name, cell in net.cells.items():
+                key = repr((name, cell.ops, cell.adjacency.tobytes()))
+                if key not in found:
+                    found[key] = len(keys)
+                    keys.append((key, cell))
+        slots = [np.array([found[repr((n, net.cells[n].ops, net.cells[n].adjacency.tobytes()))]
+                           for n in net.skeleton]) for net in nets]
+        return [k for k, _ in keys], [c for _, c in keys], slots
+
+    keys_a, cells_a, slots_a = cells(nets_a)
+    keys_b, cells_b, slots_b = cells(nets_b)
+    cell_d = HOTNN(sp, eta=0.3).cell_distances(cells_a, cells_b, keys_a, keys_b)
+    np.testing.assert_array_equal(got, network_distances(cell_d, slots_a, slots_b, eta=0.3))

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nasstages.distances.base import Distance, unique_index
+from nasstages.distances.base import Distance
 from nasstages.distances.cells import cell_features
 from nasstages.distances.ops import op_distance_table
 from nasstages.errors import ConfigError
@@ -59,6 +59,85 @@ class PackedCells:
             self.intra[c, :n, :n] = intra
             self.sorted_intra[c, :n, :n] = rows
             self.prefix_intra[c, :n, 1 : n + 1] = prefix
+
+
+class CellStore:
+    """Every cell a HOTNN has featurized, padded into growing arrays, so that packing a call's
+    cells is a gather by index instead of a Python loop over cells (a BO run on the fly packs the
+    same observed cells ~700 times). Op ids follow first sight; D(o, o') depends on the names only,
+    so the arrays equal :class:`PackedCells`'."""
+
+    def __init__(self, eps: float) -> None:
+        self.eps = eps
+        self.index: dict[str, int] = {}  # cell key -> row
+        self.keys: list[str] = []
+        self.vocabulary: list[str] = []
+        self._op_index: dict[str, int] = {}
+        self.nmax = 0
+        self._rows = 0
+        self.sizes = np.zeros(0, dtype=np.int64)
+        self.ops = np.zeros((0, 0), dtype=np.int64)
+        self.structure = np.zeros((0, 0, STRUCTURE_DIMS))
+        self.intra = np.zeros((0, 0, 0))
+        self.sorted_intra = np.zeros((0, 0, 0))
+        self.prefix_intra = np.zeros((0, 0, 1))
+
+    @property
+    def D(self) -> np.ndarray:
+        return op_distance_table(self.vocabulary)
+
+    def add(self, key: str, cell: CellGraph) -> int:
+        """The row of ``cell`` (featurized on first sight)."""
+        row = self.index.get(key)
+        if row is not None:
+            return row
+        for op in (*cell.vocabulary, *cell.ops):
+            if op not in self._op_index:
+                self._op_index[op] = len(self.vocabulary)
+                self.vocabulary.append(op)
+        ops, structure, intra, rows, prefix = _cell_arrays(cell, self._op_index, self.D, self.eps)
+        n = len(ops)
+        self._reserve(self._rows + 1, max(self.nmax, n))
+        row = self._rows
+        self.sizes[row] = n
+        self.ops[row, :n] = ops
+        self.structure[row, :n] = structure
+        self.intra[row, :n, :n] = intra
+        self.sorted_intra[row, :n, :n] = rows
+        self.prefix_intra[row, :n, 1 : n + 1] = prefix
+        self.index[key] = row
+        self.keys.append(key)
+        self._rows += 1
+        return row
+
+    def _reserve(self, rows: int, nmax: int) -> None:
+        capacity = len(self.sizes)
+        if rows <= capacity and nmax <= self.nmax:
+            return
+        grown = max(rows, 2 * capacity, 64) if rows > capacity else capacity
+        old, self.nmax = self._rows, max(nmax, self.nmax)
+        def pad(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+            out = np.zeros(shape, dtype=array.dtype)
+            out[(slice(0, old), *(slice(0, k) for k in array.shape[1:]))] = array[:old]
+            return out
+        m = self.nmax
+        self.sizes = pad(self.sizes, (grown,))
+        self.ops = pad(self.ops, (grown, m))
+        self.structure = pad(self.structure, (grown, m, STRUCTURE_DIMS))
+        self.intra = pad(self.intra, (grown, m, m))
+        self.sorted_intra = pad(self.sorted_intra, (grown, m, m))
+        self.prefix_intra = pad(self.prefix_intra, (grown, m, m + 1))
+
+    def gather(self, rows: np.ndarray) -> "PackedCells":
+        """The cells at ``rows`` as a :class:`PackedCells` (copies, contiguous)."""
+        packed = PackedCells.__new__(PackedCells)
+        packed.sizes = self.sizes[rows]
+        packed.ops = self.ops[rows]
+        packed.structure = self.structure[rows]
+        packed.intra = self.intra[rows]
+        packed.sorted_intra = self.sorted_intra[rows]
+        packed.prefix_intra = self.prefix_intra[rows]
+        return packed
 
 
 def _cell_arrays(cell: CellGraph, op_index: dict[str, int], D: np.ndarray, eps: float):
@@ -104,8 +183,9 @@ class HOTNN(Distance):
             raise ConfigError("hotnn: restarts and max_iter must be at least 1")
         self.epsilon, self.lam, self.eta, self.loss = float(epsilon), float(lam), float(eta), loss
         self.restarts, self.max_iter, self.tol = int(restarts), int(max_iter), float(tol)
-        self._cell_memo: dict = {}  # packed arrays per unique cell, reused across calls
-        self._graph_memo: dict[str, Any] = {}  # canonical network graph per architecture string
+        self._cell_memo: dict = {}  # packed arrays per unique cell, reused across calls (cell_distances)
+        self._cells = CellStore(self.epsilon)  # every cell pairwise has seen, padded for the solver
+        self._graph_memo: dict[str, Any] = {}  # (cell-store slots, single cell?) per architecture string
 
     def params(self) -> dict[str, Any]:
         return {"epsilon": self.epsilon, "lam": self.lam, "eta": self.eta, "loss": self.loss,
@@ -114,28 +194,35 @@ class HOTNN(Distance):
     def cell_distances(self, cells_a: Sequence[CellGraph], cells_b: Sequence[CellGraph] | None,
                        keys_a: Sequence[str], keys_b: Sequence[str] | None) -> np.ndarray:
         """iFGW matrix between two lists of unique cells (``None``: a against itself)."""
-        from nasstages.distances import fgw_solver
-
         all_cells = list(cells_a) + list(cells_b or [])
         vocabulary = sorted({op for cell in all_cells for op in cell.ops} | set(all_cells[0].vocabulary))
         D = op_distance_table(vocabulary)
         pa = PackedCells(cells_a, vocabulary, D, self.epsilon, keys_a, self._cell_memo)
         pb = pa if cells_b is None else PackedCells(cells_b, vocabulary, D, self.epsilon, keys_b, self._cell_memo)
+        return self._solve_cells(pa, pb if cells_b is not None else None, keys_a, keys_b, D)
+
+    def _solve_cells(self, pa: PackedCells, pb: PackedCells | None, keys_a: Sequence[str],
+                     keys_b: Sequence[str] | None, D: np.ndarray) -> np.ndarray:
+        """iFGW between packed cells (``pb`` None: a against itself, each unordered pair once)."""
+        from nasstages.distances import fgw_solver
+
+        symmetric = pb is None
+        pb = pa if pb is None else pb
         order = {key: r for r, key in enumerate(sorted(set(keys_a) | set(keys_b or [])))}
         rank_a = np.array([order[k] for k in keys_a], dtype=np.int64)
-        rank_b = rank_a if keys_b is None else np.array([order[k] for k in keys_b], dtype=np.int64)
+        rank_b = rank_a if symmetric else np.array([order[k] for k in keys_b], dtype=np.int64)
         nmax = int(max(pa.sizes.max(), pb.sizes.max()))
         perms = restart_permutations(nmax, self.restarts)
         if self._use_cuda():
             from nasstages.distances.fgw_cuda import ifgw_block_cuda
 
             return ifgw_block_cuda(pa, rank_a, pb, rank_b, D, self.epsilon, self.lam, fgw_solver.LOSSES[self.loss],
-                                   perms, self.max_iter, self.tol, cells_b is None)
+                                   perms, self.max_iter, self.tol, symmetric)
         out = np.zeros((len(pa.sizes), len(pb.sizes)))
         fgw_solver.ifgw_block(pa.ops, pa.structure, pa.intra, pa.sorted_intra, pa.prefix_intra, pa.sizes, rank_a,
                               pb.ops, pb.structure, pb.intra, pb.sorted_intra, pb.prefix_intra, pb.sizes, rank_b,
                               D, self.epsilon, self.lam, fgw_solver.LOSSES[self.loss], perms,
-                              self.max_iter, self.tol, cells_b is None, out)
+                              self.max_iter, self.tol, symmetric, out)
         return out
 
     def _use_cuda(self) -> bool:
@@ -149,51 +236,56 @@ class HOTNN(Distance):
             raise ConfigError("hotnn: device 'cuda' asked for but no CUDA GPU is available; use device auto or cpu")
         return False
 
-    def _network(self, arch: Arch):
+    def _network(self, arch: Arch) -> tuple[np.ndarray, bool]:
+        """(cell-store row of each skeleton slot, whether one cell fills every slot), once per arch."""
         key = self.space.to_string(arch)
-        graph = self._graph_memo.get(key)
-        if graph is None:
-            graph = self._graph_memo[key] = self.space.to_graph(self.space.canonicalize(arch))
-        return graph
+        info = self._graph_memo.get(key)
+        if info is None:
+            graph = self.space.to_graph(self.space.canonicalize(arch))
+            rows = {name: self._cells.add(repr((name, cell.ops, cell.adjacency.tobytes())), cell)
+                    for name, cell in graph.cells.items()}
+            slots = np.array([rows[name] for name in graph.skeleton], dtype=np.int64)
+            info = self._graph_memo[key] = (slots, bool(len(slots)) and bool(np.all(slots == slots[0])))
+        return info
 
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
         net_a = [self._network(a) for a in archs_a]
         net_b = net_a if archs_b is None else [self._network(b) for b in archs_b]
-        # one unique-cell list per side, keyed by (cell name, cell content)
-        def unique_cells(nets):
-            keys = [(name, cell.ops, cell.adjacency.tobytes()) for net in nets for name, cell in net.cells.items()]
-            cells = [cell for net in nets for cell in net.cells.values()]
-            uniq, index = unique_index(keys)
-            first = {}
-            for k, u in enumerate(index):
-                first.setdefault(int(u), cells[k])
-            return [repr(k) for k in uniq], [first[u] for u in range(len(uniq))], index
-
-        keys_a, cells_a, idx_a = unique_cells(net_a)
+        # the unique cells of each side (store rows, sorted) and each network's slots among them
+        local = np.full(len(self._cells.keys), -1, dtype=np.int64)
+        cells_a = np.unique(np.concatenate([slots for slots, _ in net_a]))
+        pa = self._cells.gather(cells_a)
+        keys_a = [self._cells.keys[r] for r in cells_a]
+        D = self._cells.D
         if archs_b is None:
-            cell_d = self.cell_distances(cells_a, None, keys_a, None)
-            keys_b, idx_b = keys_a, idx_a
+            cell_d = self._solve_cells(pa, None, keys_a, None, D)
+            cells_b = cells_a
         else:
-            keys_b, cells_b, idx_b = unique_cells(net_b)
-            cell_d = self.cell_distances(cells_a, cells_b, keys_a, keys_b)
-        # cell index of each network's cells, in skeleton order
-        pos_a = _cell_positions(net_a, idx_a)
-        pos_b = pos_a if archs_b is None else _cell_positions(net_b, idx_b)
+            cells_b = np.unique(np.concatenate([slots for slots, _ in net_b]))
+            cell_d = self._solve_cells(pa, self._cells.gather(cells_b), keys_a, [self._cells.keys[r] for r in cells_b], D)
+        local[cells_a] = np.arange(len(cells_a))
+        if all(single for _, single in net_a) and all(single for _, single in net_b) and \
+                len({len(slots) for slots, _ in net_a} | {len(slots) for slots, _ in net_b}) == 1:
+            # every network repeats one cell through skeletons of one length (NB201): the EMD is
+            # the identity matching, HOTNN = (1 − η) iFGW of the cells (as network_distances has it)
+            first_a = local[np.array([slots[0] for slots, _ in net_a])]
+            if archs_b is not None:
+                local[cells_b] = np.arange(len(cells_b))
+            first_b = first_a if archs_b is None else local[np.array([slots[0] for slots, _ in net_b])]
+            out = (1.0 - self.eta) * cell_d[first_a[:, None], first_b[None, :]]
+            if archs_b is None:
+                np.fill_diagonal(out, 0.0)
+            return out
+        pos_a = [local[slots] for slots, _ in net_a]
+        if archs_b is None:
+            pos_b = pos_a
+        else:
+            local[cells_b] = np.arange(len(cells_b))
+            pos_b = [local[slots] for slots, _ in net_b]
         out = network_distances(cell_d, pos_a, pos_b, self.eta)
         if archs_b is None:
             np.fill_diagonal(out, 0.0)
         return out
-
-
-def _cell_positions(nets, cell_index: np.ndarray) -> list[np.ndarray]:
-    """For each network, the unique-cell index of each skeleton slot."""
-    out, k = [], 0
-    for net in nets:
-        names = list(net.cells)
-        local = {name: int(cell_index[k + i]) for i, name in enumerate(names)}
-        k += len(names)
-        out.append(np.array([local[name] for name in net.skeleton], dtype=np.int64))
-    return out
 
 
 def network_distances(cell_d: np.ndarray, slots_a: list[np.ndarray], slots_b: list[np.ndarray],
