@@ -66,22 +66,37 @@ def exact_emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
 
 
 def _path_lengths(adj: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """(len(nodes), 6): shortest, longest, random-walk path lengths from input, then to output."""
+    """(len(nodes), 6): shortest, longest, random-walk path lengths from input, then to output.
+
+    Plain Python over parent lists (numpy's per-call overhead on a handful of nodes made this
+    most of building a network's layers); the means sum in numpy's order, so values are equal."""
     n = adj.shape[0]
-    out = np.zeros((n, 6))
+    rows = np.asarray(adj, dtype=bool).tolist()
+    out = [[0.0] * 6 for _ in range(n)]
     for j in range(1, n):
-        parents = np.flatnonzero(adj[:j, j])
-        if len(parents):
-            out[j, 0] = 1 + out[parents, 0].min()
-            out[j, 1] = 1 + out[parents, 1].max()
-            out[j, 2] = 1 + out[parents, 2].mean()
+        parents = [i for i in range(j) if rows[i][j]]
+        if parents:
+            out[j][0] = 1 + min(out[i][0] for i in parents)
+            out[j][1] = 1 + max(out[i][1] for i in parents)
+            out[j][2] = 1 + _mean([out[i][2] for i in parents])
     for i in range(n - 2, -1, -1):
-        children = i + 1 + np.flatnonzero(adj[i, i + 1 :])
-        if len(children):
-            out[i, 3] = 1 + out[children, 3].min()
-            out[i, 4] = 1 + out[children, 4].max()
-            out[i, 5] = 1 + out[children, 5].mean()
-    return out[nodes]
+        children = [j for j in range(i + 1, n) if rows[i][j]]
+        if children:
+            out[i][3] = 1 + min(out[j][3] for j in children)
+            out[i][4] = 1 + max(out[j][4] for j in children)
+            out[i][5] = 1 + _mean([out[j][5] for j in children])
+    return np.array(out, dtype=np.float64).reshape(n, 6)[nodes]
+
+
+def _mean(values: list[float]) -> float:
+    """numpy's mean of a short list: a plain left-to-right sum below 8 terms (its pairwise sum's
+    base case), numpy itself above."""
+    if len(values) < 8:
+        total = 0.0
+        for v in values:
+            total += v
+        return total / len(values)
+    return float(np.mean(values))
 
 
 class OTMANN(Distance):
