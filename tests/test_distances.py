@@ -364,3 +364,23 @@ def test_hotnn_pairwise_from_its_cell_store_equals_packing_each_call(space_name)
     keys_b, cells_b, slots_b = cells(nets_b)
     cell_d = HOTNN(sp, eta=0.3).cell_distances(cells_a, cells_b, keys_a, keys_b)
     np.testing.assert_array_equal(got, network_distances(cell_d, slots_a, slots_b, eta=0.3))
+
+
+def test_variant_cost_changes_only_pairs_that_differ_in_a_width_or_resolution_change():
+    from nasstages.distances.ops import op_distance
+    from nasstages.spaces.tnb101 import MODULE_VOCABULARY
+
+    vocabulary = list(MODULE_VOCABULARY)
+    default = op_distance_table(vocabulary)
+    assert default.tolist() == [[op_distance(a, b) for b in vocabulary] for a in vocabulary]
+    changed = op_distance_table(vocabulary, variant_cost=0.7)
+    at = {op: k for k, op in enumerate(vocabulary)}
+    assert changed[at["conv_3x3"], at["conv_3x3_widen_stride2"]] == 0.7
+    assert changed[at["conv_1x1_widen"], at["conv_1x1_stride2"]] == 0.7
+    assert changed[at["conv_1x1_widen"], at["skip_connect"]] == 2.0  # projection vs identity: not a variant
+    assert changed[at["conv_3x3"], at["conv_1x1_stride2"]] == 0.1  # another kernel: conv–conv
+    assert np.count_nonzero(changed != default) == 2 * (6 + 3)  # pairs among 4 conv_3x3 and 3 conv_1x1 variants
+    space = get_space("tnb101_macro")
+    archs = [space.sample(np.random.default_rng(k)) for k in range(8)]
+    assert HOTNN(space, variant_cost=0.1).params() == HOTNN(space).params()  # default matrices keep their identity
+    assert not np.array_equal(HOTNN(space, variant_cost=0.0).pairwise(archs), HOTNN(space).pairwise(archs))

@@ -11,6 +11,10 @@ starts. Network level: S_st = (1 − η) iFGW(B_s, B_t) + η |pos(B_s) − pos(B
 relative position of a cell in its network's skeleton, and HOTNN = EMD(uniform, uniform, S).
 When two networks repeat cells through equal skeletons (NB201), the EMD is the identity
 matching and HOTNN = (1 − η) iFGW of their cells.
+
+A knob of the representation, for the TNB101 macro ablation (issue 22): ``variant_cost`` is D
+between two ops that differ only in a width / resolution change (``conv_3x3`` vs
+``conv_3x3_stride2``; default 0.1 = the conv–conv value the tables use).
 """
 
 from __future__ import annotations
@@ -67,8 +71,8 @@ class CellStore:
     same observed cells ~700 times). Op ids follow first sight; D(o, o') depends on the names only,
     so the arrays equal :class:`PackedCells`'."""
 
-    def __init__(self, eps: float) -> None:
-        self.eps = eps
+    def __init__(self, eps: float, variant_cost: float = 0.1) -> None:
+        self.eps, self.variant_cost = eps, variant_cost
         self.index: dict[str, int] = {}  # cell key -> row
         self.keys: list[str] = []
         self.vocabulary: list[str] = []
@@ -84,7 +88,7 @@ class CellStore:
 
     @property
     def D(self) -> np.ndarray:
-        return op_distance_table(self.vocabulary)
+        return op_distance_table(self.vocabulary, self.variant_cost)
 
     def add(self, key: str, cell: CellGraph) -> int:
         """The row of ``cell`` (featurized on first sight)."""
@@ -166,11 +170,12 @@ class HOTNN(Distance):
     name = "hotnn"
     multithreaded = True  # the compiled FGW solver runs pairs in parallel
     param_choices = {"loss": ("absolute", "square")}
-    param_ranges = {"epsilon": (0.0, 1.0), "lam": (0.0, 1.0), "eta": (0.0, 1.0), "tol": (0.0, None)}
+    param_ranges = {"epsilon": (0.0, 1.0), "lam": (0.0, 1.0), "eta": (0.0, 1.0), "tol": (0.0, None),
+                    "variant_cost": (0.0, 2.0)}
 
     def __init__(self, space: SearchSpace, epsilon: float = 0.5, lam: float = 0.5, eta: float = 0.2,
                  loss: str = "absolute", restarts: int = 1, max_iter: int = 100, tol: float = 1e-9,
-                 *, device: str = "cpu") -> None:
+                 variant_cost: float = 0.1, *, device: str = "cpu") -> None:
         super().__init__(space)
         if device not in ("cpu", "cuda", "auto"):
             raise ConfigError(f"hotnn: device must be cpu, cuda or auto, not {device!r}")
@@ -181,22 +186,29 @@ class HOTNN(Distance):
             raise ConfigError(f"hotnn: loss must be 'absolute' (the paper's) or 'square', not {loss!r}")
         if restarts < 1 or max_iter < 1:
             raise ConfigError("hotnn: restarts and max_iter must be at least 1")
+        if not 0 <= variant_cost <= 2:
+            raise ConfigError(f"hotnn: variant_cost must lie in [0, 2], got {variant_cost}")
+        self.variant_cost = float(variant_cost)
         self.epsilon, self.lam, self.eta, self.loss = float(epsilon), float(lam), float(eta), loss
         self.restarts, self.max_iter, self.tol = int(restarts), int(max_iter), float(tol)
         self._cell_memo: dict = {}  # packed arrays per unique cell, reused across calls (cell_distances)
-        self._cells = CellStore(self.epsilon)  # every cell pairwise has seen, padded for the solver
+        self._cells = CellStore(self.epsilon, self.variant_cost)  # every cell pairwise has seen, padded for the solver
         self._graph_memo: dict[str, Any] = {}  # (cell-store slots, single cell?) per architecture string
 
     def params(self) -> dict[str, Any]:
-        return {"epsilon": self.epsilon, "lam": self.lam, "eta": self.eta, "loss": self.loss,
-                "restarts": self.restarts, "max_iter": self.max_iter, "tol": self.tol}
+        params = {"epsilon": self.epsilon, "lam": self.lam, "eta": self.eta, "loss": self.loss,
+                  "restarts": self.restarts, "max_iter": self.max_iter, "tol": self.tol}
+        # the representation knob appears only when set, so matrices of the default keep their identity
+        if self.variant_cost != 0.1:
+            params["variant_cost"] = self.variant_cost
+        return params
 
     def cell_distances(self, cells_a: Sequence[CellGraph], cells_b: Sequence[CellGraph] | None,
                        keys_a: Sequence[str], keys_b: Sequence[str] | None) -> np.ndarray:
         """iFGW matrix between two lists of unique cells (``None``: a against itself)."""
         all_cells = list(cells_a) + list(cells_b or [])
         vocabulary = sorted({op for cell in all_cells for op in cell.ops} | set(all_cells[0].vocabulary))
-        D = op_distance_table(vocabulary)
+        D = op_distance_table(vocabulary, self.variant_cost)
         pa = PackedCells(cells_a, vocabulary, D, self.epsilon, keys_a, self._cell_memo)
         pb = pa if cells_b is None else PackedCells(cells_b, vocabulary, D, self.epsilon, keys_b, self._cell_memo)
         return self._solve_cells(pa, pb if cells_b is not None else None, keys_a, keys_b, D)

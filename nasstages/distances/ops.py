@@ -63,14 +63,27 @@ def op_distance(a: str, b: str) -> float:
     return 2.0
 
 
-def op_distance_table(vocabulary: Sequence[str]) -> np.ndarray:
+VARIANT_SUFFIXES = ("_widen", "_stride2")  # TNB101 macro: a conv that also doubles width / halves resolution
+
+
+def base_op(op: str) -> str:
+    """The op without its width / resolution change (``conv_3x3_widen_stride2`` -> ``conv_3x3``)."""
+    for suffix in VARIANT_SUFFIXES:
+        op = op.replace(suffix, "")
+    return op
+
+
+def op_distance_table(vocabulary: Sequence[str], variant_cost: float = 0.1) -> np.ndarray:
     """|V|×|V| matrix of :func:`op_distance` over a vocabulary (a read-only array, built once per
-    vocabulary: on-the-fly distances ask for it on every call)."""
-    return _op_distance_table(tuple(vocabulary))
+    vocabulary: on-the-fly distances ask for it on every call). ``variant_cost`` replaces D between
+    two ops that differ only in a width / resolution change (0.1, the conv–conv value, by default;
+    an ablation knob of the macro representation)."""
+    return _op_distance_table(tuple(vocabulary), float(variant_cost))
 
 
 @functools.lru_cache(maxsize=64)
-def _op_distance_table(vocabulary: tuple[str, ...]) -> np.ndarray:
-    table = np.array([[op_distance(a, b) for b in vocabulary] for a in vocabulary], dtype=np.float64)
+def _op_distance_table(vocabulary: tuple[str, ...], variant_cost: float) -> np.ndarray:
+    table = np.array([[variant_cost if a != b and base_op(a) == base_op(b) else op_distance(a, b)
+                       for b in vocabulary] for a in vocabulary], dtype=np.float64)
     table.setflags(write=False)
     return table
