@@ -32,6 +32,34 @@ def test_kdpp_sampler_matches_enumeration():
         sample_kdpp(np.outer(B[:, 0], B[:, 0]), 2, rng)
 
 
+def test_quality_kdpp_L_is_the_papers_diag_q_covariance_diag_q():
+    """TW-NAS §4.2: L = diag(q) Σ diag(q), Σ the posterior covariance, q = exp(μ) (up to a factor);
+    the earlier form (the variant twnas_kdpp_corr) used the correlation and standardized means."""
+    from nasstages.search.acquisition import QualityKDPP
+    from nasstages.surrogates.gp import Posterior
+
+    rng = np.random.default_rng(3)
+    B = rng.normal(size=(6, 6))
+    cov = B @ B.T / 6 + 0.05 * np.eye(6)
+    mean = 90 + rng.normal(size=6)
+    paper = QualityKDPP().L(Posterior(mean=mean, var=np.diag(cov), covariance=cov))
+    q = np.exp(mean - mean.max())
+    ridge = 1e-9 * np.max(q**2 * np.diag(cov))
+    np.testing.assert_allclose(paper, np.diag(q) @ cov @ np.diag(q) + ridge * np.eye(6), rtol=1e-12)
+    assert np.count_nonzero(np.abs(paper - np.diag(np.diag(paper))) > 1e-6) > 0  # not the reference's diagonal L
+    # uncertainty counts: a candidate with 4x the variance (same correlations) gets 2x its row
+    scale = np.ones(6)
+    scale[2] = 2.0
+    wider = QualityKDPP().L(Posterior(mean=mean, var=np.diag(cov) * scale**2, covariance=cov * np.outer(scale, scale)))
+    np.testing.assert_allclose(wider[2, [0, 1, 3]], 2 * paper[2, [0, 1, 3]], rtol=1e-9)
+    ours = QualityKDPP(kernel="correlation", quality="standardized").L(Posterior(mean=mean, var=np.diag(cov), covariance=cov))
+    sd = np.sqrt(np.diag(cov))
+    z = np.exp((mean - mean.mean()) / mean.std())
+    np.testing.assert_allclose(ours, np.diag(z) @ (cov / np.outer(sd, sd)) @ np.diag(z) + 1e-9 * np.eye(6), rtol=1e-12)
+    with pytest.raises(Exception, match="k-DPP kernel"):
+        QualityKDPP(kernel="diagonal")
+
+
 def test_anasod_rounding_stays_on_the_simplex_grid():
     rng = np.random.default_rng(1)
     for _ in range(2000):

@@ -11,6 +11,7 @@ METHOD_NAMES = {
     "bo_edit_whole": "BO-edit (whole space)",
     "twnas": "TW-NAS",
     "twnas_kdpp": "TW-NAS k-DPP (batch 5)",
+    "twnas_kdpp_corr": "TW-NAS k-DPP, correlation L (ours, batch 5)",
     "anasod_rs": "ANASOD-RS",
     "anasod_biased_rs": "ANASOD biased RS",
     "anasod_bo": "ANASOD-BO",

@@ -109,22 +109,50 @@ class ThompsonSampling(Acquisition):
 
 
 class QualityKDPP(Acquisition):
-    """A batch of k from the quality k-DPP (TW-NAS, Nguyen et al. 2021, §4): L = diag(q) C diag(q),
-    q_i = exp(w · standardized posterior mean), C the posterior correlation."""
+    """A batch of k from the quality k-DPP of TW-NAS (Nguyen et al., ICML 2021, §4.2).
+
+    The paper: L = diag(q) Σ diag(q), Σ the GP posterior covariance of the candidates (diversity
+    *and* uncertainty) and q_i the quality of candidate i; the authors' code (``GP_KDPP_Quality``)
+    scores q = exp(−μ) with μ the predicted validation loss, i.e. q ∝ exp(μ_acc) in percentage
+    points (a constant factor of q rescales L, which a k-DPP ignores), but builds L with an
+    elementwise product, which makes L diagonal (no diversity left); we follow the paper
+    (``kernel: covariance``, ``quality: raw``, the default) and say so.
+
+    Our earlier form, kept as the variant ``twnas_kdpp_corr``: ``kernel: correlation`` (the
+    posterior correlation: uncertainty drops out) with ``quality: standardized``
+    (q = exp(w · z), z the standardized posterior mean)."""
 
     joint = True
+    KERNELS = ("covariance", "correlation")
+    QUALITIES = ("raw", "standardized")
 
-    def __init__(self, quality_weight: float = 1.0) -> None:
-        self.quality_weight = quality_weight
+    def __init__(self, quality_weight: float = 1.0, kernel: str = "covariance", quality: str = "raw") -> None:
+        if kernel not in self.KERNELS or quality not in self.QUALITIES:
+            raise ConfigError(f"k-DPP kernel must be one of {self.KERNELS} and quality one of {self.QUALITIES}, "
+                              f"not {kernel!r} / {quality!r}")
+        self.quality_weight, self.kernel, self.quality = quality_weight, kernel, quality
+
+    def L(self, posterior: Posterior) -> np.ndarray:
+        """The k-DPP's L-ensemble over the candidates."""
+        mean = posterior.mean
+        if self.quality == "raw":  # exp(w μ), shifted by max μ (a constant factor: same k-DPP)
+            quality = np.exp(self.quality_weight * (mean - mean.max()))
+        else:
+            quality = np.exp(self.quality_weight * (mean - mean.mean()) / (mean.std() or 1.0))
+        similarity = posterior.covariance
+        if self.kernel == "correlation":
+            sd = np.sqrt(np.clip(np.diag(similarity), 1e-12, None))
+            similarity = similarity / np.outer(sd, sd)
+        L = quality[:, None] * similarity * quality[None, :]
+        # a ridge so that rank(L) >= k: relative to L's scale (raw qualities reach e^-20), absolute
+        # in the earlier form, whose qualities are O(1) (kept as it was: its results stay comparable)
+        ridge = 1e-9 if (self.kernel, self.quality) == ("correlation", "standardized") else \
+            1e-9 * float(np.max(np.diag(L), initial=0.0) or 1.0)
+        return L + ridge * np.eye(len(quality))
 
     def select(self, posterior: Posterior, n: int, context: AcquisitionContext) -> list[int]:
         k = min(n, len(posterior.mean))
-        z = (posterior.mean - posterior.mean.mean()) / (posterior.mean.std() or 1.0)
-        quality = np.exp(self.quality_weight * z)
-        sd = np.sqrt(np.clip(np.diag(posterior.covariance), 1e-12, None))
-        correlation = posterior.covariance / np.outer(sd, sd)
-        L = quality[:, None] * correlation * quality[None, :] + 1e-9 * np.eye(len(quality))
-        return sample_kdpp(L, k, context.rng)
+        return sample_kdpp(self.L(posterior), k, context.rng)
 
 
 def make_acquisition(name: str, beta_scale: float = 0.2) -> Acquisition:
