@@ -221,3 +221,27 @@ def test_partial_rows_are_solved_in_few_calls_without_much_rework():
     assert sorted(r for rows, _ in merged for r in rows) == list(range(len(missing)))
     assert len(merged) < len(groups)  # fewer metric calls than distinct patterns
     assert solved - int(missing.sum()) <= CALL_COST_PAIRS * len(merged)  # each merged call re-solves little
+
+
+def test_bananas_defaults_are_the_reference_network_and_loss():
+    """naszilla's BANANAS: 10 ReLU layers x 20 units, MAE, 150 epochs, batches of 32, 5 members,
+    10 proposals a round from mutants of the best architecture; bananas_fast keeps our setting."""
+    from nasstages.search import make_optimizer
+    from nasstages.surrogates.ensemble import MLPEnsemble
+
+    space = get_space("nb201")
+    reference = make_optimizer("bananas", space, np.random.default_rng(0), {})
+    assert (reference.members, reference.epochs, reference.batch_size, reference.top_k) == (5, 150, 10, 1)
+    assert reference.network == {"hidden": 20, "layers": 10, "loss": "mae", "standardize": False, "init": "glorot",
+                                 "lr": 0.01, "batch_size": 32}
+    fast = make_optimizer("bananas_fast", space, np.random.default_rng(0), {})
+    assert (fast.epochs, fast.batch_size, fast.network["layers"], fast.network["loss"]) == (200, 1, 3, "mse")
+    ensemble = MLPEnsemble(members=2, hidden=20, layers=10, epochs=1, loss="mae", batch_size=32, init="glorot")
+    ensemble.fit(np.ones((40, 6), dtype=np.float32), np.arange(40.0))
+    assert [tuple(w.shape) for w in ensemble.weights] == [(2, 6, 20)] + [(2, 20, 20)] * 9 + [(2, 20, 1)]
+    assert all(float(b.abs().max()) < 0.1 for b in ensemble.biases)  # glorot: zero biases, one epoch of steps
+    # the loss: on one input with targets 0,0,0,0,100 MAE's optimum is the median (0), MSE's the mean (20)
+    X, y = np.ones((5, 3), dtype=np.float32), np.array([0.0, 0, 0, 0, 100])
+    mae = MLPEnsemble(members=2, hidden=8, layers=2, epochs=400, lr=0.05, loss="mae", standardize=False).fit(X, y)
+    mse = MLPEnsemble(members=2, hidden=8, layers=2, epochs=400, lr=0.05, loss="mse", standardize=False).fit(X, y)
+    assert abs(mae.predict(X[:1])[0][0]) < 2.0 and abs(mse.predict(X[:1])[0][0] - 20.0) < 2.0
