@@ -235,13 +235,18 @@ def test_joint_posterior_is_a_gp_on_an_indefinite_hotnn_kernel():
     assert np.linalg.eigvalsh(old.covariance)[0] < -1e-3 * scale
 
 
-def test_joint_posterior_equals_the_plain_one_when_the_kernel_is_psd():
+def _psd_kernel_problem() -> tuple[DistanceGP, np.ndarray]:
+    """A GP fitted on 20 of 50 points under an L1 distance (exp(-d/ℓ) is PD), and the distances."""
     rng = np.random.default_rng(2)
     points = rng.normal(size=(50, 3))
-    d = np.abs(points[:, None, :] - points[None, :, :]).sum(axis=2)  # L1: exp(-d/ℓ) is PD
-    y = np.sin(points[:20, 0])
+    d = np.abs(points[:, None, :] - points[None, :, :]).sum(axis=2)
     gp = DistanceGP(form="exp")
-    gp.fit(d[:20, :20], y)
+    gp.fit(d[:20, :20], np.sin(points[:20, 0]))
+    return gp, d
+
+
+def test_joint_posterior_equals_the_plain_one_when_the_kernel_is_psd():
+    gp, d = _psd_kernel_problem()
     plain, joint = gp.predict(d[20:, :20], d[20:, 20:]), gp.predict_joint(d[20:, :20], d[20:, 20:], covariance=True)
     assert gp.joint_repairs == 0
     np.testing.assert_allclose(joint.mean, plain.mean, rtol=1e-8)
@@ -267,7 +272,7 @@ def _anchored_prior_by_hand(train: np.ndarray, cross: np.ndarray, lengthscale: f
 
 def test_anchored_posterior_is_the_gp_of_a_psd_prior_on_an_indefinite_hotnn_kernel():
     d, y = _hotnn_problem(100, seed=11)
-    train, cross, test, y = d[:40, :40], d[40:, :40], d[40:, 40:], y[:40]
+    train, cross, y = d[:40, :40], d[40:, :40], y[:40]  # no test x test distances: the point of it
     ell, noise = float(np.median(train)), 1e-3
     gp = DistanceGP(form="exp", psd="clip")
     gp.fit(train, y, hyper={"outputscale": 1.3, "lengthscale": ell, "noise": noise, "mean": 0.2}, optimize=False)
@@ -291,12 +296,7 @@ def test_anchored_posterior_is_the_gp_of_a_psd_prior_on_an_indefinite_hotnn_kern
 
 
 def test_anchored_marginals_equal_the_exact_posterior_when_the_kernel_is_psd():
-    rng = np.random.default_rng(2)
-    points = rng.normal(size=(50, 3))
-    d = np.abs(points[:, None, :] - points[None, :, :]).sum(axis=2)  # L1: exp(-d/ℓ) is PD
-    y = np.sin(points[:20, 0])
-    gp = DistanceGP(form="exp")
-    gp.fit(d[:20, :20], y)
+    gp, d = _psd_kernel_problem()
     plain, anchored = gp.predict(d[20:, :20]), gp.predict_anchored(d[20:, :20])
     assert gp.anchored_shrinks == 0
     np.testing.assert_allclose(anchored.mean, plain.mean, rtol=1e-8)
