@@ -1,4 +1,5 @@
-"""ANASOD: search over operation distributions, then decode to an architecture (Hu et al., 2021).
+"""ANASOD: search over operation distributions, then decode to an architecture (Wan, Ru, Esperança & Carlucci,
+Approximate Neural Architecture Search via Operation Distribution Learning, WACV 2022).
 
 An architecture's encoding is its op distribution p = counts / E (E edges). The encodings live
 on the simplex grid {c ∈ ℕ^K : Σc = E}/E; a point of the continuous simplex is rounded onto it
