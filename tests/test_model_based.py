@@ -245,3 +245,29 @@ def test_bananas_defaults_are_the_reference_network_and_loss():
     mae = MLPEnsemble(members=2, hidden=8, layers=2, epochs=400, lr=0.05, loss="mae", standardize=False).fit(X, y)
     mse = MLPEnsemble(members=2, hidden=8, layers=2, epochs=400, lr=0.05, loss="mse", standardize=False).fit(X, y)
     assert abs(mae.predict(X[:1])[0][0]) < 2.0 and abs(mse.predict(X[:1])[0][0] - 20.0) < 2.0
+
+
+def test_arch2vec_bo_defaults_are_the_reference_scripts(tmp_path):
+    """arch2vec's dngo_search_NB201_8x8.py: 16 initial cells, one proposal a round, DNGO 128 units x
+    100 epochs in batches of 10 on un-normalized fractions, EI against 100%; the _fast variant
+    keeps our earlier setting."""
+    from nasstages.search import METHODS
+    from nasstages.surrogates.dngo import DNGO
+
+    reference, fast = METHODS.get("arch2vec_bo"), METHODS.get("arch2vec_bo_fast")
+    import inspect
+
+    defaults = {k: p.default for k, p in inspect.signature(reference).parameters.items()}
+    assert {k: defaults[k] for k in ("n_init", "batch_size", "hidden", "epochs", "train_batch", "normalize_output",
+                                     "ei_against")} == {"n_init": 16, "batch_size": 1, "hidden": 128, "epochs": 100,
+                                                        "train_batch": 10, "normalize_output": False,
+                                                        "ei_against": "bound"}
+    fast_defaults = {k: p.default for k, p in inspect.signature(fast).parameters.items()}
+    assert (fast_defaults["batch_size"], fast_defaults["epochs"], fast_defaults["ei_against"]) == (5, 500, "incumbent")
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 4))
+    y = 0.9 + 0.01 * x[:, 0]
+    raw = DNGO(hidden=16, epochs=50, batch_size=10, normalize_output=False).fit(x, y)
+    assert (raw.y_mean, raw.y_std) == (0.0, 1.0)  # fractions fitted as they are
+    mean, _ = raw.predict(x)
+    assert np.corrcoef(mean, y)[0, 1] > 0.9

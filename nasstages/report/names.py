@@ -20,6 +20,7 @@ METHOD_NAMES = {
     "bananas": "BANANAS",
     "bananas_fast": "BANANAS, fast setting (ours)",
     "arch2vec_bo": "arch2vec-BO",
+    "arch2vec_bo_fast": "arch2vec-BO, earlier setting (ours)",
     "arch2vec_rl": "arch2vec-RL",
     "gates_predictor": "GATES predictor search",
 }

@@ -33,8 +33,11 @@ class DNGO:
     """fit(X, y) trains a tanh MLP (``hidden`` units × ``layers``) on standardized y, then BLR on
     its last hidden layer; predict(X) -> (mean, std) in the units of y."""
 
-    def __init__(self, hidden: int = 50, layers: int = 3, epochs: int = 500, lr: float = 0.01, seed: int = 0) -> None:
+    def __init__(self, hidden: int = 50, layers: int = 3, epochs: int = 500, lr: float = 0.01, seed: int = 0,
+                 batch_size: int | None = None, normalize_output: bool = True) -> None:
         self.hidden, self.layers, self.epochs, self.lr, self.seed = hidden, layers, epochs, lr, seed
+        # pybnn's DNGO (arch2vec's reference): mini-batches of 10, normalize_output as its caller sets it
+        self.batch_size, self.normalize_output = batch_size, normalize_output
         self.net: nn.Sequential | None = None
 
     def _basis(self, x: np.ndarray) -> np.ndarray:
@@ -46,7 +49,7 @@ class DNGO:
     def fit(self, x: np.ndarray, y: np.ndarray) -> "DNGO":
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
         self.x_mean, self.x_std = x.mean(axis=0), x.std(axis=0) + 1e-8
-        self.y_mean, self.y_std = float(y.mean()), float(y.std()) or 1.0
+        self.y_mean, self.y_std = (float(y.mean()), float(y.std()) or 1.0) if self.normalize_output else (0.0, 1.0)
         target = (y - self.y_mean) / self.y_std
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
@@ -57,11 +60,18 @@ class DNGO:
         inputs = torch.as_tensor((x - self.x_mean) / self.x_std, dtype=torch.float32)
         labels = torch.as_tensor(target, dtype=torch.float32)
         optimizer = torch.optim.Adam(self.net.parameters(), lr=self.lr)
-        for _ in range(self.epochs):  # full batch: BO data sets are small
-            optimizer.zero_grad()
-            loss = torch.mean((self.net(inputs).squeeze(-1) - labels) ** 2)
-            loss.backward()
-            optimizer.step()
+        shuffle = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.epochs):  # full batch unless batch_size: BO data sets are small
+            if self.batch_size is None or self.batch_size >= len(y):
+                batches = [slice(None)]
+            else:
+                order = torch.randperm(len(y), generator=shuffle)
+                batches = [order[k:k + self.batch_size] for k in range(0, len(y), self.batch_size)]
+            for rows in batches:
+                optimizer.zero_grad()
+                loss = torch.mean((self.net(inputs[rows]).squeeze(-1) - labels[rows]) ** 2)
+                loss.backward()
+                optimizer.step()
         phi = self._basis(x)
         result = minimize(lambda v: -blr_log_evidence(v[0], v[1], phi, target), x0=np.array([0.0, 2.0]),
                           method="L-BFGS-B", bounds=[(-10.0, 10.0), (-5.0, 12.0)])
