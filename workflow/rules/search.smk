@@ -2,9 +2,11 @@
 # one process, each seed to its own CSV and JSON (a tabular run costs about as much as starting
 # the interpreter and loading the store, which one job per seed would repeat 10 times). Changing
 # the method's parameters, the budget or the noise mode changes params and so reruns exactly the
-# affected jobs. Adding seeds reruns each job, which leaves its finished seeds untouched (see
+# affected jobs; so does a change of the package's code (params.code). Adding seeds reruns each job, which leaves its finished seeds untouched (see
 # update() below); a killed job restarted likewise recomputes only its unfinished seeds.
 from types import SimpleNamespace
+
+from nasstages.provenance import code_sha256
 
 SEARCH_SEEDS = seeds_of(config["search"])
 
@@ -67,6 +69,9 @@ rule search:
         batch_size=config["search"].get("batch_size", 1),
         global_seed=config["seed"],
         seeds=" ".join(str(seed) for seed in SEARCH_SEEDS),
+        # the package's code (methods' defaults included): an upgrade reruns the jobs, and the runner
+        # recomputes what other code made instead of Snakemake calling stale results current
+        code=code_sha256(),
     log:
         f"{R}/logs/search/{{benchmark}}/{{dataset}}/{{method}}/seeds.log",
     threads: rule_threads("search", 1)
