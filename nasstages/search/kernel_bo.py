@@ -10,7 +10,7 @@ A method is a composition (BoTorch's separation) of
   every architecture of the matrix's pool (``candidates: all``, the whole-space variants), either
   optionally zero-shot prefiltered; both only what the run's query rule allows;
 * the posterior, a GP's on every point it scores (issue 22): with ``psd_scope: anchored`` (the
-  default of the marginal acquisitions, UCB and EI) the prior is PSD on training ∪ candidates by
+  default; with Thompson sampling its candidate covariances come through the observed) the prior is PSD on training ∪ candidates by
   construction, from the candidates' distances to the observed alone
   (:meth:`DistanceGP.predict_anchored`: a Nyström/FITC extension of the repaired training Gram,
   a candidate's cross covariances shrunk where an indefinite kernel asks more than its prior
@@ -19,8 +19,8 @@ A method is a composition (BoTorch's separation) of
   (:meth:`DistanceGP.predict_joint`), which costs the candidates × candidates distances; ``train``
   repairs only the training block (the earlier behaviour, kept for the ablation);
 * an acquisition: UCB with the GP-UCB β schedule, EI, Thompson sampling, or the quality k-DPP of
-  TW-NAS (Nguyen et al., 2021, §4; here L = diag(q) C diag(q) with C the posterior *correlation*, as
-  before this rewrite: the paper's covariance form is issue 17's to restore).
+  TW-NAS (Nguyen et al., 2021, §4.2: L = diag(q) Σ_post diag(q); the earlier correlation form is the
+  variant ``twnas_kdpp_corr``).
 """
 
 from __future__ import annotations
