@@ -354,8 +354,16 @@ class DistanceGP:
         per conditioning; A = B₊ + δI so that the anchored prior's Schur complements are exact."""
         if self._anchor is None:
             h = self.hyper
-            A = 0.5 * (self._prior_base + self._prior_base.T) + ANCHOR_JITTER * np.eye(self.n)
-            prior_inv = _triangular_inverse(np.linalg.cholesky(A))
+            base = 0.5 * (self._prior_base + self._prior_base.T)
+            for jitter in (ANCHOR_JITTER, 1e-8, 1e-6):  # a Gram left unrepaired may sit at -1e-10
+                A = base + jitter * np.eye(self.n)
+                try:
+                    prior_inv = _triangular_inverse(np.linalg.cholesky(A))
+                    break
+                except np.linalg.LinAlgError:
+                    continue
+            else:
+                raise np.linalg.LinAlgError("anchored prior: the training Gram is not PSD even with 1e-6 jitter")
             posterior_inv = _triangular_inverse(np.linalg.cholesky(h["outputscale"] * A + h["noise"] * np.eye(self.n)))
             self._anchor = (prior_inv, posterior_inv, posterior_inv @ (self.z - h["mean"]))
         return self._anchor
