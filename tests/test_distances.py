@@ -336,7 +336,7 @@ def test_pre_job_check_refuses_a_damaged_matrix_without_touching_anything(tmp_pa
 @pytest.mark.parametrize("space_name", ["nb201", "tnb101_macro", "darts"])
 def test_hotnn_pairwise_from_its_cell_store_equals_packing_each_call(space_name):
     """pairwise gathers cells from a store grown call by call; the values equal packing the
-    call's unique cells afresh (cell_distances) and the network-level EMD on them."""
+    call's unique cells afresh (PackedCells, sorted op ids) and the network-level EMD on them."""
     from nasstages.spaces import get_space
 
     sp = get_space(space_name)
@@ -362,7 +362,10 @@ def test_hotnn_pairwise_from_its_cell_store_equals_packing_each_call(space_name)
 
     keys_a, cells_a, slots_a = cells(nets_a)
     keys_b, cells_b, slots_b = cells(nets_b)
-    cell_d = HOTNN(sp, eta=0.3).cell_distances(cells_a, cells_b, keys_a, keys_b)
+    vocabulary = sorted({op for c in cells_a + cells_b for op in c.ops} | set(cells_a[0].vocabulary))
+    D = op_distance_table(vocabulary)
+    packed_a, packed_b = (PackedCells(c, vocabulary, D, metric.epsilon) for c in (cells_a, cells_b))
+    cell_d = HOTNN(sp, eta=0.3)._solve_cells(packed_a, packed_b, keys_a, keys_b, D)
     np.testing.assert_array_equal(got, network_distances(cell_d, slots_a, slots_b, eta=0.3))
 
 

@@ -33,13 +33,10 @@ STRUCTURE_DIMS = 6
 
 
 class PackedCells:
-    """Unique cells as padded arrays for the compiled solver.
+    """Unique cells as padded arrays for the compiled solver (packed afresh; a HOTNN instance packs
+    through its :class:`CellStore`, which featurizes each cell once)."""
 
-    ``memo`` (cell key -> its arrays) lets a caller that packs the same cells again and again (a BO
-    run computing distances on the fly, round after round) featurize each cell once."""
-
-    def __init__(self, cells: Sequence[CellGraph], vocabulary: list[str], D: np.ndarray, eps: float,
-                 keys: Sequence[str] | None = None, memo: dict | None = None) -> None:
+    def __init__(self, cells: Sequence[CellGraph], vocabulary: list[str], D: np.ndarray, eps: float) -> None:
         k = len(cells)
         nmax = max(len(c.ops) for c in cells)
         self.sizes = np.array([len(c.ops) for c in cells], dtype=np.int64)
@@ -50,19 +47,18 @@ class PackedCells:
         self.prefix_intra = np.zeros((k, nmax, nmax + 1))
         op_index = {op: v for v, op in enumerate(vocabulary)}
         for c, cell in enumerate(cells):
-            n = len(cell.ops)
-            key = (keys[c], tuple(vocabulary)) if memo is not None and keys is not None else None
-            arrays = memo.get(key) if key is not None else None
-            if arrays is None:
-                arrays = _cell_arrays(cell, op_index, D, eps)
-                if key is not None:
-                    memo[key] = arrays
-            ops, structure, intra, rows, prefix = arrays
-            self.ops[c, :n] = ops
-            self.structure[c, :n] = structure
-            self.intra[c, :n, :n] = intra
-            self.sorted_intra[c, :n, :n] = rows
-            self.prefix_intra[c, :n, 1 : n + 1] = prefix
+            _write_cell(self, c, _cell_arrays(cell, op_index, D, eps))
+
+
+def _write_cell(packed, row: int, arrays) -> None:
+    """Copy one cell's (ops, structure, intra, sorted rows, prefix sums) into ``packed``'s row."""
+    ops, structure, intra, rows, prefix = arrays
+    n = len(ops)
+    packed.ops[row, :n] = ops
+    packed.structure[row, :n] = structure
+    packed.intra[row, :n, :n] = intra
+    packed.sorted_intra[row, :n, :n] = rows
+    packed.prefix_intra[row, :n, 1 : n + 1] = prefix
 
 
 class CellStore:
@@ -99,16 +95,12 @@ class CellStore:
             if op not in self._op_index:
                 self._op_index[op] = len(self.vocabulary)
                 self.vocabulary.append(op)
-        ops, structure, intra, rows, prefix = _cell_arrays(cell, self._op_index, self.D, self.eps)
-        n = len(ops)
+        arrays = _cell_arrays(cell, self._op_index, self.D, self.eps)
+        n = len(arrays[0])
         self._reserve(self._rows + 1, max(self.nmax, n))
         row = self._rows
         self.sizes[row] = n
-        self.ops[row, :n] = ops
-        self.structure[row, :n] = structure
-        self.intra[row, :n, :n] = intra
-        self.sorted_intra[row, :n, :n] = rows
-        self.prefix_intra[row, :n, 1 : n + 1] = prefix
+        _write_cell(self, row, arrays)
         self.index[key] = row
         self.keys.append(key)
         self._rows += 1
@@ -191,7 +183,6 @@ class HOTNN(Distance):
         self.variant_cost = float(variant_cost)
         self.epsilon, self.lam, self.eta, self.loss = float(epsilon), float(lam), float(eta), loss
         self.restarts, self.max_iter, self.tol = int(restarts), int(max_iter), float(tol)
-        self._cell_memo: dict = {}  # packed arrays per unique cell, reused across calls (cell_distances)
         self._cells = CellStore(self.epsilon, self.variant_cost)  # every cell pairwise has seen, padded for the solver
         self._graph_memo: dict[str, Any] = {}  # (cell-store slots, single cell?) per architecture string
 
@@ -205,13 +196,12 @@ class HOTNN(Distance):
 
     def cell_distances(self, cells_a: Sequence[CellGraph], cells_b: Sequence[CellGraph] | None,
                        keys_a: Sequence[str], keys_b: Sequence[str] | None) -> np.ndarray:
-        """iFGW matrix between two lists of unique cells (``None``: a against itself)."""
-        all_cells = list(cells_a) + list(cells_b or [])
-        vocabulary = sorted({op for cell in all_cells for op in cell.ops} | set(all_cells[0].vocabulary))
-        D = op_distance_table(vocabulary, self.variant_cost)
-        pa = PackedCells(cells_a, vocabulary, D, self.epsilon, keys_a, self._cell_memo)
-        pb = pa if cells_b is None else PackedCells(cells_b, vocabulary, D, self.epsilon, keys_b, self._cell_memo)
-        return self._solve_cells(pa, pb if cells_b is not None else None, keys_a, keys_b, D)
+        """iFGW matrix between two lists of unique cells (``None``: a against itself); ``keys`` name
+        the cells in this instance's cell store."""
+        pa = self._cells.gather(np.array([self._cells.add(k, c) for k, c in zip(keys_a, cells_a)], dtype=np.int64))
+        pb = None if cells_b is None else self._cells.gather(
+            np.array([self._cells.add(k, c) for k, c in zip(keys_b, cells_b)], dtype=np.int64))
+        return self._solve_cells(pa, pb, keys_a, keys_b, self._cells.D)
 
     def _solve_cells(self, pa: PackedCells, pb: PackedCells | None, keys_a: Sequence[str],
                      keys_b: Sequence[str] | None, D: np.ndarray) -> np.ndarray:
