@@ -65,6 +65,30 @@ def test_tree_wasserstein_kernel_is_positive_semidefinite():
     assert tw.max() > 0
 
 
+def test_tree_wasserstein_matches_hand_worked_cells():
+    """TW-NAS's op tree (a = 0.1) and degree chains on cells worked by hand from the reference's
+    tree: 1-gram alone 0.6, with 2-grams 8/7 (A: 6 ops and 4 op pairs, B: 5 and 2, joint masses)."""
+    from nasstages.distances.tree_wasserstein import cell_embedding
+    from nasstages.spaces.base import CellGraph
+
+    a = space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|")
+    b = space.from_string("|nor_conv_1x1~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    ops_only = {"lambda_in": 0.0, "lambda_out": 0.0}
+    assert make_distance("tw", space, {"ngram": 1, **ops_only}).pairwise([a, b])[0, 1] == pytest.approx(0.6, abs=1e-12)
+    assert make_distance("tw", space, ops_only).pairwise([a, b])[0, 1] == pytest.approx(8 / 7, abs=1e-12)
+    # in->1->out against in->1, in->out, 1->out: in-degree per layer [0, .5, .5] at 0, 1/3, 2/3 vs
+    # [0, 1] at 0, 1/2 (W = 1/6); out-degree [.5, .5, 0] vs [2/3, 1/3] (W = 1/9)
+    vocabulary = ("input", "nor_conv_3x3", "output")
+    chain = CellGraph(adjacency=np.array([[0, 1, 0], [0, 0, 1], [0, 0, 0]]), ops=vocabulary, vocabulary=vocabulary)
+    skip = CellGraph(adjacency=np.array([[0, 1, 1], [0, 0, 1], [0, 0, 0]]), ops=vocabulary, vocabulary=vocabulary)
+    for weights, expected in (({"lambda_ops": 0.0, "lambda_out": 0.0}, 1 / 6), ({"lambda_ops": 0.0, "lambda_in": 0.0}, 1 / 9)):
+        gap = np.abs(cell_embedding(chain, **weights) - cell_embedding(skip, **weights)).sum()
+        assert gap == pytest.approx(expected, abs=1e-12)
+    # a none node cuts its edges: b's degree chains differ from a's (the full line graph)
+    full = make_distance("tw", space).pairwise([a, b])[0, 1]
+    assert full > 8 / 7 + 1e-3
+
+
 def test_edit_and_path_count_what_they_claim():
     a = space.from_string("|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")
     b = space.from_string("|nor_conv_1x1~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|")

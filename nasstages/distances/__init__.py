@@ -10,7 +10,8 @@ from nasstages.distances.base import Distance
 from nasstages.distances.embedding import Arch2vecDistance, EmbeddingL2
 from nasstages.distances.hotnn import HOTNN
 from nasstages.distances.otmann import OTMANN
-from nasstages.distances.simple import AnasodDistance, EditDistance, PathDistance, TreeWasserstein
+from nasstages.distances.simple import AnasodDistance, EditDistance, PathDistance
+from nasstages.distances.tree_wasserstein import TreeWasserstein
 from nasstages.registry import Registry
 from nasstages.spaces import SearchSpace
 

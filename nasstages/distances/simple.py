@@ -1,4 +1,4 @@
-"""Encoding distances: edit (BO-edit), path (BANANAS), ANASOD and tree-Wasserstein (TW-NAS).
+"""Encoding distances: edit (BO-edit), path (BANANAS) and ANASOD (tree-Wasserstein: ``tree_wasserstein.py``).
 
 Each is a norm between per-architecture vectors of its canonical representative, computed in
 one ``scipy.spatial.distance.cdist`` call. Multi-cell networks concatenate their cells' vectors
@@ -127,49 +127,3 @@ class AnasodDistance(FeatureDistance):
                 parts.append(hist / max(hist.sum(), 1.0))
             rows.append(np.concatenate(parts))
         return np.array(rows)
-
-
-class TreeWasserstein(FeatureDistance):
-    """Tree-Wasserstein architecture distance (Nguyen, Le, Yamada, Osborne, ICML 2021).
-
-    d = λ_o TW_ops + λ_in TW_in + λ_out TW_out. TW(μ, ν) = Σ_e w_e |μ(Γ_e) − ν(Γ_e)| (eq. 2),
-    Γ_e the leaves below edge e. Ops: 1-gram op histogram on the tree root -> category (weight 1)
-    -> op (weight ``leaf_weight``). Structure: histograms of the active nodes' in- and out-degrees
-    on a chain tree (1-D Wasserstein, unit steps scaled by 1/(n−1)). Each term is an L1 distance
-    between tree embeddings, so d is negative definite and exp(−t d) a positive-definite kernel.
-    """
-
-    name = "tw"
-    requires = {"single_cell": "the tree-Wasserstein encoding is defined on one cell"}
-    metric = "cityblock"
-
-    def __init__(self, space: SearchSpace, lambda_ops: float = 1.0, lambda_in: float = 1.0,
-                 lambda_out: float = 1.0, leaf_weight: float = 0.05) -> None:
-        super().__init__(space)
-        if min(lambda_ops, lambda_in, lambda_out, leaf_weight) < 0:
-            raise ConfigError("tw: weights must be non-negative")
-        self.lambda_ops, self.lambda_in, self.lambda_out = float(lambda_ops), float(lambda_in), float(lambda_out)
-        self.leaf_weight = float(leaf_weight)
-
-    def params(self) -> dict[str, Any]:
-        return {"lambda_ops": self.lambda_ops, "lambda_in": self.lambda_in, "lambda_out": self.lambda_out,
-                "leaf_weight": self.leaf_weight}
-
-    def _cell_embedding(self, cell: CellGraph) -> np.ndarray:
-        vocabulary = list(cell.vocabulary)
-        categories = sorted({category(op) for op in vocabulary})
-        active, adj = active_adjacency(cell)
-        ops = [op for op, alive in zip(cell.ops, active) if alive] or ["none"]
-        mass = 1.0 / len(ops)
-        leaf = np.array([mass * ops.count(op) for op in vocabulary])
-        cat = np.array([leaf[[category(op) == c for op in vocabulary]].sum() for c in categories])
-        n = len(cell.ops)
-        parts = [self.lambda_ops * cat, self.lambda_ops * self.leaf_weight * leaf]
-        for weight, degree in ((self.lambda_in, adj.sum(axis=0)), (self.lambda_out, adj.sum(axis=1))):
-            hist = np.bincount(degree[active], minlength=n).astype(np.float64)[:n] if active.any() else np.eye(n)[0]
-            hist /= hist.sum()
-            parts.append(weight * np.cumsum(hist)[:-1] / max(n - 1, 1))  # chain tree: CDF differences
-        return np.concatenate(parts)
-
-    def features(self, archs: Sequence[Arch]) -> np.ndarray:
-        return np.array([np.concatenate([self._cell_embedding(c) for c in _cells(self.space, a)]) for a in archs])

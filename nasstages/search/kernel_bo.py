@@ -193,7 +193,9 @@ class BOEdit(DistanceBO):
 
 
 class TWNAS(DistanceBO):
-    """TW-NAS sequential (Nguyen et al., 2021): tree-Wasserstein kernel (PSD), UCB."""
+    """TW-NAS sequential (Nguyen et al., 2021): tree-Wasserstein kernel (PSD), UCB. The distance is
+    the reference code's (1- and 2-gram op tree, degree chains over layer depth:
+    :mod:`nasstages.distances.tree_wasserstein`), with ``metric_params`` to choose ``ngram: 1``."""
 
     metric = "tw"
     requires = {"single_cell": "TW-NAS's tree encoding is defined on one cell"}
