@@ -213,7 +213,7 @@ def test_embeddings_store_rejects_bad_files(tmp_path, one_hot_embeddings):
         table.rows(["|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|x"])
 
 
-@pytest.mark.parametrize("method", ["arch2vec_bo", "arch2vec_rl", "gates_predictor"])
+@pytest.mark.parametrize("method", ["arch2vec_bo", "arch2vec_rl", "arch2vec_rl_ema", "gates_predictor"])
 def test_encoder_methods_search_and_resume_exactly(method, nb201_bench, one_hot_embeddings, tmp_path):
     params = ({"embeddings": str(one_hot_embeddings)} if method.startswith("arch2vec")
               else {"epochs": 5, "min_steps": 30, "hidden": 32})
@@ -230,6 +230,35 @@ def test_encoder_methods_search_and_resume_exactly(method, nb201_bench, one_hot_
     run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=10)
     pd.testing.assert_frame_equal(log.drop(columns=["elapsed_s", "surrogate_s"]),
                                   pd.read_csv(cut).drop(columns=["elapsed_s", "surrogate_s"]))
+
+
+def test_arch2vec_rl_defaults_are_the_reference_scripts(nb201_bench, one_hot_embeddings):
+    """reinforce_search_NB201_8x8.py: LSTM 128, N(mu, I) in the raw latent, episodes of 16 with one
+    Adam step each against the constant baseline 0.4, the first input a random cell's embedding."""
+    import inspect
+
+    import torch
+
+    from nasstages.search import METHODS
+    from nasstages.spaces import get_space
+
+    defaults = {k: p.default for k, p in inspect.signature(METHODS.get("arch2vec_rl")).parameters.items()}
+    assert {k: defaults[k] for k in ("hidden", "sigma", "lr", "baseline", "batch_size", "latent", "episode_reset")} == \
+        {"hidden": 128, "sigma": 1.0, "lr": 0.01, "baseline": 0.4, "batch_size": 16, "latent": "raw",
+         "episode_reset": True}
+    rl = METHODS.get("arch2vec_rl")(get_space("nb201"), np.random.default_rng(0), embeddings=str(one_hot_embeddings))
+    np.testing.assert_array_equal(rl.latents, np.asarray(rl.vectors, dtype=np.float32))  # raw, not standardized
+    before = [p.detach().clone() for p in rl.policy.parameters()]
+    archs = rl.ask(16)
+    assert len(archs) == 16 and rl.batch_size == 16
+    inputs = rl._inputs(0, [])
+    np.testing.assert_array_equal(inputs[0].numpy(), rl.latents[rl.initial_row])
+    rl.tell(archs, [nb201_bench.query(a, "cifar10-valid", np.random.default_rng(1)) for a in archs])
+    assert rl.baseline == 0.4 and rl.batches == [16]
+    assert any(not torch.equal(a, b) for a, b in zip(before, rl.policy.parameters()))  # one update per episode
+    with pytest.raises(ConfigError, match="baseline"):
+        METHODS.get("arch2vec_rl")(get_space("nb201"), np.random.default_rng(0), embeddings=str(one_hot_embeddings),
+                                   baseline="mean")
 
 
 def test_arch2vec_methods_need_their_embeddings(nb201_bench, tmp_path):

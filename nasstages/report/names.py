@@ -22,6 +22,7 @@ METHOD_NAMES = {
     "arch2vec_bo": "arch2vec-BO",
     "arch2vec_bo_fast": "arch2vec-BO, earlier setting (ours)",
     "arch2vec_rl": "arch2vec-RL",
+    "arch2vec_rl_ema": "arch2vec-RL, earlier setting (ours)",
     "gates_predictor": "GATES predictor search",
 }
 BENCHMARK_NAMES = {"nb201": "NAS-Bench-201", "tnb101_micro": "TransNAS-Bench-101 micro",

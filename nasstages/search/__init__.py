@@ -31,10 +31,12 @@ METHODS.register_lazy("bananas_fast", "nasstages.search.bananas:BananasFast")
 METHODS.register_lazy("arch2vec_bo", "nasstages.search.arch2vec_search:Arch2vecBO")
 METHODS.register_lazy("arch2vec_bo_fast", "nasstages.search.arch2vec_search:Arch2vecBOFast")
 METHODS.register_lazy("arch2vec_rl", "nasstages.search.arch2vec_search:Arch2vecRL")
+METHODS.register_lazy("arch2vec_rl_ema", "nasstages.search.arch2vec_search:Arch2vecRLEMA")
 METHODS.register_lazy("gates_predictor", "nasstages.search.predictor_search:GatesPredictorSearch")
 
 # methods that read a pretrained encoder's embeddings: the workflow passes the file as "embeddings"
-ENCODER_OF_METHOD = {"arch2vec_bo": "arch2vec", "arch2vec_bo_fast": "arch2vec", "arch2vec_rl": "arch2vec"}
+ENCODER_OF_METHOD = {"arch2vec_bo": "arch2vec", "arch2vec_bo_fast": "arch2vec", "arch2vec_rl": "arch2vec",
+                     "arch2vec_rl_ema": "arch2vec"}
 
 
 def algorithm_of(name: str, params: dict[str, Any] | None) -> str:

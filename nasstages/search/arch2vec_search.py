@@ -4,9 +4,10 @@ Both methods search over the embedded cells of the space (every NB201 cell) and 
 - ``arch2vec_bo``: DNGO on the embeddings of evaluated cells, expected improvement over all
   unevaluated cells, the top ``batch_size`` per round (the reference script's settings, see
   :class:`Arch2vecBO`; ``arch2vec_bo_fast``: our earlier ones).
-- ``arch2vec_rl``: REINFORCE with a Gaussian policy in the (standardized) latent space whose mean
-  an LSTM cell emits from the previous choice; a sampled point is mapped to the nearest unevaluated
-  embedding, the reward is its accuracy, the baseline a moving average.
+- ``arch2vec_rl``: REINFORCE with a Gaussian policy in the latent space whose mean an LSTM cell
+  emits from the previous choice; a sampled point is mapped to the nearest unevaluated embedding,
+  the reward is its accuracy (the reference script's settings, see :class:`Arch2vecRL`;
+  ``arch2vec_rl_ema``: our earlier ones).
 """
 
 from __future__ import annotations
@@ -136,7 +137,8 @@ class Arch2vecBOFast(Arch2vecBO):
 
 
 class _Policy(nn.Module):
-    """LSTM cell over the sequence of chosen latents; a linear head gives the Gaussian's mean."""
+    """LSTM cell over the sequence of chosen latents; a linear head gives the Gaussian's mean
+    (the reference's ``Policy_LSTM``: ``LSTMCell(latent, 128)`` then ``Linear(128, latent)``)."""
 
     def __init__(self, latent: int, hidden: int) -> None:
         super().__init__()
@@ -155,16 +157,44 @@ class _Policy(nn.Module):
 
 
 class Arch2vecRL(_EmbeddedSpace):
-    """REINFORCE (Williams 1992) in the latent space: ∇J ≈ Σ_t (r_t − b) ∇ log N(z_t; μ_θ(h_t), σ²I)."""
+    """REINFORCE (Williams 1992) in the latent space: ∇J ≈ mean_t (r_t − b) ∇ log N(z_t; μ_θ(h_t), σ²I).
 
-    def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str = "", hidden: int = 64,
-                 sigma: float = 0.5, lr: float = 0.01, baseline_decay: float = 0.95, batch_size: int = 1) -> None:
+    Defaults are the reference NB201 script's (AIoT-MLSys-Lab/arch2vec,
+    ``search_methods/reinforce_search_NB201_8x8.py``): ``Policy_LSTM`` with 128 hidden units;
+    ``select_action`` samples N(μ, 1·I) in the raw latent (the encoder means, not standardized);
+    ``Env.step`` maps the sample to the nearest unvisited embedding (the script's loop starts
+    at the second-nearest, ``count = 1``, a slip its NB101 version does not have: we take the
+    nearest); episodes of ``--bs 16`` steps, after each one ``finish_episode`` takes one Adam step
+    (lr 1e-2) on the mean of −log p · (r − b) with the constant ``--baseline 0.4`` and resets the
+    LSTM state; the reward is validation accuracy / 100; the first input is a random
+    architecture's embedding (``get_init_state``), not queried. The budget is our protocol's
+    query count (the script counts simulated training seconds).
+
+    ``arch2vec_rl_ema`` keeps our earlier setting: σ 0.5 in standardized units, a moving-average
+    baseline (``baseline: ema``, ``baseline_decay`` 0.95), an update per query, 64 hidden units and
+    one LSTM sequence over the whole run (``episode_reset: false``).
+    """
+
+    param_choices = {"latent": ("raw", "standardized")}
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str = "", hidden: int = 128,
+                 sigma: float = 1.0, lr: float = 0.01, baseline: float | str = 0.4, baseline_decay: float = 0.95,
+                 batch_size: int = 16, latent: str = "raw", episode_reset: bool = True) -> None:
         super().__init__(space, rng, embeddings)
         if sigma <= 0 or not 0 <= baseline_decay < 1:
             raise ConfigError("arch2vec_rl: sigma must be positive and baseline_decay in [0, 1)")
+        if baseline != "ema" and not isinstance(baseline, (int, float)):
+            raise ConfigError(f"arch2vec_rl: baseline must be a number or 'ema', not {baseline!r}")
+        if latent not in ("raw", "standardized") or batch_size < 1 or hidden < 1:
+            raise ConfigError("arch2vec_rl: latent must be 'raw' or 'standardized', batch_size and hidden >= 1")
         self.sigma, self.lr, self.decay, self.batch_size, self.hidden = sigma, lr, baseline_decay, batch_size, hidden
-        center, scale = self.vectors.mean(axis=0), self.vectors.std(axis=0) + 1e-8
-        self.latents = ((self.vectors - center) / scale).astype(np.float32)  # σ is in standardized units
+        self.constant_baseline = None if baseline == "ema" else float(baseline)
+        self.episode_reset = bool(episode_reset)
+        vectors = np.asarray(self.vectors, dtype=np.float64)
+        if latent == "standardized":  # σ in standardized units
+            vectors = (vectors - vectors.mean(axis=0)) / (vectors.std(axis=0) + 1e-8)
+        self.latents = vectors.astype(np.float32)
+        self.initial_row = int(rng.integers(len(self.strings)))  # the first input, not queried
         self.torch_seed = int(rng.integers(2**31))
         self._reset_policy()
         self.samples: list[list[float]] = []  # the sampled z of every step, for REINFORCE and replay
@@ -175,19 +205,21 @@ class Arch2vecRL(_EmbeddedSpace):
             torch.manual_seed(self.torch_seed)
             self.policy = _Policy(self.latents.shape[1], self.hidden)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr)
-        self.baseline: float | None = None
+        self.baseline: float | None = self.constant_baseline
 
-    def _inputs(self, chosen_rows: list[int]) -> torch.Tensor:
-        """Inputs of the steps after choosing ``chosen_rows``: zeros, then each chosen cell's latent."""
-        chosen = [np.zeros(self.latents.shape[1], dtype=np.float32)] + [self.latents[r] for r in chosen_rows]
-        return torch.as_tensor(np.stack(chosen))
+    def _inputs(self, start: int, chosen_rows: list[int]) -> torch.Tensor:
+        """LSTM inputs of an episode from step ``start``: the latent chosen just before it (the
+        initial state's for the first), then each latent chosen in the episode."""
+        first = self.latents[self.rows[start - 1]] if start > 0 else self.latents[self.initial_row]
+        return torch.as_tensor(np.stack([first] + [self.latents[r] for r in chosen_rows]))
 
     def ask(self, n: int) -> list[Arch]:
         free = list(self.unevaluated())
-        picks = []
+        start = len(self.rows) if self.episode_reset else 0  # each ask is one episode (batch_size)
+        picks: list[int] = []
         for _ in range(n):
             with torch.no_grad():
-                mean = self.policy.means(self._inputs(self.rows + picks))[-1].numpy()
+                mean = self.policy.means(self._inputs(start, self.rows[start:] + picks))[-1].numpy()
             z = mean + self.sigma * self.rng.standard_normal(len(mean))
             distances = np.linalg.norm(self.latents[free] - z, axis=1)
             picks.append(int(free.pop(int(np.argmin(distances)))))
@@ -196,8 +228,8 @@ class Arch2vecRL(_EmbeddedSpace):
         return [self.space.from_string(self.strings[r]) for r in picks]
 
     def _learn(self, rows: list[int], rewards: list[float]) -> None:
-        self.batches.append(len(rows))
         self._update(len(self.rows), rewards)
+        self.batches.append(len(rows))
 
     def _update(self, steps: int, rewards: list[float]) -> None:
         """One REINFORCE step on the last ``len(rewards)`` of ``steps`` steps (accuracy / 100)."""
@@ -205,14 +237,17 @@ class Arch2vecRL(_EmbeddedSpace):
         if self.baseline is None:
             self.baseline = float(reward.mean())
         advantage = torch.as_tensor(reward - self.baseline, dtype=torch.float32)
-        means = self.policy.means(self._inputs(self.rows[:steps - 1]))[-len(rewards):]
-        z = torch.as_tensor(np.asarray(self.samples[steps - len(rewards):steps], dtype=np.float32))
+        first = steps - len(rewards)
+        start = first if self.episode_reset else 0
+        means = self.policy.means(self._inputs(start, self.rows[start:steps - 1]))[-len(rewards):]
+        z = torch.as_tensor(np.asarray(self.samples[first:steps], dtype=np.float32))
         log_prob = -0.5 * torch.sum((z - means) ** 2, dim=1) / self.sigma**2
-        loss = -(advantage * log_prob).sum()
+        loss = -(advantage * log_prob).mean()
         self.optimizer.zero_grad()
         loss.backward()
         self.optimizer.step()
-        self.baseline = self.decay * self.baseline + (1 - self.decay) * float(reward.mean())
+        if self.constant_baseline is None:
+            self.baseline = self.decay * self.baseline + (1 - self.decay) * float(reward.mean())
 
     def _state(self) -> dict[str, Any]:
         return {**super()._state(), "samples": self.samples, "batches": self.batches}
@@ -221,9 +256,21 @@ class Arch2vecRL(_EmbeddedSpace):
         """Replay every policy update from the recorded samples: the same weights, exactly."""
         super()._load_state(state)
         self.samples = [list(z) for z in state["samples"]]
-        self.batches = list(state["batches"])
+        batches = list(state["batches"])
         self._reset_policy()
+        self.batches = []
         done = 0
-        for size in self.batches:
+        for size in batches:
             done += size
             self._update(done, self.observed[done - size:done])
+            self.batches.append(size)
+
+
+class Arch2vecRLEMA(Arch2vecRL):
+    """Our earlier arch2vec-RL setting, a named variant (see :class:`Arch2vecRL`)."""
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, embeddings: str = "", hidden: int = 64,
+                 sigma: float = 0.5, lr: float = 0.01, baseline: float | str = "ema", baseline_decay: float = 0.95,
+                 batch_size: int = 1, latent: str = "standardized", episode_reset: bool = False) -> None:
+        super().__init__(space, rng, embeddings, hidden, sigma, lr, baseline, baseline_decay, batch_size, latent,
+                         episode_reset)
