@@ -141,8 +141,6 @@ def test_compiled_emd_equals_pot(integer_costs):
 @pytest.mark.parametrize("space_name", ["nb201", "tnb101_macro"])
 def test_otmann_equals_per_pair_pot(space_name):
     """Every pair of the compiled block equals POT on the same cost (NASBOT eq. 3), in either call shape."""
-    from nasstages.distances.otmann import _mismatch
-
     own = get_space(space_name)
     rng = np.random.default_rng(5)
     nets = [own.sample(rng) for _ in range(40)]
@@ -151,7 +149,7 @@ def test_otmann_equals_per_pair_pot(space_name):
     np.testing.assert_array_equal(d.pairwise(nets[:15], nets[15:]), whole[:15, 15:])
     keys = [own.canonicalize(x) for x in nets]
     names = list(d._op_index)
-    table = np.array([[_mismatch(x, y, d.conv_mismatch) for y in names] for x in names])
+    table = np.array([[d.mismatch(x, y) for y in names] for x in names])
     for i in range(len(nets)):
         for j in range(i + 1, len(nets)):
             if keys[i] == keys[j]:
@@ -159,6 +157,32 @@ def test_otmann_equals_per_pair_pot(space_name):
                 continue
             ref = d._solve_with_pot(d.layers(keys[i]), d.layers(keys[j]), table, keys[i] < keys[j])
             assert whole[i, j] == pytest.approx(ref, rel=1e-10)
+
+
+def test_otmann_masses_and_label_costs_are_nasbots():
+    """NASBOT's compute_layer_masses (conv in x units, pool in-channels, input / output
+    max(0.1 sum, 100)) and its label mismatch (sqrt(2)/10 sqrt|dk|, conv-res rule, pools 0.5)."""
+    d = OTMANN(space)
+    arch = space.from_string("|nor_conv_3x3~0|+|nor_conv_1x1~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|")
+    ops, mass, paths = d.layers(arch)
+    names = [list(d._op_index)[k] for k in ops]
+    expected = {"nor_conv_3x3": 256.0, "nor_conv_1x1": 256.0, "avg_pool_3x3": 16.0, "skip_connect": 16.0}
+    assert [m for n, m in zip(names, mass) if n in expected] == [expected[n] for n in names if n in expected]
+    assert mass[names.index("input")] == mass[names.index("output")] == pytest.approx(0.1 * (4 * 256 + 2 * 16))
+    assert paths.shape == (8, 24)  # 3 lengths x 2 directions x groups all / conv / pool / fc
+    only_pools = space.from_string("|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|avg_pool_3x3~2|")
+    _, small, _ = d.layers(only_pools)
+    assert small[0] == small[-1] == 100.0  # the floor
+    assert d.mismatch("nor_conv_1x1", "nor_conv_3x3") == pytest.approx(0.2)
+    assert d.mismatch("sep_conv_3x3", "dil_conv_3x3") == pytest.approx(0.1)
+    assert d.mismatch("sep_conv_3x3", "dil_conv_5x5") == pytest.approx(0.9 * 0.2 + 0.1)
+    assert d.mismatch("max_pool_3x3", "avg_pool_3x3") == 0.5
+    assert d.mismatch("nor_conv_3x3", "avg_pool_3x3") >= 1e5
+    macro = OTMANN(get_space("tnb101_macro"))
+    assert macro.mismatch("conv_3x3", "conv_3x3_widen") == pytest.approx(0.1)
+    earlier = OTMANN(space, masses="kernel", conv_mismatch=0.2, pool_mismatch=0.2, path_groups="all", io_mass_floor=0.1)
+    _, kernel_mass, kernel_paths = earlier.layers(arch)
+    assert sorted(kernel_mass[1:-1]) == [1.0, 1.0, 1.0, 9.0, 9.0, 9.0] and kernel_paths.shape == (8, 6)
 
 
 def test_hotnn_equals_per_pair_reference(archs):

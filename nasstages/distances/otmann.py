@@ -1,23 +1,39 @@
 """OTMANN, the optimal-transport network distance of NASBOT (Kandasamy et al., NeurIPS 2018, §3).
 
 Layers are the active nodes of the op-on-node cell graph (input and output always included).
+Defaults follow the reference code (``kirthevasank/nasbot``):
 
-* layer mass ℓm: conv k×k -> k² (parameters per channel pair), pool / identity -> 1, and
-  input / output -> ζ Σ of the processing layers' masses (ζ = ``io_mass``, the paper's rule);
-* label mismatch C_lmm: 0 for equal ops, ``conv_mismatch`` between two convs, 0.2 between two
-  pools, 0.5 between identity and pool, and "infinite" (never matched) otherwise;
-* structural cost C_str(i, j): mean absolute difference of the 6 path lengths
-  (shortest, longest, random-walk; from the input and to the output);
+* layer mass ℓm (``nn/neural_network.py`` ``compute_layer_masses``): a conv layer in-channels ×
+  units, a pooling layer its in-channels, input / output max(ζ Σ processing masses, 100)
+  (``_NON_PROC_LAYERY_MASS_FRAC`` ζ = 0.1). Every cell's tensors have ``channels`` channels (16:
+  NB201's first stage); NB201 and TransNAS sum a node's inputs, so a layer's in-channels are its
+  parents' (the reference concatenates), and a ``widen`` op doubles them. Skip connections, which
+  NASBOT has no label for, weigh as pooling (parameter-free);
+* label mismatch C_lmm (``nn/nn_comparators.py`` ``get_cnn_layer_label_mismatch_penalties``): 0 for
+  equal ops, ``conv_scale`` √|k − k'| between two convs of one kind (√2/10: conv1×1–conv3×3 0.2),
+  the reference's conv–res rule 0.9 raw + 0.1 ν_nas between two conv kinds (sep vs dil, plain vs
+  widen / stride 2), 0.5 between two pools, "infinite" (never matched) otherwise; we add 0.5 for
+  identity–pool (NASBOT has no identity layer);
+* structural cost C_str(i, j) (``get_struct_cost_matrix``): mean absolute difference of the
+  shortest, longest and random-walk path lengths from the input and to the output, for the layer
+  groups all / conv / pool / fc (an edge counts toward a group's lengths when it leaves a layer of
+  the group): 24 lengths per layer;
 * non-assignment: mass left unmatched costs ``nu_nas`` per unit.
 
 OTMANN = min_Z <Z, C_lmm + ν_str C_str> + ν_nas (unassigned mass), solved as one exact OT
 problem on masses augmented with one dummy layer per side (paper eq. 3) by the compiled solver
 of :mod:`nasstages.distances.otmann_solver` (POT's ``emd2`` is its oracle and fallback);
-``normalize`` divides by the total mass of both networks (the paper's d̄).
+``normalize`` divides by the total mass of both networks (the paper's d̄, the reference's
+``emd``). NASBOT's GP sums exponentiated kernels over eight such distances (ν_str 0.1–0.8, lp and
+emd); ours takes one (ν_str 0.5, normalized).
+
+``masses: kernel``, ``pool_mismatch: 0.2``, ``conv_mismatch: 0.2``, ``path_groups: all`` and
+``io_mass_floor: 0.1`` give our earlier distance (conv mass k², pool / identity 1).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,14 +48,24 @@ from nasstages.spaces import Arch, SearchSpace
 NEVER = 1e6  # "infinite" label mismatch: the non-assignment option is always cheaper
 
 
-def _mismatch(a: str, b: str, conv_mismatch: float) -> float:
+CONV_KIND = re.compile(r"_?\d+x\d+")
+
+
+def _mismatch(a: str, b: str, conv_scale: float, conv_mismatch: float | None = None, pool_mismatch: float = 0.5,
+              nu_nas: float = 1.0) -> float:
+    """C_lmm(a, b): NASBOT's label mismatch, extended to identity (module docstring)."""
     if a == b:
         return 0.0
     ca, cb = category(a), category(b)
     if ca == cb == "conv":
-        return conv_mismatch
+        if conv_mismatch is not None:
+            return conv_mismatch
+        raw = conv_scale * np.sqrt(abs(kernel_size(a) - kernel_size(b))) * nu_nas
+        if CONV_KIND.sub("", a) == CONV_KIND.sub("", b):
+            return float(raw)
+        return float(raw if raw > nu_nas else 0.9 * raw + 0.1 * nu_nas)  # the reference's conv-res rule
     if ca == cb == "pool":
-        return 0.2
+        return pool_mismatch * nu_nas
     if {ca, cb} == {"identity", "pool"}:
         return 0.5
     return NEVER
@@ -65,27 +91,56 @@ def exact_emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
     return float(value)
 
 
-def _path_lengths(adj: np.ndarray, nodes: np.ndarray) -> np.ndarray:
-    """(len(nodes), 6): shortest, longest, random-walk path lengths from input, then to output.
+PATH_GROUPS = {"nasbot": ("all", "conv", "pool", "fc"), "all": ("all",)}  # the reference's CNN groups
+
+
+def _path_lengths(adj: np.ndarray, nodes: np.ndarray, counts: list[bool] | None = None) -> np.ndarray:
+    """(len(nodes), 6): shortest, longest, random-walk path lengths from input, then to output;
+    an edge i -> j adds ``counts[i]`` (default: every edge 1).
 
     Plain Python over parent lists (numpy's per-call overhead on a handful of nodes made this
     most of building a network's layers); the means sum in numpy's order, so values are equal."""
     n = adj.shape[0]
     rows = np.asarray(adj, dtype=bool).tolist()
+    step = [1.0] * n if counts is None else [1.0 if c else 0.0 for c in counts]
     out = [[0.0] * 6 for _ in range(n)]
     for j in range(1, n):
         parents = [i for i in range(j) if rows[i][j]]
         if parents:
-            out[j][0] = 1 + min(out[i][0] for i in parents)
-            out[j][1] = 1 + max(out[i][1] for i in parents)
-            out[j][2] = 1 + _mean([out[i][2] for i in parents])
+            out[j][0] = min(step[i] + out[i][0] for i in parents)
+            out[j][1] = max(step[i] + out[i][1] for i in parents)
+            out[j][2] = _mean([step[i] + out[i][2] for i in parents])
     for i in range(n - 2, -1, -1):
         children = [j for j in range(i + 1, n) if rows[i][j]]
         if children:
-            out[i][3] = 1 + min(out[j][3] for j in children)
-            out[i][4] = 1 + max(out[j][4] for j in children)
-            out[i][5] = 1 + _mean([out[j][5] for j in children])
+            out[i][3] = step[i] + min(out[j][3] for j in children)
+            out[i][4] = step[i] + max(out[j][4] for j in children)
+            out[i][5] = step[i] + _mean([out[j][5] for j in children])
     return np.array(out, dtype=np.float64).reshape(n, 6)[nodes]
+
+
+def group_path_lengths(adj: np.ndarray, nodes: np.ndarray, ops: list[str], groups: tuple[str, ...]) -> np.ndarray:
+    """(len(nodes), 6 × len(groups)): :func:`_path_lengths` per layer group ('all' counts every edge,
+    a category only the edges leaving its layers: NASBOT's ``_compute_ip_op_path_lengths``)."""
+    return np.concatenate([_path_lengths(adj, nodes, None if g == "all" else [category(op) == g for op in ops])
+                           for g in groups], axis=1)
+
+
+def layer_masses(ops: list[str], adj: np.ndarray, nodes: np.ndarray, channels: int, io_mass: float,
+                 io_mass_floor: float) -> np.ndarray:
+    """NASBOT's layer masses of the active layers ``nodes`` (module docstring)."""
+    width = {}
+    masses = []
+    for j in nodes:
+        parents = [i for i in nodes if i < j and adj[i, j]]
+        inputs = max((width[i] for i in parents), default=channels)
+        op = ops[j]
+        width[j] = 2 * inputs if category(op) == "conv" and "widen" in op else inputs
+        masses.append(float(inputs * width[j]) if category(op) == "conv" else float(inputs))
+    mass = np.array(masses)
+    io = np.array([category(ops[j]) == "io" for j in nodes])
+    mass[io] = max(io_mass * mass[~io].sum(), io_mass_floor)
+    return mass
 
 
 def _mean(values: list[float]) -> float:
@@ -100,45 +155,65 @@ def _mean(values: list[float]) -> float:
 
 
 class OTMANN(Distance):
-    """NASBOT's OTMANN distance on op-on-node cell graphs."""
+    """NASBOT's OTMANN distance on op-on-node cell graphs (module docstring)."""
 
     name = "otmann"
     multithreaded = True  # the compiled solver runs a block's rows in parallel
 
-    param_ranges = {"nu_str": (0.0, None), "nu_nas": (0.0, None), "io_mass": (0.0, None), "conv_mismatch": (0.0, None)}
+    param_ranges = {"nu_str": (0.0, None), "nu_nas": (0.0, None), "io_mass": (0.0, None), "io_mass_floor": (0.0, None),
+                    "conv_scale": (0.0, None), "pool_mismatch": (0.0, None), "channels": (1, None)}
+    param_choices = {"masses": ("nasbot", "kernel"), "path_groups": tuple(PATH_GROUPS)}
 
     def __init__(self, space: SearchSpace, nu_str: float = 0.5, nu_nas: float = 1.0, io_mass: float = 0.1,
-                 conv_mismatch: float = 0.2, normalize: bool = True) -> None:
+                 io_mass_floor: float = 100.0, channels: int = 16, masses: str = "nasbot",
+                 conv_scale: float = float(np.sqrt(2) / 10), conv_mismatch: float | None = None,
+                 pool_mismatch: float = 0.5, path_groups: str = "nasbot", normalize: bool = True) -> None:
         super().__init__(space)
-        if min(nu_str, nu_nas, io_mass, conv_mismatch) < 0:
-            raise ConfigError("otmann: nu_str, nu_nas, io_mass and conv_mismatch must be non-negative")
-        self.nu_str, self.nu_nas, self.io_mass = float(nu_str), float(nu_nas), float(io_mass)
-        self.conv_mismatch, self.normalize = float(conv_mismatch), bool(normalize)
+        if min(nu_str, nu_nas, io_mass, io_mass_floor, conv_scale, pool_mismatch) < 0 or \
+                (conv_mismatch is not None and conv_mismatch < 0):
+            raise ConfigError("otmann: nu_str, nu_nas, io_mass, io_mass_floor, conv_scale, conv_mismatch and "
+                              "pool_mismatch must be non-negative")
+        if masses not in ("nasbot", "kernel") or path_groups not in PATH_GROUPS or int(channels) < 1:
+            raise ConfigError(f"otmann: masses must be nasbot or kernel, path_groups one of {sorted(PATH_GROUPS)}, "
+                              "channels at least 1")
+        if io_mass_floor <= 0:
+            raise ConfigError("otmann: io_mass_floor must be positive (an all-skip cell has no processing mass)")
+        self.nu_str, self.nu_nas, self.io_mass, self.io_mass_floor = float(nu_str), float(nu_nas), float(io_mass), \
+            float(io_mass_floor)
+        self.channels, self.masses, self.path_groups = int(channels), masses, path_groups
+        self.conv_scale, self.pool_mismatch = float(conv_scale), float(pool_mismatch)
+        self.conv_mismatch = None if conv_mismatch is None else float(conv_mismatch)
+        self.normalize = bool(normalize)
         self._op_index: dict[str, int] = {}  # op name -> id used in layers()
 
     def params(self) -> dict[str, Any]:
         return {"nu_str": self.nu_str, "nu_nas": self.nu_nas, "io_mass": self.io_mass,
-                "conv_mismatch": self.conv_mismatch, "normalize": self.normalize}
+                "io_mass_floor": self.io_mass_floor, "channels": self.channels, "masses": self.masses,
+                "conv_scale": self.conv_scale, "conv_mismatch": self.conv_mismatch,
+                "pool_mismatch": self.pool_mismatch, "path_groups": self.path_groups, "normalize": self.normalize}
+
+    def mismatch(self, a: str, b: str) -> float:
+        """C_lmm between two op names under this instance's parameters."""
+        return _mismatch(a, b, self.conv_scale, self.conv_mismatch, self.pool_mismatch, self.nu_nas)
 
     def layers(self, arch: Arch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(op ids, masses, path lengths) of the network's layers (its cells chained into one graph).
 
         Op ids index ``self._op_index``, which grows as new ops are seen."""
-        ops: list[int] = []
-        masses: list[np.ndarray] = []
-        paths: list[np.ndarray] = []
-        for cell in [self.space.network_graph(self.space.canonicalize(arch))]:
-            active, adj = active_adjacency(cell)
-            active[0] = active[-1] = True
-            nodes = np.flatnonzero(active)
-            cell_ops = [cell.ops[k] for k in nodes]  # names here; ids below
+        cell = self.space.network_graph(self.space.canonicalize(arch))
+        active, adj = active_adjacency(cell)
+        active[0] = active[-1] = True
+        nodes = np.flatnonzero(active)
+        cell_ops = [cell.ops[k] for k in nodes]  # names here; ids below
+        if self.masses == "nasbot":
+            mass = layer_masses(list(cell.ops), adj, nodes, self.channels, self.io_mass, self.io_mass_floor)
+        else:
             mass = np.array([float(kernel_size(op) ** 2) if category(op) == "conv" else 1.0 for op in cell_ops])
             io = np.array([category(op) == "io" for op in cell_ops])
-            mass[io] = self.io_mass * max(mass[~io].sum(), 1.0)
-            ops += [self._op_index.setdefault(op, len(self._op_index)) for op in cell_ops]
-            masses.append(mass)
-            paths.append(_path_lengths(adj, nodes))
-        return np.array(ops, dtype=np.int64), np.concatenate(masses), np.concatenate(paths)
+            mass[io] = max(self.io_mass * mass[~io].sum(), self.io_mass_floor)
+        ops = [self._op_index.setdefault(op, len(self._op_index)) for op in cell_ops]
+        paths = group_path_lengths(adj, nodes, list(cell.ops), PATH_GROUPS[self.path_groups])
+        return np.array(ops, dtype=np.int64), mass, np.ascontiguousarray(paths)
 
     def memoized_layers(self, key: Arch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`layers` of a canonical architecture, computed once per instance (a BO run asks
@@ -159,7 +234,7 @@ class OTMANN(Distance):
         position = {key: k for k, key in enumerate(union)}
         layers = [self.memoized_layers(key) for key in union]
         names = list(self._op_index)
-        table = np.array([[_mismatch(x, y, self.conv_mismatch) for y in names] for x in names])
+        table = np.array([[self.mismatch(x, y) for y in names] for x in names])
         # each pair solved in one orientation (the canonical order's first network first), so
         # its value is the same whichever tile or call solves it
         rank = np.empty(len(union), dtype=np.int64)

@@ -11,6 +11,8 @@ METHOD_NAMES = {
     "bo_edit_whole": "BO-edit (whole space)",
     "hotnas_joint": "HOTNAS, joint-repair posterior",
     "nasbot_joint": "NASBOT, joint-repair posterior",
+    "nasbot_earlier_otmann": "NASBOT, earlier OTMANN (ours: k² masses)",
+    "twnas_1gram": "TW-NAS, 1-gram op tree",
     "twnas": "TW-NAS",
     "twnas_kdpp": "TW-NAS k-DPP (batch 5)",
     "twnas_kdpp_corr": "TW-NAS k-DPP, correlation L (ours, batch 5)",
