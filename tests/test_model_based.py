@@ -92,8 +92,9 @@ def test_method_runs_and_logs_its_surrogate(method, nb201_bench, tmp_path):
     assert method in METHODS
 
 
-def test_bo_resumes_identically(nb201_bench, tmp_path):
-    job = SearchJob("nb201", "cifar10-valid", "hotnas", 2, 22, params={"n_init": 6, "refit_every": 3})
+@pytest.mark.parametrize("method", ["hotnas", "nasbot"])
+def test_bo_resumes_identically(method, nb201_bench, tmp_path):
+    job = SearchJob("nb201", "cifar10-valid", method, 2, 22, params={"n_init": 6, "refit_every": 3})
     whole = tmp_path / "whole" / "seed2.csv"
     run_search(job, nb201_bench, whole, show_progress=False)
     cut = tmp_path / "cut" / "seed2.csv"
@@ -102,6 +103,38 @@ def test_bo_resumes_identically(nb201_bench, tmp_path):
     run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=5)
     columns = ["arch", "observed_acc", "incumbent_arch"]
     pd.testing.assert_frame_equal(pd.read_csv(whole)[columns], pd.read_csv(cut)[columns])
+
+
+def test_nasbot_climbs_ei_with_its_papers_evolutionary_optimiser(nb201_bench, tmp_path):
+    """NASBOT's reference settings: clip(25 sqrt t, 50, 500) acquisition evaluations a step, clip(3 sqrt
+    budget, 5, 100) mutants a generation, parents ~ exp((a - mean) / (2 std)); its proposal is the
+    best-EI mutant, never an evaluated architecture."""
+    from nasstages.search.evolutionary_acquisition import (evaluation_budget, evolve, mutants_per_generation,
+                                                           parent_probabilities)
+    from nasstages.search.query_rule import QueryRule
+
+    assert [evaluation_budget(t) for t in (1, 4, 16, 100, 400, 1000)] == [50, 50, 100, 250, 500, 500]
+    assert [mutants_per_generation(b) for b in (1, 50, 500, 5000)] == [5, 21, 67, 100]
+    p = parent_probabilities(np.array([0.0, 1.0, 2.0]))
+    std = np.array([0.0, 1.0, 2.0]).std()
+    np.testing.assert_allclose(p, np.exp((np.arange(3) - 1) / (2 * std)) / np.exp((np.arange(3) - 1) / (2 * std)).sum())
+    np.testing.assert_allclose(parent_probabilities(np.ones(4)), 0.25)
+    # on a known score (number of conv ops) the optimiser finds a better architecture than its population
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    population = [space.sample(rng) for _ in range(10)]
+    convs = lambda archs: np.array([sum("conv" in op for op in a) for a in archs], dtype=float)
+    rule = QueryRule("string", space)
+    picks, values, spent = evolve(space, population, convs(population), convs, 2, 100, rng, rule)
+    assert spent == 250 and len(picks) == 2 and values[0] >= values[1]
+    assert values[0] > convs(population).max() or values[0] == 6
+    assert not {space.to_string(a) for a in picks} & {space.to_string(a) for a in population}
+    out = tmp_path / "seed0.csv"
+    run_search(SearchJob("nb201", "cifar10-valid", "nasbot", 0, 20, params={"n_init": 10}), nb201_bench, out,
+               show_progress=False)
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["optimizer"]["acquisition_evaluations"] == sum(evaluation_budget(t) for t in range(11, 21))
+    assert pd.read_csv(out)["arch"].is_unique
 
 
 def _final_accuracy(args):

@@ -71,6 +71,12 @@ class Acquisition(abc.ABC):
     def select(self, posterior: Posterior, n: int, context: AcquisitionContext) -> list[int]:
         """Indices of the chosen candidates, best first (distinct)."""
 
+    def values(self, posterior: Posterior, context: AcquisitionContext) -> np.ndarray:
+        """Each candidate's acquisition value on its own (what an optimiser of the acquisition
+        climbs); only marginal acquisitions have one."""
+        raise ConfigError(f"{type(self).__name__} scores candidates jointly, not one by one: an evolutionary "
+                          "acquisition optimiser (candidates: evolution) needs acquisition ucb or ei")
+
 
 def _top(score: np.ndarray, n: int) -> list[int]:
     return [int(i) for i in np.argsort(-score, kind="stable")[:n]]
@@ -82,16 +88,22 @@ class UCB(Acquisition):
     def __init__(self, beta_scale: float = 0.2, delta: float = 0.1) -> None:
         self.beta_scale, self.delta = beta_scale, delta
 
-    def select(self, posterior: Posterior, n: int, context: AcquisitionContext) -> list[int]:
+    def values(self, posterior: Posterior, context: AcquisitionContext) -> np.ndarray:
         beta = ucb_beta(context.step, delta=self.delta, scale=self.beta_scale)
-        return _top(upper_confidence_bound(posterior.mean, posterior.var, beta), n)
+        return upper_confidence_bound(posterior.mean, posterior.var, beta)
+
+    def select(self, posterior: Posterior, n: int, context: AcquisitionContext) -> list[int]:
+        return _top(self.values(posterior, context), n)
 
 
 class EI(Acquisition):
     """Expected improvement over the best observed accuracy."""
 
+    def values(self, posterior: Posterior, context: AcquisitionContext) -> np.ndarray:
+        return expected_improvement(posterior.mean, posterior.var, context.best_observed)
+
     def select(self, posterior: Posterior, n: int, context: AcquisitionContext) -> list[int]:
-        return _top(expected_improvement(posterior.mean, posterior.var, context.best_observed), n)
+        return _top(self.values(posterior, context), n)
 
 
 class ThompsonSampling(Acquisition):
