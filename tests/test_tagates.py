@@ -19,9 +19,32 @@ DIAMOND = torch.tensor([[0, 1, 1, 0, 0],
 DIAMOND_OPS = torch.nn.functional.one_hot(torch.tensor([[0, 1, 1, 2, 3]]), 4).float()  # 1 and 2: same op
 
 
-def _encoder(symmetry_breaking: float, seed: int = 0) -> TAGatesEncoder:
+def _encoder(symmetry_breaking: float, seed: int = 0, **kwargs) -> TAGatesEncoder:
     torch.manual_seed(seed)
-    return TAGatesEncoder(n_ops=4, n_nodes=5, op_dim=8, hidden=16, steps=3, symmetry_breaking=symmetry_breaking)
+    return TAGatesEncoder(n_ops=4, n_nodes=5, op_dim=8, hidden=16, steps=3, symmetry_breaking=symmetry_breaking,
+                          **kwargs)
+
+
+def test_updates_change_only_parametrized_ops_and_scale_linearly():
+    """The reference's update: only conv ops' embeddings move (op 1 here), by updateopemb_scale x U."""
+    with torch.no_grad():
+        small = _encoder(0.1, updated_ops=[False, True, False, False], update_scale=0.1).embeddings(DIAMOND, DIAMOND_OPS)
+        large = _encoder(0.1, updated_ops=[False, True, False, False], update_scale=0.2).embeddings(DIAMOND, DIAMOND_OPS)
+    for later in small[1:]:
+        assert torch.equal(later[0, [0, 3, 4]], small[0][0, [0, 3, 4]])  # input, op 2, output: fixed
+        assert not torch.allclose(later[0, [1, 2]], small[0][0, [1, 2]])
+    first_small, first_large = small[1] - small[0], large[1] - large[0]
+    assert torch.allclose(first_large, 2 * first_small, atol=1e-6)
+
+
+def test_predictor_defaults_are_the_reference_settings():
+    """aw_nas nb201_cfgs/tagates.yaml: 4 time steps (3 updates), scale 0.1, conv ops only."""
+    space = get_space("nb201")
+    graphs = graph_tensors(space, [space.sample(np.random.default_rng(0)) for _ in range(4)])
+    encoder = RankingPredictor(PredictorConfig(encoder="tagates"), seed=0)._build(graphs).encoder
+    assert (encoder.steps, encoder.update_scale) == (3, 0.1)
+    flagged = {op for op, flag in zip(graphs.vocabulary, encoder.updated_ops.tolist()) if flag}
+    assert flagged == {"nor_conv_1x1", "nor_conv_3x3"}
 
 
 def test_same_ops_at_symmetric_positions_stay_identical_without_symmetry_breaking():

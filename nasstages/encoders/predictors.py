@@ -26,6 +26,7 @@ from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.errors import ConfigError, reject_unknown_keys
 
 ENCODERS = ("gates", "tagates", "mlp", "lstm")
+UPDATED_OPS = ("parametrized", "all")
 LOSSES = ("hinge", "mse")
 
 
@@ -130,17 +131,23 @@ class PredictorConfig:
     weight_decay: float = 0.0
     margin: float = 0.1
     hidden: int = 128
-    steps: int = 2                  # TA-GATES: forward/backward/update rounds (T)
-    symmetry_breaking: float = 0.1  # TA-GATES: scale of the fixed per-position embedding noise (0: off)
+    # TA-GATES, as aw_nas's nb201_cfgs/tagates.yaml (see nasstages.encoders.tagates):
+    steps: int = 3                  # updates; the reference's num_time_steps 4 = 4 forward passes, 3 updates
+    symmetry_breaking: float = 0.1  # scale of the fixed per-position embedding noise (0: off)
+    update_scale: float = 0.1       # updateopemb_scale
+    updated_ops: str = "parametrized"  # "parametrized" (ops named *conv*, the reference) | "all"
+    detach_update_inputs: bool = True  # updateopemb_detach_opemb / _finfo
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
             raise ConfigError(f"predictor encoder must be one of {ENCODERS}, not {self.encoder!r}")
         if self.loss not in LOSSES:
             raise ConfigError(f"predictor loss must be one of {LOSSES}, not {self.loss!r}")
-        if self.steps < 1 or self.symmetry_breaking < 0:
-            raise ConfigError(f"predictor steps must be >= 1 and symmetry_breaking >= 0, not "
-                              f"{self.steps!r} / {self.symmetry_breaking!r}")
+        if self.steps < 1 or self.symmetry_breaking < 0 or self.update_scale <= 0:
+            raise ConfigError(f"predictor steps must be >= 1, symmetry_breaking >= 0 and update_scale > 0, not "
+                              f"{self.steps!r} / {self.symmetry_breaking!r} / {self.update_scale!r}")
+        if self.updated_ops not in UPDATED_OPS:
+            raise ConfigError(f"predictor updated_ops must be one of {UPDATED_OPS}, not {self.updated_ops!r}")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "PredictorConfig":
@@ -162,8 +169,10 @@ class RankingPredictor:
         if c.encoder == "gates":
             encoder: nn.Module = GatesEncoder(n_ops, hidden=c.hidden, layers=longest_path(graphs.adjacency))
         elif c.encoder == "tagates":
+            updated = None if c.updated_ops == "all" else ["conv" in op for op in graphs.vocabulary]
             encoder = TAGatesEncoder(n_ops, n_nodes, hidden=c.hidden, steps=c.steps,
-                                     symmetry_breaking=c.symmetry_breaking)
+                                     symmetry_breaking=c.symmetry_breaking, update_scale=c.update_scale,
+                                     updated_ops=updated, detach_update_inputs=c.detach_update_inputs)
         elif c.encoder == "mlp":
             encoder = MLPEncoder(n_nodes, n_ops, hidden=c.hidden)
         else:

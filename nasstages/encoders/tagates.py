@@ -5,19 +5,36 @@ from how its parameters are *trained*, so TA-GATES repeats T times, in the op-on
 
     forward   N_j = σ(E_j W_m) ⊙ (Σ_{i→j} N_i) W_x                       (GATES flow, node order)
     backward  G_out = W_o N_out;  G_i = Σ_{i→j} σ(E_j W_b) ⊙ G_j W_g       (reverse order, like ∂L/∂N_i)
-    update    E_j ← E_j + U([E_j, Σ_{i→j} N_i, G_j])                       (like ΔW ∝ input ⊗ output-gradient)
+    update    E_j ← E_j + s · m_j · U([E_j, Σ_{i→j} N_i, G_j])             (like ΔW ∝ input ⊗ output-gradient)
 
 where E_j is the embedding of node j's operation, starting from EMB(op_j). The encoding is the output
 node's information after a final forward pass with the updated embeddings.
 
+Defaults as the reference code runs NB201 (aw_nas, ``examples/research/tagates/cfgs/nb201_cfgs/
+tagates.yaml`` with ``NB201FBFlowArchEmbedder`` in ``aw_nas/btcs/nasbench_201.py``): 4 time steps
+(``num_time_steps: 4``: four forward passes, three updates, so ``steps = 3`` here), update scale
+s = 0.1 (``updateopemb_scale``), the update applied only to parametrized operations (m_j = 1 for ops
+whose name contains "conv", 0 otherwise: ``_parametrized_op_emb``; skip and pooling have no weights to
+train), and U's inputs E_j and Σ N_i detached (``updateopemb_detach_opemb``, ``updateopemb_detach_finfo``)
+so the update learns from the backward signal. The reference puts ops on edges (NB201's native form);
+in the op-on-node form here each non-input/output node is one NB201 edge, so the per-node mask and
+update are the per-edge ones.
+
 Symmetry breaking: two operations of one type at symmetric positions (same predecessors and
 successors) receive identical flows and updates, so their embeddings never differ, where real training
-separates them by random initialization. As that initialization does, a fixed random vector per node
-position (drawn from the model's seed, not trained, scale ``symmetry_breaking``) is added to E_j before
-the first step.
+separates them by random initialization. The paper's NB201 setting (``symmetry_breaking_method:
+param_zs``) concatenates 7 zero-shot statistics of each op's initialized parameters to E_j; the
+reference code reads them from the authors' data pickle (``nasbench201_zsall_*.pkl``), not computed
+by any public code, so they cannot be reproduced exactly here. We use the reference's other option in
+a deterministic form: a random vector per node position (drawn from the model's seed, scale
+``symmetry_breaking`` = 0.1 as the reference's ``random`` noise, not trained) added to E_j before the
+first step; the reference's ``random`` draws fresh noise at every forward pass, which makes
+predictions stochastic at test time.
 """
 
 from __future__ import annotations
+
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -28,10 +45,11 @@ class TAGatesEncoder(nn.Module):
     information from the final forward pass. Node 0 is the input, the last node the output; nodes are
     topologically ordered (adjacency strictly upper triangular)."""
 
-    def __init__(self, n_ops: int, n_nodes: int, op_dim: int = 48, hidden: int = 128, steps: int = 2,
-                 symmetry_breaking: float = 0.1) -> None:
+    def __init__(self, n_ops: int, n_nodes: int, op_dim: int = 48, hidden: int = 128, steps: int = 3,
+                 symmetry_breaking: float = 0.1, update_scale: float = 0.1,
+                 updated_ops: Sequence[bool] | None = None, detach_update_inputs: bool = True) -> None:
         super().__init__()
-        self.steps = steps
+        self.steps, self.update_scale, self.detach_update_inputs = steps, update_scale, detach_update_inputs
         self.op_embedding = nn.Embedding(n_ops, op_dim)
         self.input_information = nn.Parameter(torch.randn(hidden) / hidden ** 0.5)
         self.forward_mask = nn.Linear(op_dim, hidden, bias=False)
@@ -42,6 +60,11 @@ class TAGatesEncoder(nn.Module):
         self.update = nn.Sequential(nn.Linear(op_dim + 2 * hidden, hidden), nn.ReLU(), nn.Linear(hidden, op_dim))
         # per-position initialization noise: part of the model's state (saved, seeded), never trained
         self.register_buffer("position_noise", symmetry_breaking * torch.randn(n_nodes, op_dim))
+        # which op types an update may change (1: parametrized, as the reference; all ones: every op)
+        mask = torch.ones(n_ops) if updated_ops is None else torch.tensor([float(u) for u in updated_ops])
+        if mask.shape != (n_ops,):
+            raise ValueError(f"updated_ops needs one flag per op type ({n_ops}), not {len(mask)}")
+        self.register_buffer("updated_ops", mask)
         self.out_dim = hidden
 
     def _forward_flow(self, adjacency: torch.Tensor, embeddings: torch.Tensor):
@@ -74,11 +97,14 @@ class TAGatesEncoder(nn.Module):
     def embeddings(self, adjacency: torch.Tensor, ops: torch.Tensor) -> list[torch.Tensor]:
         """The op embeddings E before each step and after the last one (for inspection and tests)."""
         current = self.op_embedding(ops.argmax(-1)) + self.position_noise[: ops.shape[1]]
+        mask = (ops @ self.updated_ops).unsqueeze(-1)  # (B, n, 1): may node j's op embedding change?
         history = [current]
         for _ in range(self.steps):
             information, inflows = self._forward_flow(adjacency, current)
             gradients = self._backward_flow(adjacency, current, information)
-            current = current + self.update(torch.cat([current, inflows, gradients], dim=-1))
+            own, seen = (current.detach(), inflows.detach()) if self.detach_update_inputs else (current, inflows)
+            delta = self.update(torch.cat([own, seen, gradients], dim=-1))
+            current = current + self.update_scale * mask * delta
             history.append(current)
         return history
 
