@@ -35,43 +35,12 @@ def _optional_path(text: str) -> Path | None:
 
 
 def cmd_benchmarks_fetch(args: argparse.Namespace) -> None:
-    from nasstages.benchmarks.nb201 import NB201Sources, load_sources
-    from nasstages.benchmarks.store import write_store
-    from nasstages.provenance import provenance
-
-    from nasstages.benchmarks import tnb101
+    from nasstages.benchmarks import Sources, fetch_store
 
     started = time.perf_counter()
-    if args.space == "nb201":
-        data = load_sources(NB201Sources(mirror=args.mirror, official=args.official))
-    elif args.space in ("tnb101_micro", "tnb101_macro"):
-        data = tnb101.load_sources(args.space, args.mirror, args.official)
-    elif args.space == "darts":
-        _fetch_darts(args)
-        return
-    else:
-        raise ConfigError(f"no benchmark builder for space {args.space!r}; available: nb201, tnb101_micro, "
-                          "tnb101_macro, darts")
-    data.provenance = provenance({"space": args.space, "mirror": str(args.mirror), "official": str(args.official)})
-    write_store(args.out, data)
-    log.info("wrote %s from %s source in %.1f s", args.out, data.source["kind"], time.perf_counter() - started)
-
-
-def _fetch_darts(args: argparse.Namespace) -> None:
-    """The DARTS benchmark's store: the CIFAR archives verified (md5) and unpacked into one HDF5."""
-    from nasstages.evaluators.cifar import load_cifar
-    from nasstages.evaluators.data_store import write_data_store
-    from nasstages.provenance import provenance
-
-    if args.data is None or not args.datasets:
-        raise ConfigError("benchmarks fetch --space darts needs --data (the CIFAR archives' folder) and --datasets")
-    started = time.perf_counter()
-    loaded = [load_cifar(name, args.data, (args.md5 or {}).get(name)) for name in args.datasets]
-    write_data_store(args.out, loaded, provenance({"space": "darts", "data": str(args.data),
-                                                   "md5": {d.dataset: d.md5 for d in loaded}}))
-    log.info("wrote %s (%s) in %.1f s", args.out, ", ".join(f"{d.dataset}: {len(d.train_y)} train / "
-                                                             f"{len(d.test_y)} test" for d in loaded),
-             time.perf_counter() - started)
+    kind = fetch_store(Sources(benchmark=args.benchmark, mirror=args.mirror, official=args.official, data=args.data,
+                               datasets=tuple(args.datasets), md5=dict(args.md5 or {})), args.out)
+    log.info("wrote %s from %s source in %.1f s", args.out, kind, time.perf_counter() - started)
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -397,8 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = stages.add_parser("benchmarks", help="build normalized benchmark stores")
     bench_sub = bench.add_subparsers(dest="action", required=True)
-    fetch = bench_sub.add_parser("fetch", help="build results/benchmarks/{space}.h5 from the first working source")
-    fetch.add_argument("--space", required=True)
+    fetch = bench_sub.add_parser("fetch", help="build results/benchmarks/{benchmark}.h5 from the first working source")
+    fetch.add_argument("--benchmark", "--space", dest="benchmark", required=True,
+                       help="a registered benchmark (--space: its earlier name)")
     fetch.add_argument("--mirror", type=_optional_path, default=None, help="local mirror folder (tried first)")
     fetch.add_argument("--official", type=_optional_path, default=None, help="official benchmark file (tried second)")
     fetch.add_argument("--data", type=_optional_path, default=None,

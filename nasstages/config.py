@@ -9,27 +9,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasstages.benchmarks import BENCHMARKS
-from nasstages.benchmarks.nb201 import DATASETS as NB201_DATASETS
-from nasstages.benchmarks.tnb101 import TASKS as TNB101_TASKS
+from nasstages.benchmarks import BENCHMARKS, plugin, plugins
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.search import check_method_params, method_class
 from nasstages.spaces import SPACES, get_space
 
-BENCHMARK_DATASETS = {"nb201": NB201_DATASETS, "tnb101_micro": tuple(TNB101_TASKS),
-                      "tnb101_macro": tuple(TNB101_TASKS), "darts": ("cifar10", "cifar100")}
-BENCHMARK_SPACE = {"nb201": "nb201", "tnb101_micro": "tnb101_micro", "tnb101_macro": "tnb101_macro",
-                   "darts": "darts"}
-#: benchmarks whose queries train networks (their own search rule, training protocols, evaluate stage)
-TRAINED_BENCHMARKS = ("darts",)
 ENCODER_NAMES = ("arch2vec",)
 
 
+def benchmark_space(benchmark: str) -> str:
+    """The search space of a registered benchmark (its plugin's), else the name itself."""
+    return plugin(benchmark).space if benchmark in BENCHMARKS else benchmark
+
+
+def trained_benchmarks() -> tuple[str, ...]:
+    """Benchmarks whose queries train networks (their own search rule, training protocols, evaluate stage)."""
+    return tuple(p.name for p in plugins() if p.trained)
+
+
 def _check_dataset(benchmark: str, dataset: str, where: str) -> None:
-    known = BENCHMARK_DATASETS[benchmark]
-    if dataset not in known:
-        raise ConfigError(f"config {where}: unknown dataset {dataset!r} of {benchmark}; choose from: {', '.join(known)}")
+    plugin(benchmark, where).check_dataset(dataset, where)
 
 
 def _check_benchmark(config: dict[str, Any], benchmark: str, where: str) -> None:
@@ -60,9 +60,9 @@ def _check_encoders(config: dict[str, Any]) -> None:
         if quality:
             _check_benchmark(config, quality["benchmark"], f"encoders.{space}.quality.benchmark")
             _check_dataset(quality["benchmark"], quality["dataset"], f"encoders.{space}.quality.dataset")
-            if BENCHMARK_SPACE[quality["benchmark"]] != space:
+            if benchmark_space(quality["benchmark"]) != space:
                 raise ConfigError(f"config encoders.{space}.quality: benchmark {quality['benchmark']} is on space "
-                                  f"{BENCHMARK_SPACE[quality['benchmark']]}, not {space}")
+                                  f"{benchmark_space(quality['benchmark'])}, not {space}")
     for space, settings in config.get("distances", {}).items():
         for metric in settings["metrics"]:
             encoder = ENCODER_OF_METRIC.get(metric)
@@ -79,7 +79,7 @@ def _check_encoders(config: dict[str, Any]) -> None:
         for benchmark in search.get("benchmarks", {}):
             if method not in benchmark_methods(search, benchmark):
                 continue
-            space = BENCHMARK_SPACE.get(benchmark, benchmark)
+            space = benchmark_space(benchmark)
             if space not in encoder_spaces(config, encoder):
                 raise ConfigError(f"config search.methods.{method}: needs encoders.{space}.{encoder} "
                                   f"(add it, e.g. 'encoders: {{{space}: {{{encoder}: {{}}}}}}')")
@@ -116,7 +116,7 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
         pool = distance_pool_of(params, benchmark)
         if pool is None or method not in benchmark_methods(search, benchmark):
             continue
-        space = BENCHMARK_SPACE.get(benchmark, benchmark)
+        space = benchmark_space(benchmark)
         settings = config.get("distances", {}).get(space, {})
         if pool not in settings.get("pools", []) or metric not in settings.get("metrics", {}):
             raise ConfigError(f"{where}: {method} on {benchmark} reads the {metric!r} matrix of pool {pool!r}; add "
@@ -144,7 +144,7 @@ def _check_zs_prefilter(config: dict[str, Any], method: str, params: dict[str, A
     for benchmark in search.get("benchmarks", {}):
         if method not in benchmark_methods(search, benchmark):
             continue
-        space = BENCHMARK_SPACE.get(benchmark, benchmark)
+        space = benchmark_space(benchmark)
         if space != "nb201":
             raise ConfigError(f"{where}: zero-shot proxies build NB201 networks only; {method} also runs on "
                               f"{benchmark} (give the prefiltered variant its own method name, run on nb201 only)")
@@ -194,7 +194,7 @@ def _check_predictors(config: dict[str, Any]) -> None:
     for benchmark, settings in config.get("predictors", {}).items():
         _check_benchmark(config, benchmark, f"predictors.{benchmark}")
         check_applicable("predictor evaluation", benchmark, {"single_cell": "the encoders read one fixed-size cell graph"},
-                         get_space(BENCHMARK_SPACE[benchmark]), f"predictors.{benchmark}")
+                         get_space(benchmark_space(benchmark)), f"predictors.{benchmark}")
         for dataset in settings["datasets"]:
             _check_dataset(benchmark, dataset, f"predictors.{benchmark}.datasets")
         for name, params in settings["models"].items():
@@ -222,7 +222,7 @@ def _check_estimates(config: dict[str, Any]) -> None:
         diagnose = settings.get("diagnose")
         if diagnose:
             _check_benchmark(config, diagnose["benchmark"], f"estimates.{space}.diagnose.benchmark")
-            if BENCHMARK_SPACE[diagnose["benchmark"]] != space:
+            if benchmark_space(diagnose["benchmark"]) != space:
                 raise ConfigError(f"{where}.diagnose: benchmark {diagnose['benchmark']} is not on space {space}")
             for dataset in diagnose["datasets"]:
                 _check_dataset(diagnose["benchmark"], dataset, f"estimates.{space}.diagnose.datasets")
@@ -263,13 +263,12 @@ def seeds_of(search: dict[str, Any]) -> list[int]:
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the key and the fix for the first semantic mistake found."""
     for name, settings in config.get("benchmarks", {}).items():
-        if name not in BENCHMARKS:
-            raise ConfigError(f"config benchmarks.{name}: unknown benchmark; choose one of: {', '.join(BENCHMARKS)}")
-        if name in TRAINED_BENCHMARKS:
+        described = plugin(name, f"benchmarks.{name}")
+        if described.trained:
             _check_trained_benchmark(config, name)
-        elif set(settings or {}) - {"mirror", "official"}:
-            raise ConfigError(f"config benchmarks.{name}: tabular benchmarks take only mirror and official, not "
-                              f"{', '.join(sorted(set(settings) - {'mirror', 'official'}))}")
+        elif set(settings or {}) - set(described.source_keys):
+            raise ConfigError(f"config benchmarks.{name}: {name} takes only {' and '.join(described.source_keys)}, not "
+                              f"{', '.join(sorted(set(settings) - set(described.source_keys)))}")
     for space, pools in config.get("pools", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config pools.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
@@ -303,7 +302,7 @@ def check_config(config: dict[str, Any]) -> None:
         _check_benchmark(config, benchmark, f"search.benchmarks.{benchmark}")
         for dataset in benchmark_datasets(search, benchmark):
             _check_dataset(benchmark, dataset, f"search.benchmarks.{benchmark}")
-        space = get_space(BENCHMARK_SPACE[benchmark])
+        space = get_space(benchmark_space(benchmark))
         budget, size = benchmark_budget(search, benchmark), space.size
         if search.get("query_rule", "string") != "none" and size is not None and budget > size:
             raise ConfigError(f"config search.budget: {budget} queries on {benchmark} cannot all be distinct: its "
@@ -356,8 +355,8 @@ def check_existing_results(config: dict[str, Any]) -> None:
     from nasstages.evaluators.data_store import check_data_store_complete
 
     checks = [(results / "benchmarks" / f"{name}.h5", read_store) for name in config.get("benchmarks", {})
-              if name not in TRAINED_BENCHMARKS]
-    checks += [(path, check_data_store_complete) for name in TRAINED_BENCHMARKS
+              if name not in trained_benchmarks()]
+    checks += [(path, check_data_store_complete) for name in trained_benchmarks()
                for path in sorted((results / "benchmarks" / name).glob("*.h5"))]
     checks += [(results / "pools" / space / f"{pool}.h5", read_pool)
                for space, pools in config.get("pools", {}).items() for pool in pools]

@@ -125,9 +125,13 @@ def cost_table(runs: list[MethodRuns]) -> str:
         "part is its fit plus the acquisition over the candidates.\n")
 
 
-# benchmarks whose tasks have different metrics: reported as validation error per task, tasks as rows
-# (the HOTNAS paper's layout), instead of the accuracy table
-ERROR_TABLE_BENCHMARKS = ("tnb101_micro", "tnb101_macro")
+def table_layout(benchmark: str) -> str:
+    """The benchmark plugin's table layout: ``accuracy``; ``errors`` (tasks with different metrics:
+    validation error per task, tasks as rows, the HOTNAS paper's layout); ``final`` (trained queries:
+    search error beside the final test error). Unregistered names (old result folders) get ``accuracy``."""
+    from nasstages.benchmarks import BENCHMARKS, plugin
+
+    return plugin(benchmark).table if benchmark in BENCHMARKS else "accuracy"
 
 
 def _error_cells(runs: list[MethodRuns]) -> tuple[list[str], list[str], dict[tuple[str, str], Cell], dict[str, float]]:
