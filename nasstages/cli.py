@@ -209,33 +209,23 @@ def cmd_estimate_merge(args: argparse.Namespace) -> None:
 def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     """Rank every estimator of a pool (proxies, and the benchmark's low-fidelity accuracies)
     against the 200-epoch mean validation accuracy."""
-    import numpy as np
-
+    from nasstages.analysis.estimators import diagnose_pool
     from nasstages.benchmarks import load_benchmark
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose
 
     bench = load_benchmark(args.benchmark, args.store)
     bench.check_dataset(args.dataset)
-    rows, strings = [], None
+    estimators, strings = [], None
     for path in args.estimates:
         names, scores, attrs = read_estimates(path)
         if strings is None:
             strings = names
         elif names != strings:
             raise ConfigError(f"{path} scores other architectures than {args.estimates[0]}: merge them from one pool")
-        rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
-    archs = [bench.space.from_string(a) for a in strings]
-    covariates = bias_covariates(bench, args.dataset, archs)
-    actual = np.array([bench.mean_valid(arch, args.dataset) for arch in archs])
-    params, free_ops = covariates["params"], covariates["free_ops"]
-    low = LOW_FIDELITY_COLUMN.get(args.dataset)
-    if low and low in bench.low_fidelity:
-        index = [bench.space.to_index(arch) for arch in archs]
-        rows.append((f"low fidelity ({low})", bench.low_fidelity[low][index], "the benchmark's 12-epoch runs", 0.0))
-    out = [diagnose(name, scores, actual, params, free_ops, where, seconds) for name, scores, where, seconds in rows]
+        estimators.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
+    out = diagnose_pool(bench, args.dataset, [bench.space.from_string(a) for a in strings], estimators)
     context = {"benchmark": args.benchmark, "dataset": args.dataset, "pool": args.pool_name}
     write_json_atomic(args.out, {**provenance({**context, "estimates": [str(p) for p in args.estimates]}),
                                  "context": context, "rows": out})
@@ -317,7 +307,7 @@ def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     from nasstages.encoders.predictors import PredictorConfig
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import bias_covariates
+    from nasstages.analysis.estimators import bias_covariates
 
     unknown = sorted(set(args.params) - PREDICTOR_EVAL_KEYS)
     if unknown:

@@ -13,7 +13,7 @@ import numpy as np
 from nasstages.encoders.graphs import GraphTensors
 from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
 from nasstages.errors import ConfigError
-from nasstages.report.ranking import precision_at_top, rank_error_bias, ranking_metrics
+from nasstages.analysis.ranking import precision_at_top, rank_error_bias, ranking_metrics
 
 log = logging.getLogger(__name__)
 
