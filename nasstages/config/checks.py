@@ -9,23 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasstages.benchmarks import BENCHMARKS, plugin, plugins
+from nasstages.benchmarks import BENCHMARKS, plugin
+from nasstages.config.access import (benchmark_budget, benchmark_datasets, benchmark_methods, benchmark_space,
+                                     distance_pool_of, encoder_spaces)
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.search import check_method_params, method_class
 from nasstages.spaces import SPACES, get_space
-
-ENCODER_NAMES = ("arch2vec",)
-
-
-def benchmark_space(benchmark: str) -> str:
-    """The search space of a registered benchmark (its plugin's), else the name itself."""
-    return plugin(benchmark).space if benchmark in BENCHMARKS else benchmark
-
-
-def trained_benchmarks() -> tuple[str, ...]:
-    """Benchmarks whose queries train networks (their own search rule, training protocols, evaluate stage)."""
-    return tuple(p.name for p in plugins() if p.trained)
 
 
 def _check_dataset(benchmark: str, dataset: str, where: str) -> None:
@@ -37,11 +27,6 @@ def _check_benchmark(config: dict[str, Any], benchmark: str, where: str) -> None
         raise ConfigError(f"config {where}: unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
     if benchmark not in config.get("benchmarks", {}):
         raise ConfigError(f"config {where}: add a benchmarks.{benchmark} section naming its sources")
-
-
-def encoder_spaces(config: dict[str, Any], encoder: str) -> set[str]:
-    """Spaces for which ``encoder`` is configured under ``encoders``."""
-    return {space for space, settings in config.get("encoders", {}).items() if encoder in (settings or {})}
 
 
 def _check_encoders(config: dict[str, Any]) -> None:
@@ -85,13 +70,6 @@ def _check_encoders(config: dict[str, Any]) -> None:
                                   f"(add it, e.g. 'encoders: {{{space}: {{{encoder}: {{}}}}}}')")
         if "embeddings" in (search["methods"][method] or {}):
             raise ConfigError(f"config search.methods.{method}.embeddings: set by the workflow; remove it")
-
-
-def distance_pool_of(params: dict[str, Any] | None, benchmark: str) -> str | None:
-    """The pool whose precomputed matrix a method reads on ``benchmark``: ``distance_pool: P`` for
-    every benchmark, ``{benchmark: P}`` for those listed (others compute distances on the fly)."""
-    pool = (params or {}).get("distance_pool")
-    return pool.get(benchmark) if isinstance(pool, dict) else pool
 
 
 def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, Any]) -> None:
@@ -227,36 +205,12 @@ def _check_estimates(config: dict[str, Any]) -> None:
                 _check_dataset(diagnose["benchmark"], dataset, f"estimates.{space}.diagnose.datasets")
 
 
-def benchmark_datasets(search: dict[str, Any], benchmark: str) -> list[str]:
-    """The datasets (tasks) to search on ``benchmark``."""
-    entry = search["benchmarks"][benchmark]
-    return list(entry["datasets"] if isinstance(entry, dict) else entry)
-
-
-def benchmark_methods(search: dict[str, Any], benchmark: str) -> list[str]:
-    """The methods to run on ``benchmark``: its own list, else every configured method."""
-    entry = search["benchmarks"][benchmark]
-    return list(entry.get("methods") or search["methods"]) if isinstance(entry, dict) else list(search["methods"])
-
-
-def benchmark_budget(search: dict[str, Any], benchmark: str) -> int:
-    """Queries per run on ``benchmark``: its own budget, else the common one."""
-    entry = search["benchmarks"][benchmark]
-    return int(entry.get("budget", search["budget"])) if isinstance(entry, dict) else int(search["budget"])
-
-
 def check_applicable(kind: str, name: str, requires: dict[str, str], space: Any, where: str) -> None:
     """ConfigError saying why ``name`` cannot run on ``space`` if it needs a capability it lacks."""
     missing = [why for capability, why in requires.items() if capability not in space.capabilities]
     if missing:
         raise ConfigError(f"config {where}: {kind} {name!r} cannot run on space {space.name!r}: {'; '.join(missing)}. "
                           f"Remove it there (search.benchmarks.<benchmark>.methods lists the methods per benchmark)")
-
-
-def seeds_of(search: dict[str, Any]) -> list[int]:
-    """The seeds to run: ``seeds: N`` means 0..N-1, a list means exactly those."""
-    seeds = search["seeds"]
-    return list(range(seeds)) if isinstance(seeds, int) else sorted(set(int(s) for s in seeds))
 
 
 def check_config(config: dict[str, Any]) -> None:
@@ -323,58 +277,3 @@ def check_config(config: dict[str, Any]) -> None:
     _check_estimates(config)
 
 
-def check_results_folder(results: str) -> None:
-    """Fail before any job if the results folder cannot be created or written."""
-    import os
-    from pathlib import Path
-
-    from nasstages.io import folder_write_error
-
-    folder = Path(results)
-    error = folder_write_error(folder)
-    if error:
-        raise ConfigError(f"config results: cannot write to {folder} ({error}); set 'results' to a "
-                          "folder you can write, or fix its permissions")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"config results: {folder} is not writable; set 'results' to a folder you can write")
-
-
-def check_existing_results(config: dict[str, Any]) -> None:
-    """Verify the stage files that many jobs read (benchmark stores, pools, encoder embeddings,
-    merged distance matrices, proxy scores: each against its content checksum) before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
-    finished result downstream of it. Raise ConfigError naming the file and the fix instead."""
-    from pathlib import Path
-
-    from nasstages.benchmarks.store import read_store
-    from nasstages.encoders.store import read_embeddings
-    from nasstages.errors import CorruptStoreError
-    from nasstages.pools import read_pool
-
-    results = Path(config["results"])
-    from nasstages.evaluators.data_store import check_data_store_complete
-
-    checks = [(results / "benchmarks" / f"{name}.h5", read_store) for name in config.get("benchmarks", {})
-              if name not in trained_benchmarks()]
-    checks += [(path, check_data_store_complete) for name in trained_benchmarks()
-               for path in sorted((results / "benchmarks" / name).glob("*.h5"))]
-    checks += [(results / "pools" / space / f"{pool}.h5", read_pool)
-               for space, pools in config.get("pools", {}).items() for pool in pools]
-    checks += [(results / "encoders" / space / f"{encoder}.h5", read_embeddings)
-               for space, settings in config.get("encoders", {}).items() for encoder in ENCODER_NAMES
-               if encoder in (settings or {})]
-    from nasstages.distances.store import read_matrix
-
-    checks += [(results / "distances" / space / metric / f"{pool}.h5", read_matrix)
-               for space, settings in config.get("distances", {}).items()
-               for metric in (settings or {}).get("metrics", {}) for pool in (settings or {}).get("pools", [])]
-    from nasstages.evaluators.estimates import read_estimates
-
-    checks += [(results / "estimates" / space / proxy / f"{pool}.h5", read_estimates)
-               for space, settings in config.get("estimates", {}).items()
-               for proxy in (settings or {}).get("proxies", []) for pool in (settings or {}).get("pools", [])]
-    for path, reader in checks:
-        if path.exists():
-            try:
-                reader(path)
-            except CorruptStoreError as exc:
-                raise ConfigError(f"{exc} (checked before any job ran: no result was touched)") from None
