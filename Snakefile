@@ -14,21 +14,21 @@ configfile: "config.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 from nasstages.config import (  # noqa: E402
-    BENCHMARK_SPACE,
     ENCODER_NAMES,
-    TRAINED_BENCHMARKS,
     benchmark_budget,
     benchmark_datasets,
     benchmark_methods,
+    benchmark_space,
     check_config,
     distance_pool_of,
     check_existing_results,
     check_results_folder,
     seeds_of,
+    trained_benchmarks,
 )
 from nasstages.distances import DISTANCES, ENCODER_OF_METRIC  # noqa: E402
 from nasstages.errors import ConfigError  # noqa: E402
-from nasstages.report.tables import ERROR_TABLE_BENCHMARKS  # noqa: E402
+from nasstages.report.tables import table_layout  # noqa: E402
 from nasstages.search import ENCODER_OF_METHOD, algorithm_of, method_class  # noqa: E402
 
 check_config(config)
@@ -36,6 +36,7 @@ check_results_folder(config["results"])
 check_existing_results(config)  # ~1 s (matrices hashed): a corrupt shared stage file fails here, before any job
 
 R = config["results"]
+TRAINED_BENCHMARKS = trained_benchmarks()  # from the benchmark plugins: their own search rule and evaluate stage
 
 
 include: "workflow/rules/common.smk"

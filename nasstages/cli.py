@@ -35,43 +35,12 @@ def _optional_path(text: str) -> Path | None:
 
 
 def cmd_benchmarks_fetch(args: argparse.Namespace) -> None:
-    from nasstages.benchmarks.nb201 import NB201Sources, load_sources
-    from nasstages.benchmarks.store import write_store
-    from nasstages.provenance import provenance
-
-    from nasstages.benchmarks import tnb101
+    from nasstages.benchmarks import Sources, fetch_store
 
     started = time.perf_counter()
-    if args.space == "nb201":
-        data = load_sources(NB201Sources(mirror=args.mirror, official=args.official))
-    elif args.space in ("tnb101_micro", "tnb101_macro"):
-        data = tnb101.load_sources(args.space, args.mirror, args.official)
-    elif args.space == "darts":
-        _fetch_darts(args)
-        return
-    else:
-        raise ConfigError(f"no benchmark builder for space {args.space!r}; available: nb201, tnb101_micro, "
-                          "tnb101_macro, darts")
-    data.provenance = provenance({"space": args.space, "mirror": str(args.mirror), "official": str(args.official)})
-    write_store(args.out, data)
-    log.info("wrote %s from %s source in %.1f s", args.out, data.source["kind"], time.perf_counter() - started)
-
-
-def _fetch_darts(args: argparse.Namespace) -> None:
-    """The DARTS benchmark's store: the CIFAR archives verified (md5) and unpacked into one HDF5."""
-    from nasstages.evaluators.cifar import load_cifar
-    from nasstages.evaluators.data_store import write_data_store
-    from nasstages.provenance import provenance
-
-    if args.data is None or not args.datasets:
-        raise ConfigError("benchmarks fetch --space darts needs --data (the CIFAR archives' folder) and --datasets")
-    started = time.perf_counter()
-    loaded = [load_cifar(name, args.data, (args.md5 or {}).get(name)) for name in args.datasets]
-    write_data_store(args.out, loaded, provenance({"space": "darts", "data": str(args.data),
-                                                   "md5": {d.dataset: d.md5 for d in loaded}}))
-    log.info("wrote %s (%s) in %.1f s", args.out, ", ".join(f"{d.dataset}: {len(d.train_y)} train / "
-                                                             f"{len(d.test_y)} test" for d in loaded),
-             time.perf_counter() - started)
+    kind = fetch_store(Sources(benchmark=args.benchmark, mirror=args.mirror, official=args.official, data=args.data,
+                               datasets=tuple(args.datasets), md5=dict(args.md5 or {})), args.out)
+    log.info("wrote %s from %s source in %.1f s", args.out, kind, time.perf_counter() - started)
 
 
 def cmd_sample(args: argparse.Namespace) -> None:
@@ -136,37 +105,21 @@ def _run_searches(args: argparse.Namespace, jobs: list) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """Final evaluation: train a search run's incumbent under the final protocol with one seed."""
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    import pandas as pd
-
-    from nasstages.evaluators.benchmark import train_once
-    from nasstages.evaluators.data_store import read_data_store
-    from nasstages.evaluators.protocol import Protocol
+    from nasstages.evaluators.final import evaluate_incumbent
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.spaces.darts import DartsSpace
 
-    protocol = Protocol.from_params(args.protocol, where="benchmarks.darts.final")
-    data, data_sha = read_data_store(args.store)
-    if args.dataset not in data:
-        raise ConfigError(f"the store {args.store} has no dataset {args.dataset!r} (it has {', '.join(data)})")
-    search = pd.read_csv(args.search_csv)
-    space = DartsSpace(layers=protocol.layers)
-    best = search.loc[search["observed_acc"].idxmax()]
-    arch = space.from_string(best["arch"])
     started = time.perf_counter()
     seed = _job_seed(args.global_seed, "evaluate", args.dataset, args.replicate)  # shared by all methods
-    result = train_once(space, arch, data[args.dataset], protocol, seed, args.out.with_suffix(".train"),
-                        resolve_device(args.device))
+    result = evaluate_incumbent(args.search_csv, args.store, args.dataset, args.protocol, seed,
+                                args.out.with_suffix(".train"), resolve_device(args.device))
     meta = provenance({"search_csv": str(args.search_csv), "dataset": args.dataset, "replicate": args.replicate,
                        "seed": seed, "global_seed": args.global_seed,
-                       "protocol": protocol.__dict__, "data_sha256": data_sha})
-    meta.update({"arch": space.to_string(arch), "search_valid_acc": float(best["observed_acc"]),
-                 "search_step": int(best["step"]), "valid_acc": result.valid_acc, "test_acc": result.test_acc,
-                 "params": result.params, "train_s": result.train_s, "epochs": result.epochs,
-                 "history": result.history})
+                       "protocol": result.pop("protocol"), "data_sha256": result.pop("data_sha256")})
+    meta.update(result)
     write_json_atomic(args.out, meta)
-    log.info("trained %s: test accuracy %.2f%% (%.2f M params) in %.1f s", args.out, result.test_acc,
-             result.params / 1e6, time.perf_counter() - started)
+    log.info("trained %s: test accuracy %.2f%% (%.2f M params) in %.1f s", args.out, result["test_acc"],
+             result["params"] / 1e6, time.perf_counter() - started)
 
 
 def _distance_inputs(args: argparse.Namespace):
@@ -240,33 +193,23 @@ def cmd_estimate_merge(args: argparse.Namespace) -> None:
 def cmd_estimate_diagnose(args: argparse.Namespace) -> None:
     """Rank every estimator of a pool (proxies, and the benchmark's low-fidelity accuracies)
     against the 200-epoch mean validation accuracy."""
-    import numpy as np
-
+    from nasstages.analysis.estimators import diagnose_pool
     from nasstages.benchmarks import load_benchmark
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import LOW_FIDELITY_COLUMN, bias_covariates, diagnose
 
     bench = load_benchmark(args.benchmark, args.store)
     bench.check_dataset(args.dataset)
-    rows, strings = [], None
+    estimators, strings = [], None
     for path in args.estimates:
         names, scores, attrs = read_estimates(path)
         if strings is None:
             strings = names
         elif names != strings:
             raise ConfigError(f"{path} scores other architectures than {args.estimates[0]}: merge them from one pool")
-        rows.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
-    archs = [bench.space.from_string(a) for a in strings]
-    covariates = bias_covariates(bench, args.dataset, archs)
-    actual = np.array([bench.mean_valid(arch, args.dataset) for arch in archs])
-    params, free_ops = covariates["params"], covariates["free_ops"]
-    low = LOW_FIDELITY_COLUMN.get(args.dataset)
-    if low and low in bench.low_fidelity:
-        index = [bench.space.to_index(arch) for arch in archs]
-        rows.append((f"low fidelity ({low})", bench.low_fidelity[low][index], "the benchmark's 12-epoch runs", 0.0))
-    out = [diagnose(name, scores, actual, params, free_ops, where, seconds) for name, scores, where, seconds in rows]
+        estimators.append((str(attrs["proxy"]), scores, str(attrs["data"]), float(attrs.get("seconds", 0.0))))
+    out = diagnose_pool(bench, args.dataset, [bench.space.from_string(a) for a in strings], estimators)
     context = {"benchmark": args.benchmark, "dataset": args.dataset, "pool": args.pool_name}
     write_json_atomic(args.out, {**provenance({**context, "estimates": [str(p) for p in args.estimates]}),
                                  "context": context, "rows": out})
@@ -334,52 +277,26 @@ def cmd_pretrain_quality(args: argparse.Namespace) -> None:
              args.benchmark, args.dataset, gp["rmse"], gp["pearson"], result["random_walk_monotone"])
 
 
-PREDICTOR_EVAL_KEYS = {"models", "proportions", "seeds", "top", "split"}
-
-
 def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
-    import numpy as np
-
     from tqdm import tqdm
 
     from nasstages.benchmarks import load_benchmark
-    from nasstages.encoders.graphs import graph_tensors
-    from nasstages.encoders.predictor_quality import evaluate_predictors, summarize
-    from nasstages.encoders.predictors import PredictorConfig
+    from nasstages.encoders.predictor_quality import EvaluationSettings, evaluate_on_benchmark
     from nasstages.io import write_json_atomic
     from nasstages.provenance import provenance
-    from nasstages.report.estimators import bias_covariates
 
-    unknown = sorted(set(args.params) - PREDICTOR_EVAL_KEYS)
-    if unknown:
-        raise ConfigError(f"predictor evaluation: unknown key(s) {unknown}; accepted: {sorted(PREDICTOR_EVAL_KEYS)}")
-    models = args.params.get("models") or {"gates_hinge": {}}
-    for name, params in models.items():
-        PredictorConfig.from_params(params or {})
-    proportions = [float(p) for p in args.params.get("proportions", [0.001, 0.005, 0.01, 0.05, 0.1])]
-    n_seeds = int(args.params.get("seeds", 5))
-    top = float(args.params.get("top", 0.05))
-    split = args.params.get("split", "half")  # checked before the first fit
+    settings = EvaluationSettings.from_params(args.params)  # before the store is read: bad keys fail at once
     bench = load_benchmark(args.benchmark, args.store)
-    bench.check_dataset(args.dataset)
-    archs = list(bench.space.enumerate())
-    graphs = graph_tensors(bench.space, archs)
-    accuracy = np.asarray(bench.mean_valid_all(args.dataset))
-    covariates = bias_covariates(bench, args.dataset, archs)
     base_seed = _job_seed(args.global_seed, "predictors", args.benchmark, args.dataset)
-    seeds = [base_seed + k for k in range(n_seeds)]
     split_seed = _job_seed(args.global_seed, "predictors", args.benchmark, "split")
-    with tqdm(total=len(models) * len(proportions) * n_seeds, desc="predictor fits", disable=args.quiet) as bar:
-        rows = evaluate_predictors(graphs, accuracy, {k: v or {} for k, v in models.items()}, proportions, seeds,
-                                   top, resolve_device(args.device), progress=bar, split=split,
-                                   split_seed=split_seed, covariates=covariates)
-    write_json_atomic(args.out, {
-        "benchmark": args.benchmark, "dataset": args.dataset, "cells": len(archs), "top": top, "split": split,
-        "summary": summarize(rows), "runs": rows,
-        "provenance": provenance({"params": args.params, "benchmark": args.benchmark, "dataset": args.dataset,
-                                  "store_sha256": bench.content_sha256, "global_seed": args.global_seed}),
-    })
-    log.info("wrote %s (%d fits)", args.out, len(rows))
+    fits = len(settings.models) * len(settings.proportions) * settings.seeds
+    with tqdm(total=fits, desc="predictor fits", disable=args.quiet) as bar:
+        record = evaluate_on_benchmark(bench, args.dataset, settings, [base_seed + k for k in range(settings.seeds)],
+                                       split_seed, resolve_device(args.device), progress=bar)
+    record["provenance"] = provenance({"params": args.params, "benchmark": args.benchmark, "dataset": args.dataset,
+                                       "store_sha256": bench.content_sha256, "global_seed": args.global_seed})
+    write_json_atomic(args.out, record)
+    log.info("wrote %s (%d fits)", args.out, len(record["runs"]))
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -397,8 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = stages.add_parser("benchmarks", help="build normalized benchmark stores")
     bench_sub = bench.add_subparsers(dest="action", required=True)
-    fetch = bench_sub.add_parser("fetch", help="build results/benchmarks/{space}.h5 from the first working source")
-    fetch.add_argument("--space", required=True)
+    fetch = bench_sub.add_parser("fetch", help="build results/benchmarks/{benchmark}.h5 from the first working source")
+    fetch.add_argument("--benchmark", "--space", dest="benchmark", required=True,
+                       help="a registered benchmark (--space: its earlier name)")
     fetch.add_argument("--mirror", type=_optional_path, default=None, help="local mirror folder (tried first)")
     fetch.add_argument("--official", type=_optional_path, default=None, help="official benchmark file (tried second)")
     fetch.add_argument("--data", type=_optional_path, default=None,
@@ -463,15 +381,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     pretrain = stages.add_parser("pretrain", help="architecture encoders: train, embed, measure")
     pretrain_sub = pretrain.add_subparsers(dest="action", required=True)
-    a2v = pretrain_sub.add_parser("arch2vec", help="train arch2vec on every cell of a space and embed them")
-    a2v.add_argument("--space", required=True)
-    a2v.add_argument("--params", type=_json_object, default={}, help="arch2vec hyperparameters as a JSON object")
-    a2v.add_argument("--global-seed", type=int, default=0)
-    a2v.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    a2v.add_argument("--quiet", action="store_true", help="no progress bar")
-    a2v.add_argument("--out-model", type=Path, required=True, help="the model (torch .pt)")
-    a2v.add_argument("--out", type=Path, required=True, help="embeddings HDF5; metrics go to the .json beside it")
-    a2v.set_defaults(func=cmd_pretrain_arch2vec)
+    pretrain_arch2vec = pretrain_sub.add_parser("arch2vec", help="train arch2vec on every cell of a space and embed them")
+    pretrain_arch2vec.add_argument("--space", required=True)
+    pretrain_arch2vec.add_argument("--params", type=_json_object, default={}, help="arch2vec hyperparameters as a JSON object")
+    pretrain_arch2vec.add_argument("--global-seed", type=int, default=0)
+    pretrain_arch2vec.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    pretrain_arch2vec.add_argument("--quiet", action="store_true", help="no progress bar")
+    pretrain_arch2vec.add_argument("--out-model", type=Path, required=True, help="the model (torch .pt)")
+    pretrain_arch2vec.add_argument("--out", type=Path, required=True, help="embeddings HDF5; metrics go to the .json beside it")
+    pretrain_arch2vec.set_defaults(func=cmd_pretrain_arch2vec)
     quality = pretrain_sub.add_parser("quality", help="random-walk smoothness and GP predictiveness of embeddings")
     quality.add_argument("--embeddings", type=Path, required=True)
     quality.add_argument("--benchmark", required=True)
@@ -485,52 +403,52 @@ def build_parser() -> argparse.ArgumentParser:
 
     predictors = stages.add_parser("predictors", help="ranking predictors (GATES and baselines)")
     predictors_sub = predictors.add_subparsers(dest="action", required=True)
-    pe = predictors_sub.add_parser("evaluate", help="Kendall tau / P@top of predictors trained on a fraction of cells")
-    pe.add_argument("--benchmark", required=True)
-    pe.add_argument("--store", type=Path, required=True)
-    pe.add_argument("--dataset", required=True)
-    pe.add_argument("--params", type=_json_object, default={},
+    evaluate_predictors = predictors_sub.add_parser("evaluate", help="Kendall tau / P@top of predictors trained on a fraction of cells")
+    evaluate_predictors.add_argument("--benchmark", required=True)
+    evaluate_predictors.add_argument("--store", type=Path, required=True)
+    evaluate_predictors.add_argument("--dataset", required=True)
+    evaluate_predictors.add_argument("--params", type=_json_object, default={},
                     help="models (name -> predictor params), proportions, seeds, top as a JSON object")
-    pe.add_argument("--global-seed", type=int, default=0)
-    pe.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    pe.add_argument("--quiet", action="store_true", help="no progress bar")
-    pe.add_argument("--out", type=Path, required=True)
-    pe.set_defaults(func=cmd_predictors_evaluate)
+    evaluate_predictors.add_argument("--global-seed", type=int, default=0)
+    evaluate_predictors.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    evaluate_predictors.add_argument("--quiet", action="store_true", help="no progress bar")
+    evaluate_predictors.add_argument("--out", type=Path, required=True)
+    evaluate_predictors.set_defaults(func=cmd_predictors_evaluate)
 
     estimate = stages.add_parser("estimate", help="zero-shot proxies of every architecture of a pool, in tiles")
     estimate_sub = estimate.add_subparsers(dest="action", required=True)
-    et = estimate_sub.add_parser("tile", help="score one tile (a contiguous slice) of a pool")
-    et.add_argument("--space", required=True)
-    et.add_argument("--proxy", required=True)
-    et.add_argument("--pool", type=Path, required=True)
-    et.add_argument("--tiles", type=int, required=True)
-    et.add_argument("--tile", type=int, required=True)
-    et.add_argument("--batch-size", type=int, default=64)
-    et.add_argument("--data", type=_optional_path, default=None, help="CIFAR archives' folder (else synthetic data)")
-    et.add_argument("--dataset", default="cifar10")
-    et.add_argument("--md5", default=None, help="md5 of a non-standard archive")
-    et.add_argument("--global-seed", type=int, default=0)
-    et.add_argument("--replicates", type=int, default=1,
+    estimate_tile = estimate_sub.add_parser("tile", help="score one tile (a contiguous slice) of a pool")
+    estimate_tile.add_argument("--space", required=True)
+    estimate_tile.add_argument("--proxy", required=True)
+    estimate_tile.add_argument("--pool", type=Path, required=True)
+    estimate_tile.add_argument("--tiles", type=int, required=True)
+    estimate_tile.add_argument("--tile", type=int, required=True)
+    estimate_tile.add_argument("--batch-size", type=int, default=64)
+    estimate_tile.add_argument("--data", type=_optional_path, default=None, help="CIFAR archives' folder (else synthetic data)")
+    estimate_tile.add_argument("--dataset", default="cifar10")
+    estimate_tile.add_argument("--md5", default=None, help="md5 of a non-standard archive")
+    estimate_tile.add_argument("--global-seed", type=int, default=0)
+    estimate_tile.add_argument("--replicates", type=int, default=1,
                     help="seeds (network initialization and minibatch) per architecture, for the variance across seeds")
-    et.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    et.add_argument("--threads", type=int, default=1)
-    et.add_argument("--out", type=Path, required=True)
-    et.set_defaults(func=cmd_estimate_tile)
-    em = estimate_sub.add_parser("merge", help="merge a proxy's tiles")
-    em.add_argument("--space", required=True)
-    em.add_argument("--proxy", required=True)
-    em.add_argument("--inputs", nargs="+", type=Path, required=True)
-    em.add_argument("--out", type=Path, required=True)
-    em.set_defaults(func=cmd_estimate_merge)
+    estimate_tile.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    estimate_tile.add_argument("--threads", type=int, default=1)
+    estimate_tile.add_argument("--out", type=Path, required=True)
+    estimate_tile.set_defaults(func=cmd_estimate_tile)
+    estimate_merge = estimate_sub.add_parser("merge", help="merge a proxy's tiles")
+    estimate_merge.add_argument("--space", required=True)
+    estimate_merge.add_argument("--proxy", required=True)
+    estimate_merge.add_argument("--inputs", nargs="+", type=Path, required=True)
+    estimate_merge.add_argument("--out", type=Path, required=True)
+    estimate_merge.set_defaults(func=cmd_estimate_merge)
 
-    ed = estimate_sub.add_parser("diagnose", help="rank estimators against the benchmark's accuracies")
-    ed.add_argument("--benchmark", required=True)
-    ed.add_argument("--store", type=Path, required=True)
-    ed.add_argument("--dataset", required=True)
-    ed.add_argument("--pool-name", required=True)
-    ed.add_argument("--estimates", nargs="+", type=Path, required=True, help="merged estimate files of one pool")
-    ed.add_argument("--out", type=Path, required=True)
-    ed.set_defaults(func=cmd_estimate_diagnose)
+    estimate_diagnose = estimate_sub.add_parser("diagnose", help="rank estimators against the benchmark's accuracies")
+    estimate_diagnose.add_argument("--benchmark", required=True)
+    estimate_diagnose.add_argument("--store", type=Path, required=True)
+    estimate_diagnose.add_argument("--dataset", required=True)
+    estimate_diagnose.add_argument("--pool-name", required=True)
+    estimate_diagnose.add_argument("--estimates", nargs="+", type=Path, required=True, help="merged estimate files of one pool")
+    estimate_diagnose.add_argument("--out", type=Path, required=True)
+    estimate_diagnose.set_defaults(func=cmd_estimate_diagnose)
 
     evaluate = stages.add_parser("evaluate", help="train a search run's best architecture with the final protocol")
     evaluate.add_argument("--store", type=Path, required=True, help="the DARTS benchmark store")

@@ -37,6 +37,11 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._lazy[name] = target
 
+    def forget(self, name: str) -> None:
+        """Remove ``name`` (for tests that register an example and clean up)."""
+        self._entries.pop(name, None)
+        self._lazy.pop(name, None)
+
     def get(self, name: str) -> Callable[..., T]:
         """The factory registered as ``name``; raises UnknownNameError naming the choices."""
         if name in self._lazy:

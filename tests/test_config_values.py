@@ -36,6 +36,12 @@ def _with(change) -> dict:
      "parameter psd_scope='everything': choose one of: anchored, joint, train"),
     (lambda c: c["search"]["methods"]["hotnas"].update(beta_scale="big"),
      "parameter beta_scale='big': must be a number"),
+    (lambda c: c.update(predictors={"nb201": {"datasets": ["cifar10-valid"], "models": {"g": {}}, "proportion": [0.1]}}),
+     "predictors.nb201: predictor evaluation: unknown key(s) ['proportion']; accepted: ['models', 'proportions',"),
+    (lambda c: c.update(predictors={"nb201": {"datasets": ["cifar10-valid"],
+                                              "models": {"t": {"encoder": "tagates", "update_scale": 0}}}}),
+     "predictors.nb201: predictor evaluation model 't': predictor steps must be >= 1, symmetry_breaking >= 0 and "
+     "update_scale > 0"),
     (lambda c: c["search"].update(budget=100000),
      "search.budget: 100000 queries on nb201 cannot all be distinct: its space has 15625 architectures"),
 ])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from scipy.stats import kendalltau, multivariate_normal
@@ -211,25 +210,6 @@ def test_embeddings_store_rejects_bad_files(tmp_path, one_hot_embeddings):
         read_embeddings(garbage)
     with pytest.raises(ConfigError, match="no row"):
         table.rows(["|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|x"])
-
-
-@pytest.mark.parametrize("method", ["arch2vec_bo", "arch2vec_rl", "arch2vec_rl_ema", "gates_predictor"])
-def test_encoder_methods_search_and_resume_exactly(method, nb201_bench, one_hot_embeddings, tmp_path):
-    params = ({"embeddings": str(one_hot_embeddings)} if method.startswith("arch2vec")
-              else {"epochs": 5, "min_steps": 30, "hidden": 32})
-    if method == "arch2vec_bo":
-        params.update(epochs=100)
-    job = SearchJob("nb201", "cifar10-valid", method, 1, 36, params=params)
-    whole = tmp_path / "whole" / "seed1.csv"
-    run_search(job, nb201_bench, whole, show_progress=False)
-    log = pd.read_csv(whole)
-    assert len(log) == 36 and log["arch"].is_unique
-    cut = tmp_path / "cut" / "seed1.csv"
-    with pytest.raises(KeyboardInterrupt):
-        run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=10, stop_after=23)
-    run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=10)
-    pd.testing.assert_frame_equal(log.drop(columns=["elapsed_s", "surrogate_s"]),
-                                  pd.read_csv(cut).drop(columns=["elapsed_s", "surrogate_s"]))
 
 
 def test_arch2vec_rl_defaults_are_the_reference_scripts(nb201_bench, one_hot_embeddings):

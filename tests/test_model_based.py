@@ -92,19 +92,6 @@ def test_method_runs_and_logs_its_surrogate(method, nb201_bench, tmp_path):
     assert method in METHODS
 
 
-@pytest.mark.parametrize("method", ["hotnas", "nasbot"])
-def test_bo_resumes_identically(method, nb201_bench, tmp_path):
-    job = SearchJob("nb201", "cifar10-valid", method, 2, 22, params={"n_init": 6, "refit_every": 3})
-    whole = tmp_path / "whole" / "seed2.csv"
-    run_search(job, nb201_bench, whole, show_progress=False)
-    cut = tmp_path / "cut" / "seed2.csv"
-    with pytest.raises(KeyboardInterrupt):
-        run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=5, stop_after=13)
-    run_search(job, nb201_bench, cut, show_progress=False, checkpoint_every=5)
-    columns = ["arch", "observed_acc", "incumbent_arch"]
-    pd.testing.assert_frame_equal(pd.read_csv(whole)[columns], pd.read_csv(cut)[columns])
-
-
 def test_nasbot_climbs_ei_with_its_papers_evolutionary_optimiser(nb201_bench, tmp_path):
     """NASBOT's reference settings: clip(25 sqrt t, 50, 500) acquisition evaluations a step, clip(3 sqrt
     budget, 5, 100) mutants a generation, parents ~ exp((a - mean) / (2 std)); its proposal is the

@@ -103,7 +103,7 @@ def test_nb201_network_has_the_benchmarks_parameter_counts(nb201_store):
 def test_kendall_and_precision_at_k_against_brute_force():
     from itertools import combinations
 
-    from nasstages.report.ranking import best_ranking_at, precision_at_bottom, ranking_metrics, worst_ranking_at
+    from nasstages.analysis.ranking import best_ranking_at, precision_at_bottom, ranking_metrics, worst_ranking_at
 
     rng = np.random.default_rng(0)
     actual = rng.permutation(40).astype(float)
@@ -143,8 +143,8 @@ def test_config_check_names_bad_estimate_settings(tmp_path):
 
 
 def test_diagnosis_over_seeds_averages_metrics_and_reports_tau_std():
-    from nasstages.report.estimators import diagnose
-    from nasstages.report.ranking import ranking_metrics
+    from nasstages.analysis.estimators import diagnose
+    from nasstages.analysis.ranking import ranking_metrics
 
     rng = np.random.default_rng(1)
     actual = rng.permutation(50).astype(float)

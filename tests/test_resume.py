@@ -43,13 +43,36 @@ def _start(workdir: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
 
 
-def _unfinished_jobs(pattern: str, workdir: Path) -> list[int]:
-    """PIDs of running processes matching ``pattern`` (a job's shell and its `nasstages` process)
-    with an ``--out`` file not written yet: a job that already wrote all its outputs is finished."""
+def _descendants(root: int) -> set[int]:
+    """Every live process below ``root`` in the process tree (from /proc's parent links)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, frontier = set(), [root]
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
+def _unfinished_jobs(pattern: str, workdir: Path, root: int) -> list[int]:
+    """PIDs of this test's own running jobs (descendants of its Snakemake process ``root``, so a
+    concurrent run of the same pipeline is never touched) matching ``pattern`` (a job's shell and
+    its `nasstages` process) with an ``--out`` file not written yet: a job that already wrote all
+    its outputs is finished."""
     found = subprocess.run(["pgrep", "-af", pattern], capture_output=True, text=True).stdout.splitlines()
+    ours = _descendants(root)
     victims = []
     for line in found:
         pid, *args = line.split()
+        if int(pid) not in ours:
+            continue
         outs = []
         if "--out" in args:
             for arg in args[args.index("--out") + 1:]:
@@ -69,7 +92,7 @@ def _kill(pids: list[int]) -> None:
             pass
 
 
-def _kill_job_when(pattern: str, ready, workdir: Path, timeout: float = 300.0) -> None:
+def _kill_job_when(pattern: str, ready, workdir: Path, root: int, timeout: float = 300.0) -> None:
     """SIGKILL the running unfinished job matching ``pattern`` as soon as ``ready()`` is true (a job
     dying mid-way, as on a preempted node), then keep killing unfinished matches for 3 s: a job's
     shell killed before it exec'd its `nasstages` child leaves that child orphaned, and the orphan
@@ -77,12 +100,12 @@ def _kill_job_when(pattern: str, ready, workdir: Path, timeout: float = 300.0) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ready():
-            victims = _unfinished_jobs(pattern, workdir)
+            victims = _unfinished_jobs(pattern, workdir, root)
             if victims:
                 _kill(victims)
                 stop = time.monotonic() + 3.0
                 while time.monotonic() < stop:
-                    _kill(_unfinished_jobs(pattern, workdir))
+                    _kill(_unfinished_jobs(pattern, workdir, root))
                     time.sleep(0.02)
                 return
         time.sleep(0.02)
@@ -100,7 +123,7 @@ def test_killed_search_job_resumes_from_its_checkpoint(tmp_path, nb201_mirror, n
     earlier = csv.with_name("seed3.csv")  # the job runs seed 3, then seed 4
     checkpoint = csv.with_suffix(".ckpt.json")
     first = _start(tmp_path)
-    _kill_job_when("nasstages search .*--method bananas --seed 3 4", checkpoint.exists, tmp_path)
+    _kill_job_when("nasstages search .*--method bananas --seed 3 4", checkpoint.exists, tmp_path, first.pid)
     code, out = _finish(first)
     assert code != 0 and not csv.exists() and checkpoint.exists(), out[-2000:]
     # Snakemake deleted the failed job's outputs, seed 3's too; its finished run is in its checkpoint
@@ -138,7 +161,7 @@ def test_killed_distance_tile_is_redone_and_finished_tiles_are_kept(tmp_path, nb
 
     first = _start(tmp_path)
     _kill_job_when("nasstages distances tile .*--pool results/pools/nb201/p.h5", lambda: len(finished()) >= 2,
-                   tmp_path)
+                   tmp_path, first.pid)
     code, out = _finish(first)
     kept = {p.name: p.stat().st_mtime_ns for p in finished()}
     assert code != 0 and 2 <= len(kept) < 6, out[-2000:]

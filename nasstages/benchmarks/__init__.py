@@ -1,18 +1,21 @@
-"""Tabular benchmarks: building normalized stores and querying them, registered by name."""
+"""Tabular and trained benchmarks, each one self-describing plugin (``plugin.py``) registered here.
+
+Adding a benchmark: a module declaring its reader, Benchmark class and ``PLUGIN``, plus one
+``register_benchmark`` line below (README, "Extending").
+"""
 
 from pathlib import Path
 
+from nasstages.benchmarks import darts, nb201, nb201_12ep, tnb101
 from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
-from nasstages.benchmarks.nb201 import NB201Benchmark
-from nasstages.benchmarks.tnb101 import TNB101MacroBenchmark, TNB101MicroBenchmark
-from nasstages.registry import Registry
+from nasstages.benchmarks.plugin import BenchmarkPlugin, Sources, fetch_store, plugin, plugins, register_benchmark
+from nasstages.benchmarks.registry import BENCHMARKS
 
-BENCHMARKS: Registry[Benchmark] = Registry("benchmark")
-BENCHMARKS.register("nb201")(NB201Benchmark)
-BENCHMARKS.register("tnb101_micro")(TNB101MicroBenchmark)
-BENCHMARKS.register("tnb101_macro")(TNB101MacroBenchmark)
-# trains networks (imports torch), so loaded only when used
-BENCHMARKS.register_lazy("darts", "nasstages.evaluators.benchmark:DartsTrainingBenchmark")
+register_benchmark(nb201.PLUGIN)
+register_benchmark(tnb101.MICRO_PLUGIN)
+register_benchmark(tnb101.MACRO_PLUGIN)
+register_benchmark(darts.PLUGIN)
+register_benchmark(nb201_12ep.PLUGIN)
 
 
 def load_benchmark(name: str, store_path: str | Path, **options) -> Benchmark:
@@ -21,4 +24,5 @@ def load_benchmark(name: str, store_path: str | Path, **options) -> Benchmark:
     return BENCHMARKS.get(name)(store_path, **options)
 
 
-__all__ = ["BENCHMARKS", "NOISE_MODES", "Benchmark", "Evaluation", "load_benchmark"]
+__all__ = ["BENCHMARKS", "NOISE_MODES", "Benchmark", "BenchmarkPlugin", "Evaluation", "Sources", "fetch_store",
+           "load_benchmark", "plugin", "plugins", "register_benchmark"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nasstages.benchmarks.plugin import BenchmarkPlugin, Sources
 from nasstages.benchmarks.store import DatasetTable, TabularData
 from nasstages.benchmarks.tabular import TabularBenchmark
 from nasstages.errors import BenchmarkSourceError
@@ -167,9 +168,20 @@ def load_sources(sources: NB201Sources) -> TabularData:
     raise BenchmarkSourceError("NAS-Bench-201 could not be read.\n  " + "\n  ".join(tried) + "\n" + DOWNLOAD_HINT)
 
 
+def build_store(sources: Sources) -> TabularData:
+    """The plugin's builder: the mirror, then the official file."""
+    return load_sources(NB201Sources(mirror=sources.mirror, official=sources.official))
+
+
 class NB201Benchmark(TabularBenchmark):
     """Queries an NB201 store: noisy single-seed or mean 200-epoch validation accuracy."""
 
     name = "nb201"
-    space_class = NB201Space
-    dataset_order = DATASETS
+
+
+PLUGIN = BenchmarkPlugin(
+    name="nb201", space="nb201", datasets=DATASETS,
+    benchmark="nasstages.benchmarks.nb201:NB201Benchmark", build="nasstages.benchmarks.nb201:build_store",
+    noisy_seeds=True,  # 2-3 training seeds per cell: a query draws one
+    download_hint=DOWNLOAD_HINT,
+)

@@ -12,21 +12,23 @@ import numpy as np
 from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
 from nasstages.benchmarks.store import read_store
 from nasstages.errors import ConfigError, CorruptStoreError
-from nasstages.spaces import Arch, SearchSpace
+from nasstages.spaces import Arch, SearchSpace, get_space
 
 
 class TabularBenchmark(Benchmark):
     """Queries a store: one randomly drawn training run (noise ``sample``) or the mean over runs."""
 
-    name: str
-    space_class: type[SearchSpace]
-    dataset_order: tuple[str, ...]
+    name: str  # the registered plugin's name: its space and datasets come from the plugin
 
     def __init__(self, store_path: str | Path) -> None:
+        from nasstages.benchmarks.plugin import plugin
+
         data = read_store(store_path)
         if data.benchmark != self.name:
             raise CorruptStoreError(f"{store_path} holds benchmark {data.benchmark!r}, not {self.name!r}")
-        self.space = self.space_class()
+        described = plugin(self.name)
+        self.space: SearchSpace = get_space(described.space)
+        self.dataset_order = described.datasets
         if data.space != self.space.name:
             raise CorruptStoreError(f"{store_path} holds space {data.space!r}, not {self.space.name!r}; rebuild it")
         self.store_path = Path(store_path)

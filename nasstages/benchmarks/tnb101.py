@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from nasstages.benchmarks.plugin import BenchmarkPlugin, Sources
 from nasstages.benchmarks.store import DatasetTable, TabularData
 from nasstages.benchmarks.tabular import TabularBenchmark
 from nasstages.errors import BenchmarkSourceError
 from nasstages.io import sha256_file
-from nasstages.spaces.tnb101 import TNB101MacroSpace, TNB101MicroSpace
+from nasstages.spaces import get_space
 
 MIRROR_FILE = "tnb101_final_valid.csv.gz"
 # task -> (mirror column, score = scale * value + offset, what the error means)
@@ -50,7 +51,7 @@ def read_mirror(folder: Path, space_name: str) -> TabularData:
     path = Path(folder) / MIRROR_FILE
     if not path.is_file():
         raise BenchmarkSourceError(f"TransNAS-Bench-101 mirror file {path} not found; {DOWNLOAD_HINT}")
-    space = TNB101MicroSpace() if space_name == "tnb101_micro" else TNB101MacroSpace()
+    space = get_space(space_name)
     frame = pd.read_csv(path)
     frame = frame[frame["space"] == space_name.split("_")[1]]
     index = np.array([space.to_index(space.from_string(s)) for s in frame["arch_str"]])
@@ -87,17 +88,28 @@ def load_sources(space_name: str, mirror: Path | None, official: Path | None) ->
     raise BenchmarkSourceError(f"cannot build {space_name}: " + "; ".join(errors) + f". Fix: {DOWNLOAD_HINT}")
 
 
+def build_store(sources: Sources) -> TabularData:
+    """The plugins' builder (one for both spaces: the benchmark's name is its space's)."""
+    return load_sources(sources.benchmark, sources.mirror, sources.official)
+
+
 class TNB101MicroBenchmark(TabularBenchmark):
     """TransNAS-Bench-101 micro (cell) space; deterministic queries."""
 
     name = "tnb101_micro"
-    space_class = TNB101MicroSpace
-    dataset_order = tuple(TASKS)
 
 
 class TNB101MacroBenchmark(TabularBenchmark):
     """TransNAS-Bench-101 macro (skeleton) space; deterministic queries."""
 
     name = "tnb101_macro"
-    space_class = TNB101MacroSpace
-    dataset_order = tuple(TASKS)
+
+
+MICRO_PLUGIN, MACRO_PLUGIN = (
+    BenchmarkPlugin(name=name, space=name, datasets=tuple(TASKS), benchmark=f"nasstages.benchmarks.tnb101:{cls}",
+                    build="nasstages.benchmarks.tnb101:build_store",
+                    noisy_seeds=False,  # one training run per architecture: queries are deterministic
+                    table="errors",     # seven tasks with different metrics: errors, the HOTNAS layout
+                    download_hint=DOWNLOAD_HINT)
+    for name, cls in (("tnb101_micro", "TNB101MicroBenchmark"), ("tnb101_macro", "TNB101MacroBenchmark"))
+)

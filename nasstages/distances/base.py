@@ -2,7 +2,8 @@
 
 Distances are computed on each architecture's canonical representative
 (:meth:`SearchSpace.canonicalize`), so architectures that differ only in dead parts or in the
-order of interchangeable nodes are at distance 0 and are solved once.
+order of interchangeable nodes are at distance 0 and are solved once (``canonical``). Embedding
+distances are the exception: they read the vector stored for each cell string, as its encoder saw it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class Distance(abc.ABC):
     multithreaded: bool = False
     #: space capabilities this metric needs (see ``SearchSpace.capabilities``) -> why
     requires: dict[str, str] = {}
+    #: computed on canonical representatives: cells that differ only in dead parts are at distance 0
+    canonical: bool = True
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space

@@ -41,6 +41,9 @@ class EmbeddingL2(FeatureDistance):
 
     name = "embedding_l2"
     metric = "euclidean"
+    # each cell string's own vector: an encoder (arch2vec's reference code too) embeds the raw cell,
+    # dead parts included, so canonical duplicates may sit apart
+    canonical = False
 
     def __init__(self, space: SearchSpace, embeddings: str = "") -> None:
         super().__init__(space)

@@ -6,6 +6,7 @@ the rank-error biases of the estimator diagnosis, per seed and as mean ± std ov
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -13,7 +14,7 @@ import numpy as np
 from nasstages.encoders.graphs import GraphTensors
 from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
 from nasstages.errors import ConfigError
-from nasstages.report.ranking import precision_at_top, rank_error_bias, ranking_metrics
+from nasstages.analysis.ranking import precision_at_top, rank_error_bias, ranking_metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +88,51 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry[f"{column}_std"] = float(group[column].std(ddof=0))
         out.append(entry)
     return out
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What one predictor evaluation runs (the config's ``predictors.<benchmark>`` minus datasets and
+    run settings): models by name, training proportions, seeds, the top fraction of P@K, the split."""
+
+    models: Mapping[str, Mapping[str, Any]]
+    proportions: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1)
+    seeds: int = 5
+    top: float = 0.05
+    split: str = "half"
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "EvaluationSettings":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ConfigError(f"predictor evaluation: unknown key(s) {unknown}; accepted: {sorted(known)}")
+        models = {name: dict(model or {}) for name, model in (params.get("models") or {"gates_hinge": {}}).items()}
+        for name, model in models.items():
+            try:
+                PredictorConfig.from_params(model)
+            except ConfigError as exc:
+                raise ConfigError(f"predictor evaluation model {name!r}: {exc}") from None
+        settings = cls(models=models, proportions=tuple(float(p) for p in params.get("proportions", cls.proportions)),
+                       seeds=int(params.get("seeds", cls.seeds)), top=float(params.get("top", cls.top)),
+                       split=str(params.get("split", cls.split)))
+        if settings.split not in SPLITS:
+            raise ConfigError(f"predictor evaluation split must be one of {SPLITS}, not {settings.split!r}")
+        return settings
+
+
+def evaluate_on_benchmark(bench, dataset: str, settings: EvaluationSettings, seeds: Sequence[int], split_seed: int,
+                          device: str, progress=None) -> dict[str, Any]:
+    """The whole evaluation of ``settings`` on every cell of ``bench``'s space: the record the
+    predictor table and figure read (per-fit rows and their summary)."""
+    from nasstages.analysis.estimators import bias_covariates
+    from nasstages.encoders.graphs import graph_tensors
+
+    bench.check_dataset(dataset)
+    archs = list(bench.space.enumerate())
+    rows = evaluate_predictors(graph_tensors(bench.space, archs), np.asarray(bench.mean_valid_all(dataset)),
+                               dict(settings.models), list(settings.proportions), list(seeds), settings.top, device,
+                               progress=progress, split=settings.split, split_seed=split_seed,
+                               covariates=bias_covariates(bench, dataset, archs))
+    return {"benchmark": bench.name, "dataset": dataset, "cells": len(archs), "top": settings.top,
+            "split": settings.split, "summary": summarize(rows), "runs": rows}

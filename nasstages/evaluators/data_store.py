@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -20,6 +20,9 @@ import numpy as np
 from nasstages.errors import CorruptStoreError
 from nasstages.evaluators.cifar import CifarData
 from nasstages.io import atomic_path
+
+if TYPE_CHECKING:
+    from nasstages.benchmarks.plugin import Sources
 
 FORMAT_VERSION = 1
 ARRAYS = ("train_x", "train_y", "test_x", "test_y")
@@ -83,3 +86,23 @@ def check_data_store_complete(path: str | Path) -> None:
         raise CorruptStoreError(f"{path} cannot be opened as a DARTS data store ({exc}); {fix}") from None
     if not complete:
         raise CorruptStoreError(f"{path} is incomplete or of another format version; {fix}")
+
+
+def build_data_store(sources: "Sources", out: Path) -> None:
+    """The DARTS plugin's builder: the CIFAR archives verified (md5) and unpacked into one HDF5."""
+    import logging
+    import time
+
+    from nasstages.errors import ConfigError
+    from nasstages.evaluators.cifar import load_cifar
+    from nasstages.provenance import provenance
+
+    if sources.data is None or not sources.datasets:
+        raise ConfigError("benchmarks fetch --benchmark darts needs --data (the CIFAR archives' folder) and --datasets")
+    started = time.perf_counter()
+    loaded = [load_cifar(name, sources.data, sources.md5.get(name)) for name in sources.datasets]
+    write_data_store(out, loaded, provenance({"space": "darts", "data": str(sources.data),
+                                              "md5": {d.dataset: d.md5 for d in loaded}}))
+    logging.getLogger(__name__).info(
+        "wrote %s (%s) in %.1f s", out, ", ".join(f"{d.dataset}: {len(d.train_y)} train / {len(d.test_y)} test"
+                                                 for d in loaded), time.perf_counter() - started)

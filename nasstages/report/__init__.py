@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import Iterable
 
 from nasstages.io import write_text_atomic
-from nasstages.report.darts import FINAL_TABLE_BENCHMARKS, darts_latex, darts_markdown, load_evaluations
+from nasstages.report.darts import darts_latex, darts_markdown, load_evaluations
 from nasstages.report.encoders import encoder_markdown, plot_predictor_curves, predictor_markdown
 from nasstages.report.figures import plot_error_curves
 from nasstages.report.provenance import provenance_markdown
 from nasstages.report.tables import (
-    ERROR_TABLE_BENCHMARKS,
     cost_table,
     latex_table,
     markdown_table,
+    table_layout,
     task_error_latex,
     task_error_markdown,
 )
@@ -50,12 +50,13 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
     for (benchmark, dataset), group in by_pair.items():
         written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset))
     for benchmark, group in by_benchmark.items():
-        if benchmark in FINAL_TABLE_BENCHMARKS:  # trained queries: search error + final test error
+        layout = table_layout(benchmark)
+        if layout == "final":  # trained queries: search error + final test error
             stem = table_stem(out_dir, benchmark)
             found = load_evaluations(evaluations)
             write_text_atomic(stem.with_suffix(".md"), darts_markdown(group, found))
             write_text_atomic(stem.with_suffix(".tex"), darts_latex(group, found))
-        elif benchmark in ERROR_TABLE_BENCHMARKS:  # tasks with different metrics: errors, HOTNAS layout
+        elif layout == "errors":  # tasks with different metrics: errors, HOTNAS layout
             stem = out_dir / "tables" / f"{benchmark}_errors"
             write_text_atomic(stem.with_suffix(".md"), task_error_markdown(group))
             write_text_atomic(stem.with_suffix(".tex"), task_error_latex(group))

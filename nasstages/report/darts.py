@@ -14,9 +14,6 @@ import numpy as np
 from nasstages.report.names import dataset_name, method_name
 from nasstages.report.trajectories import MethodRuns, mean_and_se
 
-FINAL_TABLE_BENCHMARKS = ("darts",)
-
-
 def _pm(values: Iterable[float]) -> str:
     values = np.asarray([v for v in values if not math.isnan(v)], dtype=float)
     if len(values) == 0:

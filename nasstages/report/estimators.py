@@ -1,67 +1,12 @@
-"""The estimator diagnosis: how each cheap estimator (zero-shot proxy, low-fidelity training) ranks
-the architectures of a pool against their 200-epoch mean validation accuracy, and whether its
-rank errors depend on size (#params) or on the number of parameter-free ops (skip, pooling)."""
+"""The estimator diagnosis rendered: tables (Markdown, LaTeX) and the rank-vs-rank figure of the rows
+``nasstages.analysis.estimators`` computes."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-import numpy as np
-
-from nasstages.report.ranking import FRACTIONS, rank_error_bias, ranking_metrics, true_percentile
-
-PARAMETER_FREE_OPS = ("skip_connect", "avg_pool_3x3")
-#: NB201 dataset -> the mirror's 12-epoch validation column (the low-fidelity estimator)
-LOW_FIDELITY_COLUMN = {"cifar10-valid": "cifar10_val_acc_12ep", "cifar100": "cifar100_val_acc_12ep",
-                       "ImageNet16-120": "imagenet_val_acc_12ep"}
-
-
-def bias_covariates(bench, dataset: str, archs: list) -> dict[str, np.ndarray]:
-    """What rank errors are checked against: #params (the benchmark's params_mb on ``dataset``) and
-    the number of parameter-free ops of each of ``archs``."""
-    rows = [bench.space.to_index(arch) for arch in archs]
-    return {"params": bench.params_mb(dataset)[rows],
-            "free_ops": np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])}
-
-
-def _ranked_last(scores: np.ndarray) -> np.ndarray:
-    """Architectures an estimator cannot score (NaN, inf: e.g. no input-output path) rank last."""
-    scores = np.asarray(scores, dtype=float)
-    finite = np.isfinite(scores)
-    floor = scores[finite].min() - 1.0 if finite.any() else 0.0
-    return np.where(finite, scores, floor)
-
-
-def _diagnose_one(scores: np.ndarray, actual: np.ndarray, params: np.ndarray, free_ops: np.ndarray
-                  ) -> dict[str, Any]:
-    ranked = _ranked_last(scores)
-    row: dict[str, Any] = {"unscored": int((~np.isfinite(scores)).sum()), **ranking_metrics(ranked, actual)}
-    # per-architecture rankings (fractions, 1/n = best) for the rank-vs-rank figure
-    row["true_rank"] = np.round(true_percentile(actual), 6).tolist()
-    row["estimated_rank"] = np.round(true_percentile(ranked), 6).tolist()
-    row["bias_params"] = rank_error_bias(ranked, actual, params)
-    row["bias_free_ops"] = rank_error_bias(ranked, actual, free_ops)
-    return row
-
-
-def diagnose(name: str, scores: np.ndarray, actual: np.ndarray, params: np.ndarray, free_ops: np.ndarray,
-             data: str, seconds: float) -> dict[str, Any]:
-    """One estimator's row: ranking metrics, biases, unscorable count, data used and cost. Scores of
-    several seeds (one column each) give the mean of each metric over seeds and τ's std over seeds
-    (the figure shows the first seed)."""
-    scores = np.asarray(scores, dtype=float)
-    columns = scores[:, None] if scores.ndim == 1 else scores
-    per_seed = [_diagnose_one(columns[:, k], actual, params, free_ops) for k in range(columns.shape[1])]
-    row: dict[str, Any] = {"estimator": name, "data": data, "seconds": seconds, **per_seed[0],
-                           "seeds": len(per_seed)}
-    if len(per_seed) > 1:
-        for key, value in per_seed[0].items():
-            if isinstance(value, float):
-                row[key] = float(np.mean([r[key] for r in per_seed]))
-        row["kendall_tau_std"] = float(np.std([r["kendall_tau"] for r in per_seed]))
-    return row
-
+from nasstages.analysis.ranking import FRACTIONS
 
 def predictor_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The diagnosis rows of a predictor evaluation (``nasstages predictors evaluate``): one per

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nasstages.analysis.significance import TEST_SENTENCE, not_worse_than_best
 from nasstages.report.names import benchmark_name, dataset_name, method_name
 from nasstages.report.trajectories import MethodRuns, mean_and_se, protocol_sentence
 
@@ -44,23 +45,24 @@ def _caption(runs: list[MethodRuns]) -> str:
         f"{benchmark_name(runs[0].benchmark)}: validation accuracy (%) of the best architecture found after "
         f"{'/'.join(map(str, budgets))} queries, mean ± standard error over {'/'.join(map(str, seeds))} seeds. "
         "The incumbent is chosen by observed (single-seed, noisy) validation accuracy; the value shown is its "
-        "mean validation accuracy over the benchmark's training seeds. " + protocol_sentence(runs)
+        "mean validation accuracy over the benchmark's training seeds. " + protocol_sentence(runs) + " "
+        + TEST_SENTENCE
     )
 
 
-def _best_methods(datasets: list[str], methods: list[str], cells: dict[tuple[str, str], Cell]) -> dict[str, str]:
-    best = {}
-    for dataset in datasets:
-        scored = [(cells[(m, dataset)].mean, m) for m in methods if (m, dataset) in cells]
-        if scored:
-            best[dataset] = max(scored)[1]
-    return best
+def _bold_methods(runs: list[MethodRuns], higher_is_better: bool = True) -> dict[str, set[str]]:
+    """Dataset -> the methods set in bold: not significantly worse than the best (see analysis.significance)."""
+    finals: dict[str, dict[str, np.ndarray]] = {}
+    for run in runs:
+        finals.setdefault(run.dataset, {})[run.method] = run.incumbent_mean_acc[:, -1]
+    return {dataset: not_worse_than_best(values, higher_is_better) for dataset, values in finals.items()}
 
 
 def markdown_table(runs: list[MethodRuns]) -> str:
-    """A Markdown table (methods x datasets), best mean in bold, plus the optimum row."""
+    """A Markdown table (methods x datasets), in bold every method not significantly worse than the
+    best mean, plus the optimum row."""
     datasets, methods, cells, optimum = _layout(runs)
-    best = _best_methods(datasets, methods, cells)
+    bold = _bold_methods(runs)
     lines = [
         "| Method | " + " | ".join(dataset_name(d) for d in datasets) + " |",
         "|---|" + "---:|" * len(datasets),
@@ -70,16 +72,16 @@ def markdown_table(runs: list[MethodRuns]) -> str:
         for dataset in datasets:
             cell = cells.get((method, dataset))
             text = "–" if cell is None else cell.text()
-            entries.append(f"**{text}**" if best.get(dataset) == method else text)
+            entries.append(f"**{text}**" if cell is not None and method in bold[dataset] else text)
         lines.append(f"| {method_name(method)} | " + " | ".join(entries) + " |")
     lines.append("| Optimum | " + " | ".join(f"{optimum[d]:.2f}" for d in datasets) + " |")
     return "\n".join(lines) + "\n\n" + _caption(runs) + "\n"
 
 
 def latex_table(runs: list[MethodRuns]) -> str:
-    """A booktabs LaTeX table (methods x datasets), best mean in bold, plus the optimum row."""
+    """A booktabs LaTeX table (methods x datasets), bold as in the Markdown one, plus the optimum row."""
     datasets, methods, cells, optimum = _layout(runs)
-    best = _best_methods(datasets, methods, cells)
+    bold = _bold_methods(runs)
 
     def tex(cell: Cell | None, bold: bool) -> str:
         if cell is None:
@@ -99,7 +101,7 @@ def latex_table(runs: list[MethodRuns]) -> str:
         "\\midrule",
     ]
     for method in methods:
-        row = [tex(cells.get((method, d)), best.get(d) == method) for d in datasets]
+        row = [tex(cells.get((method, d)), method in bold.get(d, set())) for d in datasets]
         lines.append(f"{method_name(method)} & " + " & ".join(row) + " \\\\")
     lines += [
         "\\midrule",
@@ -125,9 +127,13 @@ def cost_table(runs: list[MethodRuns]) -> str:
         "part is its fit plus the acquisition over the candidates.\n")
 
 
-# benchmarks whose tasks have different metrics: reported as validation error per task, tasks as rows
-# (the HOTNAS paper's layout), instead of the accuracy table
-ERROR_TABLE_BENCHMARKS = ("tnb101_micro", "tnb101_macro")
+def table_layout(benchmark: str) -> str:
+    """The benchmark plugin's table layout: ``accuracy``; ``errors`` (tasks with different metrics:
+    validation error per task, tasks as rows, the HOTNAS paper's layout); ``final`` (trained queries:
+    search error beside the final test error). Unregistered names (old result folders) get ``accuracy``."""
+    from nasstages.benchmarks import BENCHMARKS, plugin
+
+    return plugin(benchmark).table if benchmark in BENCHMARKS else "accuracy"
 
 
 def _error_cells(runs: list[MethodRuns]) -> tuple[list[str], list[str], dict[tuple[str, str], Cell], dict[str, float]]:
@@ -149,19 +155,19 @@ def _error_caption(runs: list[MethodRuns]) -> str:
             f"{'/'.join(map(str, seeds))} seeds. Errors: classification and jigsaw 100 − top-1 accuracy; "
             "autoencoder and surface normal 100·(1 − SSIM); room layout 100 × loss; segmentation 100 − pixel "
             "accuracy (the paper's mIoU is not available offline). One training run per architecture, so "
-            "queries are deterministic. " + protocol_sentence(runs))
+            "queries are deterministic. " + protocol_sentence(runs) + " " + TEST_SENTENCE)
 
 
 def task_error_markdown(runs: list[MethodRuns]) -> str:
-    """HOTNAS-paper layout: tasks x methods, final validation error, best (lowest) in bold."""
+    """HOTNAS-paper layout: tasks x methods, final validation error, in bold the lowest mean and every
+    method not significantly worse."""
     tasks, methods, cells, optimum = _error_cells(runs)
+    bold = _bold_methods(runs)  # on accuracy (= 100 - error): the same ranks
     lines = ["| Task | " + " | ".join(method_name(m) for m in methods) + " | Optimum |",
              "|---|" + "---:|" * (len(methods) + 1)]
     for task in tasks:
-        present = [m for m in methods if (m, task) in cells]
-        best = min(present, key=lambda m: cells[(m, task)].mean) if present else None
         entries = ["–" if (m, task) not in cells else
-                   (f"**{cells[(m, task)].text()}**" if m == best else cells[(m, task)].text()) for m in methods]
+                   (f"**{cells[(m, task)].text()}**" if m in bold[task] else cells[(m, task)].text()) for m in methods]
         lines.append(f"| {dataset_name(task)} | " + " | ".join(entries) + f" | {optimum[task]:.2f} |")
     return "\n".join(lines) + "\n\n" + _error_caption(runs) + "\n"
 
@@ -174,9 +180,8 @@ def task_error_latex(runs: list[MethodRuns]) -> str:
     lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{caption}}}",
              f"\\label{{tab:{runs[0].benchmark}_errors}}", "\\begin{tabular}{l" + "c" * (len(methods) + 1) + "}",
              "\\toprule", "Task & " + " & ".join(method_name(m) for m in methods) + " & Optimum \\\\", "\\midrule"]
+    bold = _bold_methods(runs)
     for task in tasks:
-        present = [m for m in methods if (m, task) in cells]
-        best = min(present, key=lambda m: cells[(m, task)].mean) if present else None
         row = []
         for m in methods:
             cell = cells.get((m, task))
@@ -184,7 +189,7 @@ def task_error_latex(runs: list[MethodRuns]) -> str:
                 row.append("--")
                 continue
             body = f"{cell.mean:.2f}" if np.isnan(cell.se) else f"{cell.mean:.2f}$\\pm${cell.se:.2f}"
-            row.append(f"\\textbf{{{body}}}" if m == best else body)
+            row.append(f"\\textbf{{{body}}}" if m in bold[task] else body)
         lines.append(f"{dataset_name(task).replace('_', ' ')} & " + " & ".join(row) + f" & {optimum[task]:.2f} \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"

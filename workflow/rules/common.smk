@@ -109,7 +109,7 @@ def report_targets():
     jobs = search_jobs()
     figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
     tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
-                     for kind in (("errors.md", "errors.tex") if b in ERROR_TABLE_BENCHMARKS
+                     for kind in (("errors.md", "errors.tex") if table_layout(b) == "errors"
                                   else ("final.md", "final.tex")) + ("cost.md",)})
     extra = [f"{R}/report/tables/provenance.md"]
     from nasstages.report.reproduction import PUBLISHED
@@ -129,9 +129,6 @@ def report_targets():
                   f"{R}/report/figures/estimators_{stem}.pdf", f"{R}/report/figures/estimators_{stem}.png"]
     return figures + tables + extra
 
-
-def benchmark_space(benchmark):
-    return BENCHMARK_SPACE.get(benchmark, benchmark)
 
 
 def encoder_file(space, encoder):

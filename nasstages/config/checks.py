@@ -9,27 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasstages.benchmarks import BENCHMARKS
-from nasstages.benchmarks.nb201 import DATASETS as NB201_DATASETS
-from nasstages.benchmarks.tnb101 import TASKS as TNB101_TASKS
+from nasstages.benchmarks import BENCHMARKS, plugin
+from nasstages.config.access import (benchmark_budget, benchmark_datasets, benchmark_methods, benchmark_space,
+                                     distance_pool_of, encoder_spaces)
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.search import check_method_params, method_class
 from nasstages.spaces import SPACES, get_space
 
-BENCHMARK_DATASETS = {"nb201": NB201_DATASETS, "tnb101_micro": tuple(TNB101_TASKS),
-                      "tnb101_macro": tuple(TNB101_TASKS), "darts": ("cifar10", "cifar100")}
-BENCHMARK_SPACE = {"nb201": "nb201", "tnb101_micro": "tnb101_micro", "tnb101_macro": "tnb101_macro",
-                   "darts": "darts"}
-#: benchmarks whose queries train networks (their own search rule, training protocols, evaluate stage)
-TRAINED_BENCHMARKS = ("darts",)
-ENCODER_NAMES = ("arch2vec",)
-
 
 def _check_dataset(benchmark: str, dataset: str, where: str) -> None:
-    known = BENCHMARK_DATASETS[benchmark]
-    if dataset not in known:
-        raise ConfigError(f"config {where}: unknown dataset {dataset!r} of {benchmark}; choose from: {', '.join(known)}")
+    plugin(benchmark, where).check_dataset(dataset, where)
 
 
 def _check_benchmark(config: dict[str, Any], benchmark: str, where: str) -> None:
@@ -37,11 +27,6 @@ def _check_benchmark(config: dict[str, Any], benchmark: str, where: str) -> None
         raise ConfigError(f"config {where}: unknown benchmark {benchmark!r}; choose one of: {', '.join(BENCHMARKS)}")
     if benchmark not in config.get("benchmarks", {}):
         raise ConfigError(f"config {where}: add a benchmarks.{benchmark} section naming its sources")
-
-
-def encoder_spaces(config: dict[str, Any], encoder: str) -> set[str]:
-    """Spaces for which ``encoder`` is configured under ``encoders``."""
-    return {space for space, settings in config.get("encoders", {}).items() if encoder in (settings or {})}
 
 
 def _check_encoders(config: dict[str, Any]) -> None:
@@ -60,9 +45,9 @@ def _check_encoders(config: dict[str, Any]) -> None:
         if quality:
             _check_benchmark(config, quality["benchmark"], f"encoders.{space}.quality.benchmark")
             _check_dataset(quality["benchmark"], quality["dataset"], f"encoders.{space}.quality.dataset")
-            if BENCHMARK_SPACE[quality["benchmark"]] != space:
+            if benchmark_space(quality["benchmark"]) != space:
                 raise ConfigError(f"config encoders.{space}.quality: benchmark {quality['benchmark']} is on space "
-                                  f"{BENCHMARK_SPACE[quality['benchmark']]}, not {space}")
+                                  f"{benchmark_space(quality['benchmark'])}, not {space}")
     for space, settings in config.get("distances", {}).items():
         for metric in settings["metrics"]:
             encoder = ENCODER_OF_METRIC.get(metric)
@@ -79,19 +64,12 @@ def _check_encoders(config: dict[str, Any]) -> None:
         for benchmark in search.get("benchmarks", {}):
             if method not in benchmark_methods(search, benchmark):
                 continue
-            space = BENCHMARK_SPACE.get(benchmark, benchmark)
+            space = benchmark_space(benchmark)
             if space not in encoder_spaces(config, encoder):
                 raise ConfigError(f"config search.methods.{method}: needs encoders.{space}.{encoder} "
                                   f"(add it, e.g. 'encoders: {{{space}: {{{encoder}: {{}}}}}}')")
         if "embeddings" in (search["methods"][method] or {}):
             raise ConfigError(f"config search.methods.{method}.embeddings: set by the workflow; remove it")
-
-
-def distance_pool_of(params: dict[str, Any] | None, benchmark: str) -> str | None:
-    """The pool whose precomputed matrix a method reads on ``benchmark``: ``distance_pool: P`` for
-    every benchmark, ``{benchmark: P}`` for those listed (others compute distances on the fly)."""
-    pool = (params or {}).get("distance_pool")
-    return pool.get(benchmark) if isinstance(pool, dict) else pool
 
 
 def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, Any]) -> None:
@@ -116,7 +94,7 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
         pool = distance_pool_of(params, benchmark)
         if pool is None or method not in benchmark_methods(search, benchmark):
             continue
-        space = BENCHMARK_SPACE.get(benchmark, benchmark)
+        space = benchmark_space(benchmark)
         settings = config.get("distances", {}).get(space, {})
         if pool not in settings.get("pools", []) or metric not in settings.get("metrics", {}):
             raise ConfigError(f"{where}: {method} on {benchmark} reads the {metric!r} matrix of pool {pool!r}; add "
@@ -144,7 +122,7 @@ def _check_zs_prefilter(config: dict[str, Any], method: str, params: dict[str, A
     for benchmark in search.get("benchmarks", {}):
         if method not in benchmark_methods(search, benchmark):
             continue
-        space = BENCHMARK_SPACE.get(benchmark, benchmark)
+        space = benchmark_space(benchmark)
         if space != "nb201":
             raise ConfigError(f"{where}: zero-shot proxies build NB201 networks only; {method} also runs on "
                               f"{benchmark} (give the prefiltered variant its own method name, run on nb201 only)")
@@ -189,19 +167,18 @@ def _check_trained_benchmark(config: dict[str, Any], name: str) -> None:
 
 
 def _check_predictors(config: dict[str, Any]) -> None:
-    from nasstages.encoders.predictors import PredictorConfig
+    from nasstages.encoders.predictor_quality import EvaluationSettings
 
     for benchmark, settings in config.get("predictors", {}).items():
         _check_benchmark(config, benchmark, f"predictors.{benchmark}")
         check_applicable("predictor evaluation", benchmark, {"single_cell": "the encoders read one fixed-size cell graph"},
-                         get_space(BENCHMARK_SPACE[benchmark]), f"predictors.{benchmark}")
+                         get_space(benchmark_space(benchmark)), f"predictors.{benchmark}")
         for dataset in settings["datasets"]:
             _check_dataset(benchmark, dataset, f"predictors.{benchmark}.datasets")
-        for name, params in settings["models"].items():
-            try:
-                PredictorConfig.from_params(params or {})
-            except ConfigError as exc:
-                raise ConfigError(f"config predictors.{benchmark}.models.{name}: {exc}") from None
+        try:  # what the predictor_quality rule passes the command: the same schema, checked before any job
+            EvaluationSettings.from_params({k: v for k, v in settings.items() if k not in ("datasets", "device", "threads")})
+        except ConfigError as exc:
+            raise ConfigError(f"config predictors.{benchmark}: {exc}") from None
 
 
 def _check_estimates(config: dict[str, Any]) -> None:
@@ -222,28 +199,10 @@ def _check_estimates(config: dict[str, Any]) -> None:
         diagnose = settings.get("diagnose")
         if diagnose:
             _check_benchmark(config, diagnose["benchmark"], f"estimates.{space}.diagnose.benchmark")
-            if BENCHMARK_SPACE[diagnose["benchmark"]] != space:
+            if benchmark_space(diagnose["benchmark"]) != space:
                 raise ConfigError(f"{where}.diagnose: benchmark {diagnose['benchmark']} is not on space {space}")
             for dataset in diagnose["datasets"]:
                 _check_dataset(diagnose["benchmark"], dataset, f"estimates.{space}.diagnose.datasets")
-
-
-def benchmark_datasets(search: dict[str, Any], benchmark: str) -> list[str]:
-    """The datasets (tasks) to search on ``benchmark``."""
-    entry = search["benchmarks"][benchmark]
-    return list(entry["datasets"] if isinstance(entry, dict) else entry)
-
-
-def benchmark_methods(search: dict[str, Any], benchmark: str) -> list[str]:
-    """The methods to run on ``benchmark``: its own list, else every configured method."""
-    entry = search["benchmarks"][benchmark]
-    return list(entry.get("methods") or search["methods"]) if isinstance(entry, dict) else list(search["methods"])
-
-
-def benchmark_budget(search: dict[str, Any], benchmark: str) -> int:
-    """Queries per run on ``benchmark``: its own budget, else the common one."""
-    entry = search["benchmarks"][benchmark]
-    return int(entry.get("budget", search["budget"])) if isinstance(entry, dict) else int(search["budget"])
 
 
 def check_applicable(kind: str, name: str, requires: dict[str, str], space: Any, where: str) -> None:
@@ -254,22 +213,15 @@ def check_applicable(kind: str, name: str, requires: dict[str, str], space: Any,
                           f"Remove it there (search.benchmarks.<benchmark>.methods lists the methods per benchmark)")
 
 
-def seeds_of(search: dict[str, Any]) -> list[int]:
-    """The seeds to run: ``seeds: N`` means 0..N-1, a list means exactly those."""
-    seeds = search["seeds"]
-    return list(range(seeds)) if isinstance(seeds, int) else sorted(set(int(s) for s in seeds))
-
-
 def check_config(config: dict[str, Any]) -> None:
     """Raise ConfigError naming the key and the fix for the first semantic mistake found."""
     for name, settings in config.get("benchmarks", {}).items():
-        if name not in BENCHMARKS:
-            raise ConfigError(f"config benchmarks.{name}: unknown benchmark; choose one of: {', '.join(BENCHMARKS)}")
-        if name in TRAINED_BENCHMARKS:
+        described = plugin(name, f"benchmarks.{name}")
+        if described.trained:
             _check_trained_benchmark(config, name)
-        elif set(settings or {}) - {"mirror", "official"}:
-            raise ConfigError(f"config benchmarks.{name}: tabular benchmarks take only mirror and official, not "
-                              f"{', '.join(sorted(set(settings) - {'mirror', 'official'}))}")
+        elif set(settings or {}) - set(described.source_keys):
+            raise ConfigError(f"config benchmarks.{name}: {name} takes only {' and '.join(described.source_keys)}, not "
+                              f"{', '.join(sorted(set(settings) - set(described.source_keys)))}")
     for space, pools in config.get("pools", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config pools.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
@@ -303,7 +255,7 @@ def check_config(config: dict[str, Any]) -> None:
         _check_benchmark(config, benchmark, f"search.benchmarks.{benchmark}")
         for dataset in benchmark_datasets(search, benchmark):
             _check_dataset(benchmark, dataset, f"search.benchmarks.{benchmark}")
-        space = get_space(BENCHMARK_SPACE[benchmark])
+        space = get_space(benchmark_space(benchmark))
         budget, size = benchmark_budget(search, benchmark), space.size
         if search.get("query_rule", "string") != "none" and size is not None and budget > size:
             raise ConfigError(f"config search.budget: {budget} queries on {benchmark} cannot all be distinct: its "
@@ -325,58 +277,3 @@ def check_config(config: dict[str, Any]) -> None:
     _check_estimates(config)
 
 
-def check_results_folder(results: str) -> None:
-    """Fail before any job if the results folder cannot be created or written."""
-    import os
-    from pathlib import Path
-
-    from nasstages.io import folder_write_error
-
-    folder = Path(results)
-    error = folder_write_error(folder)
-    if error:
-        raise ConfigError(f"config results: cannot write to {folder} ({error}); set 'results' to a "
-                          "folder you can write, or fix its permissions")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(f"config results: {folder} is not writable; set 'results' to a folder you can write")
-
-
-def check_existing_results(config: dict[str, Any]) -> None:
-    """Verify the stage files that many jobs read (benchmark stores, pools, encoder embeddings,
-    merged distance matrices, proxy scores: each against its content checksum) before scheduling: a corrupt one would make Snakemake rerun, and so first delete, every
-    finished result downstream of it. Raise ConfigError naming the file and the fix instead."""
-    from pathlib import Path
-
-    from nasstages.benchmarks.store import read_store
-    from nasstages.encoders.store import read_embeddings
-    from nasstages.errors import CorruptStoreError
-    from nasstages.pools import read_pool
-
-    results = Path(config["results"])
-    from nasstages.evaluators.data_store import check_data_store_complete
-
-    checks = [(results / "benchmarks" / f"{name}.h5", read_store) for name in config.get("benchmarks", {})
-              if name not in TRAINED_BENCHMARKS]
-    checks += [(path, check_data_store_complete) for name in TRAINED_BENCHMARKS
-               for path in sorted((results / "benchmarks" / name).glob("*.h5"))]
-    checks += [(results / "pools" / space / f"{pool}.h5", read_pool)
-               for space, pools in config.get("pools", {}).items() for pool in pools]
-    checks += [(results / "encoders" / space / f"{encoder}.h5", read_embeddings)
-               for space, settings in config.get("encoders", {}).items() for encoder in ENCODER_NAMES
-               if encoder in (settings or {})]
-    from nasstages.distances.store import read_matrix
-
-    checks += [(results / "distances" / space / metric / f"{pool}.h5", read_matrix)
-               for space, settings in config.get("distances", {}).items()
-               for metric in (settings or {}).get("metrics", {}) for pool in (settings or {}).get("pools", [])]
-    from nasstages.evaluators.estimates import read_estimates
-
-    checks += [(results / "estimates" / space / proxy / f"{pool}.h5", read_estimates)
-               for space, settings in config.get("estimates", {}).items()
-               for proxy in (settings or {}).get("proxies", []) for pool in (settings or {}).get("pools", [])]
-    for path, reader in checks:
-        if path.exists():
-            try:
-                reader(path)
-            except CorruptStoreError as exc:
-                raise ConfigError(f"{exc} (checked before any job ran: no result was touched)") from None

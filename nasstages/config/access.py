@@ -1,0 +1,56 @@
+"""What the Snakefile and the checks read from a config: the search grid per benchmark, seeds,
+budgets, which pool a method's matrix comes from, a benchmark's space (from its plugin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nasstages.benchmarks import BENCHMARKS, plugin, plugins
+
+ENCODER_NAMES = ("arch2vec",)
+
+
+def benchmark_space(benchmark: str) -> str:
+    """The search space of a registered benchmark (its plugin's), else the name itself."""
+    return plugin(benchmark).space if benchmark in BENCHMARKS else benchmark
+
+
+def trained_benchmarks() -> tuple[str, ...]:
+    """Benchmarks whose queries train networks (their own search rule, training protocols, evaluate stage)."""
+    return tuple(p.name for p in plugins() if p.trained)
+
+
+def encoder_spaces(config: dict[str, Any], encoder: str) -> set[str]:
+    """Spaces for which ``encoder`` is configured under ``encoders``."""
+    return {space for space, settings in config.get("encoders", {}).items() if encoder in (settings or {})}
+
+
+def distance_pool_of(params: dict[str, Any] | None, benchmark: str) -> str | None:
+    """The pool whose precomputed matrix a method reads on ``benchmark``: ``distance_pool: P`` for
+    every benchmark, ``{benchmark: P}`` for those listed (others compute distances on the fly)."""
+    pool = (params or {}).get("distance_pool")
+    return pool.get(benchmark) if isinstance(pool, dict) else pool
+
+
+def benchmark_datasets(search: dict[str, Any], benchmark: str) -> list[str]:
+    """The datasets (tasks) to search on ``benchmark``."""
+    entry = search["benchmarks"][benchmark]
+    return list(entry["datasets"] if isinstance(entry, dict) else entry)
+
+
+def benchmark_methods(search: dict[str, Any], benchmark: str) -> list[str]:
+    """The methods to run on ``benchmark``: its own list, else every configured method."""
+    entry = search["benchmarks"][benchmark]
+    return list(entry.get("methods") or search["methods"]) if isinstance(entry, dict) else list(search["methods"])
+
+
+def benchmark_budget(search: dict[str, Any], benchmark: str) -> int:
+    """Queries per run on ``benchmark``: its own budget, else the common one."""
+    entry = search["benchmarks"][benchmark]
+    return int(entry.get("budget", search["budget"])) if isinstance(entry, dict) else int(search["budget"])
+
+
+def seeds_of(search: dict[str, Any]) -> list[int]:
+    """The seeds to run: ``seeds: N`` means 0..N-1, a list means exactly those."""
+    seeds = search["seeds"]
+    return list(range(seeds)) if isinstance(seeds, int) else sorted(set(int(s) for s in seeds))
