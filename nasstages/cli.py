@@ -155,8 +155,8 @@ def cmd_distances_merge(args: argparse.Namespace) -> None:
 
 def cmd_estimate_tile(args: argparse.Namespace) -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
-    from nasstages.evaluators.estimates import minibatch, tile_rows, timed_tile
-    from nasstages.evaluators.proxy_names import DATA_FREE, DETERMINISTIC, PROXIES
+    from nasstages.evaluators.estimates import replicate_batches, tile_rows, timed_tile
+    from nasstages.evaluators.proxy_names import PROXIES
     from nasstages.pools import read_pool
     from nasstages.provenance import provenance
 
@@ -165,13 +165,9 @@ def cmd_estimate_tile(args: argparse.Namespace) -> None:
     pool = read_pool(args.pool)
     rows = tile_rows(len(pool.archs), args.tiles, args.tile)
     archs = [pool.archs[k] for k in rows]
-    data_free = args.proxy in DATA_FREE  # they see an all-ones input (synflow) or only its shape: no archive read
-    replicates = 1 if args.proxy in DETERMINISTIC else args.replicates  # params, FLOPs: nothing random to vary
-    batches = []
-    for r in range(replicates):
-        batch = minibatch(args.batch_size, _job_seed(args.global_seed, "estimate-batch", *((r,) if r else ())),
-                          None if data_free else args.data, args.dataset, args.md5)
-        batches.append((batch[0], batch[1], "none (data-free)") if data_free else batch)
+    batches = replicate_batches(args.proxy, args.replicates, args.batch_size, args.global_seed, args.data,
+                                args.dataset, args.md5)
+    replicates = len(batches)
     config = {"space": args.space, "proxy": args.proxy, "pool": str(args.pool), "tiles": args.tiles,
               "tile": args.tile, "batch_size": args.batch_size, "data": str(args.data), "global_seed": args.global_seed,
               "replicates": replicates}

@@ -20,8 +20,14 @@ BUDGET = 24
 TIMING = ["elapsed_s", "surrogate_s"]
 
 
+# cheaper model training where a method has these parameters (by name, so new methods get it too):
+# the contract is about the loop, not the model's quality
+CHEAP = {"epochs": 10, "members": 2}
+
+
 def _method_params(method: str, embeddings) -> dict:
-    return {"embeddings": str(embeddings)} if ENCODER_OF_METHOD.get(method) else {}
+    params = {key: value for key, value in CHEAP.items() if key in METHODS.parameters(method)}
+    return {**params, "embeddings": str(embeddings)} if ENCODER_OF_METHOD.get(method) else params
 
 
 def _run(bench, job: SearchJob, out, **kwargs) -> pd.DataFrame:

@@ -49,7 +49,7 @@ def test_darts_pipeline_resumes_a_killed_search_and_evaluates_the_best_genotypes
         return csv.with_suffix(".ckpt.json").exists() and train_dir.exists() and any(train_dir.glob("*.pt"))
 
     first = _start(tmp_path)
-    _kill_job_when("nasstages search --benchmark darts .*--method hotnas", mid_training, tmp_path)
+    _kill_job_when("nasstages search --benchmark darts .*--method hotnas", mid_training, tmp_path, first.pid)
     code, out = _finish(first)
     assert code != 0 and not csv.exists(), out[-2000:]
     killed_at = len(json.loads(csv.with_suffix(".ckpt.json").read_text())["rows"])

@@ -141,3 +141,21 @@ def timed_tile(space_name: str, archs: Sequence[Any], strings: list[str], proxy:
     write_estimates(out, strings, scores, {"proxy": proxy, "data": batch[2], "seconds": seconds,
                                            "provenance": provenance})
     return seconds
+
+
+def replicate_batches(proxy: str, replicates: int, batch_size: int, global_seed: int, data: str | Path | None,
+                      dataset: str, md5: str | None) -> list[tuple[Any, Any, str]]:
+    """The minibatch of each replicate a proxy is scored with: data-free proxies see an all-ones input
+    (synflow) or only its shape, so no archive is read; deterministic ones (#params, FLOPs) get one
+    replicate, there being nothing random to vary. Replicate r's batch seed derives from the global
+    seed and r (r = 0: the same batch every proxy sees)."""
+    from nasstages.evaluators.proxy_names import DATA_FREE, DETERMINISTIC
+    from nasstages.rng import job_seed_sequence
+
+    data_free = proxy in DATA_FREE
+    batches = []
+    for r in range(1 if proxy in DETERMINISTIC else replicates):
+        seed = int(job_seed_sequence(global_seed, "estimate-batch", *((r,) if r else ())).generate_state(1)[0])
+        batch = minibatch(batch_size, seed, None if data_free else data, dataset, md5)
+        batches.append((batch[0], batch[1], "none (data-free)") if data_free else batch)
+    return batches
