@@ -6,8 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from nasstages.benchmarks import BENCHMARKS, plugin, plugins
+from nasstages.distances import ENCODER_OF_METRIC
+from nasstages.search import ENCODER_OF_METHOD
 
-ENCODER_NAMES = ("arch2vec",)
+#: the pretrained encoders some method or metric reads (from their registries' declarations)
+ENCODER_NAMES = tuple(sorted({*ENCODER_OF_METHOD.values(), *ENCODER_OF_METRIC.values()}))
 
 
 def benchmark_space(benchmark: str) -> str:

@@ -14,6 +14,7 @@ from nasstages.config.access import (benchmark_budget, benchmark_datasets, bench
                                      distance_pool_of, encoder_spaces)
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
+from nasstages.evaluators.proxy_names import NETWORK_BUILDERS
 from nasstages.search import check_method_params, method_class
 from nasstages.spaces import SPACES, get_space
 
@@ -123,9 +124,10 @@ def _check_zs_prefilter(config: dict[str, Any], method: str, params: dict[str, A
         if method not in benchmark_methods(search, benchmark):
             continue
         space = benchmark_space(benchmark)
-        if space != "nb201":
-            raise ConfigError(f"{where}: zero-shot proxies build NB201 networks only; {method} also runs on "
-                              f"{benchmark} (give the prefiltered variant its own method name, run on nb201 only)")
+        if space not in NETWORK_BUILDERS:
+            raise ConfigError(f"{where}: zero-shot proxies build networks of {', '.join(NETWORK_BUILDERS)} only; "
+                              f"{method} also runs on {benchmark} (give the prefiltered variant its own method name, "
+                              f"run it on a benchmark of those spaces only)")
         if not pool:
             continue
         estimates = config.get("estimates", {}).get(space, {})
@@ -186,8 +188,9 @@ def _check_estimates(config: dict[str, Any]) -> None:
 
     for space, settings in config.get("estimates", {}).items():
         where = f"config estimates.{space}"
-        if space != "nb201":
-            raise ConfigError(f"{where}: the estimate stage builds NB201 networks only; remove {space}")
+        if space not in NETWORK_BUILDERS:
+            raise ConfigError(f"{where}: the estimate stage builds networks of {', '.join(NETWORK_BUILDERS)} only "
+                              f"(nasstages.evaluators.proxy_names.NETWORK_BUILDERS); remove {space}")
         for pool in settings["pools"]:
             if pool not in config.get("pools", {}).get(space, {}):
                 raise ConfigError(f"{where}.pools: pool {pool!r} is not defined under pools.{space}")

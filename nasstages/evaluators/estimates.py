@@ -55,13 +55,18 @@ def score_archs(space_name: str, archs: Sequence[Any], proxy: str, inputs: Any, 
     import torch
     from tqdm import tqdm
 
-    from nasstages.evaluators.nb201_network import NB201Network
+    import importlib
+
     from nasstages.evaluators.proxies import score
+    from nasstages.evaluators.proxy_names import NETWORK_BUILDERS
     from nasstages.rng import job_seed_sequence
     from nasstages.spaces import get_space
 
-    if space_name != "nb201":
-        raise ValueError(f"the estimate stage builds NB201 networks; space {space_name!r} has no builder yet")
+    if space_name not in NETWORK_BUILDERS:
+        raise ValueError(f"the estimate stage builds networks of {', '.join(NETWORK_BUILDERS)}; space "
+                         f"{space_name!r} has no builder (nasstages.evaluators.proxy_names.NETWORK_BUILDERS)")
+    module, _, name = NETWORK_BUILDERS[space_name].partition(":")
+    network_class = getattr(importlib.import_module(module), name)
     space = get_space(space_name)
     inputs, targets = inputs.to(device), targets.to(device)
     out = np.empty(len(archs))
@@ -69,7 +74,7 @@ def score_archs(space_name: str, archs: Sequence[Any], proxy: str, inputs: Any, 
         identity = ("estimate", proxy, space.to_string(arch), *((replicate,) if replicate else ()))
         seed = int(job_seed_sequence(global_seed, *identity).generate_state(1)[0])
         torch.manual_seed(seed)
-        model = NB201Network(arch, num_classes).to(device)
+        model = network_class(arch, num_classes).to(device)
         out[k] = score(proxy, model, inputs, targets)
     return out
 
