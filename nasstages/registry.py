@@ -11,6 +11,12 @@ from nasstages.errors import ConfigError, UnknownNameError
 T = TypeVar("T")
 
 
+def import_target(target: str) -> Any:
+    """The attribute a ``"package.module:attribute"`` path names, imported now."""
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
 class Registry(Generic[T]):
     """Maps config names to factories; unknown names fail with the list of known ones."""
 
@@ -37,16 +43,10 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._lazy[name] = target
 
-    def forget(self, name: str) -> None:
-        """Remove ``name`` (for tests that register an example and clean up)."""
-        self._entries.pop(name, None)
-        self._lazy.pop(name, None)
-
     def get(self, name: str) -> Callable[..., T]:
         """The factory registered as ``name``; raises UnknownNameError naming the choices."""
         if name in self._lazy:
-            module, _, attribute = self._lazy.pop(name).partition(":")
-            self._entries[name] = getattr(importlib.import_module(module), attribute)
+            self._entries[name] = import_target(self._lazy.pop(name))
         try:
             return self._entries[name]
         except KeyError:

@@ -31,8 +31,8 @@ def build_store(sources: Sources) -> TabularData:
     path = sources.mirror / MIRROR_FILE
     space = get_space("nb201")
     frame = pd.read_csv(path).sort_values("arch_index")
-    strings = frame["arch_str"].to_numpy()
-    if len(frame) != space.size or [space.to_index(space.from_string(s)) for s in strings] != list(range(space.size)):
+    archs = [space.from_string(s) for s in frame["arch_str"]]
+    if len(frame) != space.size or [space.to_index(a) for a in archs] != list(range(space.size)):
         raise BenchmarkSourceError(f"{path}: expected each of the {space.size} NB201 cells once, in index order")
     missing = [c for c in COLUMNS.values() if c not in frame.columns]
     if missing:
@@ -42,7 +42,7 @@ def build_store(sources: Sources) -> TabularData:
                                     train_time_s=unknown, params_mb=unknown,
                                     split="valid" if dataset == "cifar10-valid" else "valtest", epochs=12)
               for dataset, column in COLUMNS.items()}
-    return TabularData(benchmark="nb201_12ep", space="nb201", archs=[space.to_string(space.from_string(s)) for s in strings],
+    return TabularData(benchmark="nb201_12ep", space="nb201", archs=[space.to_string(a) for a in archs],
                        datasets=tables, source={"kind": "mirror", "path": str(sources.mirror.resolve()),
                                                 "sha256": {MIRROR_FILE: sha256_file(path)}})
 

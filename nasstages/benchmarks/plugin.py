@@ -8,12 +8,12 @@ Register it with ``register_benchmark`` (one line in ``nasstages/benchmarks/__in
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from nasstages.errors import ConfigError
+from nasstages.registry import import_target
 
 KINDS = ("tabular", "trained")
 TABLES = ("accuracy", "errors", "final")
@@ -61,20 +61,15 @@ class BenchmarkPlugin:
         return self.kind == "trained"
 
     def benchmark_class(self) -> type:
-        return _import(self.benchmark)
+        return import_target(self.benchmark)
 
     def builder(self) -> Callable[..., Any]:
-        return _import(self.build)
+        return import_target(self.build)
 
     def check_dataset(self, dataset: str, where: str) -> None:
         if dataset not in self.datasets:
             raise ConfigError(f"config {where}: unknown dataset {dataset!r} of {self.name}; "
                               f"choose from: {', '.join(self.datasets)}")
-
-
-def _import(target: str) -> Any:
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
 
 
 _PLUGINS: dict[str, BenchmarkPlugin] = {}
@@ -89,14 +84,6 @@ def register_benchmark(plugin: BenchmarkPlugin) -> BenchmarkPlugin:
     _PLUGINS[plugin.name] = plugin
     BENCHMARKS.register_lazy(plugin.name, plugin.benchmark)
     return plugin
-
-
-def unregister_benchmark(name: str) -> None:
-    """Forget a plugin (tests that register a worked example clean up with this)."""
-    from nasstages.benchmarks.registry import BENCHMARKS
-
-    _PLUGINS.pop(name, None)
-    BENCHMARKS.forget(name)
 
 
 def plugin(name: str, where: str = "") -> BenchmarkPlugin:

@@ -55,18 +55,16 @@ def score_archs(space_name: str, archs: Sequence[Any], proxy: str, inputs: Any, 
     import torch
     from tqdm import tqdm
 
-    import importlib
-
     from nasstages.evaluators.proxies import score
     from nasstages.evaluators.proxy_names import NETWORK_BUILDERS
+    from nasstages.registry import import_target
     from nasstages.rng import job_seed_sequence
     from nasstages.spaces import get_space
 
     if space_name not in NETWORK_BUILDERS:
         raise ValueError(f"the estimate stage builds networks of {', '.join(NETWORK_BUILDERS)}; space "
                          f"{space_name!r} has no builder (nasstages.evaluators.proxy_names.NETWORK_BUILDERS)")
-    module, _, name = NETWORK_BUILDERS[space_name].partition(":")
-    network_class = getattr(importlib.import_module(module), name)
+    network_class = import_target(NETWORK_BUILDERS[space_name])
     space = get_space(space_name)
     inputs, targets = inputs.to(device), targets.to(device)
     out = np.empty(len(archs))
