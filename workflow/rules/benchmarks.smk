@@ -17,6 +17,8 @@ rule benchmark_store:
         sources=lambda w: source_args(w.space),
     log:
         f"{R}/logs/benchmarks/{{space}}.log",
+    benchmark:
+        f"{R}/timing/benchmarks/{{space}}.tsv",
     threads: rule_threads("benchmark_store", 1)
     priority: 20  # quick, and the input of every later job: first
     resources:
@@ -37,6 +39,8 @@ rule trained_data_store:
                                               if k == w.dataset})),
     log:
         f"{R}/logs/benchmarks/darts/{{dataset}}.log",
+    benchmark:
+        f"{R}/timing/benchmarks/darts/{{dataset}}.tsv",
     threads: rule_threads("benchmark_store", 1)
     resources:
         **rule_resources("benchmark_store"),

@@ -46,6 +46,8 @@ rule distance_tile:
         device=lambda w: config["distances"][w.space].get("device", "auto"),
     log:
         f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/tile{{i}}_{{j}}.log",
+    benchmark:
+        f"{R}/timing/distances/{{space}}/{{metric}}/{{pool}}/tile{{i}}_{{j}}.tsv",
     wildcard_constraints:
         i=r"\d+",
         j=r"\d+",
@@ -71,6 +73,8 @@ rule distance_matrix:
         tiles=lambda w: config["distances"][w.space].get("tiles", 1),
     log:
         f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/merge.log",
+    benchmark:
+        f"{R}/timing/distances/{{space}}/{{metric}}/{{pool}}/merge.tsv",
     threads: rule_threads("distance_matrix", 1)
     resources:
         **rule_resources("distance_matrix"),

@@ -41,6 +41,8 @@ rule estimate_tile:
         global_seed=config["seed"],
     log:
         f"{R}/logs/estimates/{{space}}/{{proxy}}/{{pool}}/tile{{i}}.log",
+    benchmark:
+        f"{R}/timing/estimates/{{space}}/{{proxy}}/{{pool}}/tile{{i}}.tsv",
     threads: rule_threads("estimate_tile", 1)
     resources:
         **rule_resources("estimate_tile"),
@@ -57,6 +59,8 @@ rule estimate_merge:
         f"{R}/estimates/{{space}}/{{proxy}}/{{pool}}.h5",
     log:
         f"{R}/logs/estimates/{{space}}/{{proxy}}/{{pool}}/merge.log",
+    benchmark:
+        f"{R}/timing/estimates/{{space}}/{{proxy}}/{{pool}}/merge.tsv",
     resources:
         **rule_resources("estimate_merge"),
     shell:
@@ -73,6 +77,8 @@ rule estimate_diagnose:
         f"{R}/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.json",
     log:
         f"{R}/logs/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.log",
+    benchmark:
+        f"{R}/timing/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.tsv",
     resources:
         **rule_resources("estimate_merge"),
     shell:

@@ -18,6 +18,8 @@ rule evaluate:
         global_seed=config["seed"],
     log:
         f"{R}/logs/evaluate/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}/replicate{{replicate}}.log",
+    benchmark:
+        f"{R}/timing/evaluate/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}/replicate{{replicate}}.tsv",
     threads: rule_threads("evaluate", 2)
     resources:
         **rule_resources("evaluate"),

@@ -17,6 +17,8 @@ rule pretrain_arch2vec:
         global_seed=config["seed"],
     log:
         f"{R}/logs/encoders/{{space}}/arch2vec.log",
+    benchmark:
+        f"{R}/timing/encoders/{{space}}/arch2vec.tsv",
     threads: lambda w: rule_threads("pretrain_arch2vec", encoder_setting(w.space, "threads", 2))
     priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
@@ -41,6 +43,8 @@ rule encoder_quality:
         global_seed=config["seed"],
     log:
         f"{R}/logs/encoders/{{space}}/{{encoder}}_quality.log",
+    benchmark:
+        f"{R}/timing/encoders/{{space}}/{{encoder}}_quality.tsv",
     threads: lambda w: rule_threads("encoder_quality", encoder_setting(w.space, "threads", 2))
     priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
@@ -67,6 +71,8 @@ rule predictor_quality:
         global_seed=config["seed"],
     log:
         f"{R}/logs/predictors/{{benchmark}}/{{dataset}}.log",
+    benchmark:
+        f"{R}/timing/predictors/{{benchmark}}/{{dataset}}.tsv",
     threads: lambda w: rule_threads("predictor_quality", predictor_setting(w.benchmark, "threads", 2))
     priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:

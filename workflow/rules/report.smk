@@ -15,6 +15,8 @@ rule report:
         out_dir=f"{R}/report",
     log:
         f"{R}/logs/report.log",
+    benchmark:
+        f"{R}/timing/report.tsv",
     threads: rule_threads("report", 1)
     resources:
         **rule_resources("report"),

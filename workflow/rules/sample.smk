@@ -10,6 +10,8 @@ rule sample_pool:
         seed=config["seed"],
     log:
         f"{R}/logs/pools/{{space}}/{{pool}}.log",
+    benchmark:
+        f"{R}/timing/pools/{{space}}/{{pool}}.tsv",
     threads: rule_threads("sample_pool", 1)
     priority: 20  # quick, and the input of every later job: first
     resources:

@@ -74,6 +74,8 @@ rule search:
         code=code_sha256(),
     log:
         f"{R}/logs/search/{{benchmark}}/{{dataset}}/{{method}}/seeds.log",
+    benchmark:
+        f"{R}/timing/search/{{benchmark}}/{{dataset}}/{{method}}/seeds.tsv",
     threads: rule_threads("search", 1)
     resources:
         **rule_resources("search"),
@@ -120,6 +122,8 @@ rule search_darts:
         global_seed=config["seed"],
     log:
         f"{R}/logs/search/darts/{{dataset}}/{{method}}/seed{{seed}}.log",
+    benchmark:
+        f"{R}/timing/search/darts/{{dataset}}/{{method}}/seed{{seed}}.tsv",
     threads: rule_threads("search_darts", 2)
     resources:
         **rule_resources("search_darts"),
