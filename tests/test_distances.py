@@ -121,12 +121,11 @@ def test_otmann_uses_exact_ot_and_is_zero_only_for_equal_cells(archs):
 @pytest.mark.parametrize("integer_costs", [False, True])
 def test_compiled_emd_equals_pot(integer_costs):
     """The compiled OTMANN solver against POT's network simplex, degenerate (tied) costs included."""
-    from nasstages.distances.otmann_solver import emd_ssp
+    from nasstages.distances.otmann_solver import emd_ssp, ssp_workspace
 
     rng = np.random.default_rng(3)
     L = 27
-    work = (np.empty((L, L)), np.empty(L), np.empty(L), np.empty(2 * L), np.empty(2 * L),
-            np.empty(2 * L, dtype=np.int64), np.empty(2 * L, dtype=np.bool_))
+    work = ssp_workspace(L)
     for _ in range(300):
         n, m = rng.integers(1, L, size=2)
         a = rng.random(n) * 10

@@ -7,10 +7,16 @@ and the balanced problem min_Z <Z, C> s.t. Z1 = a, Zᵀ1 = b, Z ≥ 0 is solved 
 shortest paths with node potentials (Ahuja, Magnanti & Orlin, *Network Flows*, §9.7), started
 from the reduced-cost duals and a greedy flow on the arcs they make tight; each
 augmentation runs one dense Dijkstra on reduced costs c_ij + π_i − π_j ≥ 0 and saturates a
-supply, a demand or a reverse arc, so a problem of n + m nodes ends after a handful of them.
+supply, a demand or a reverse arc, so a problem of n + m nodes ends after a handful of them
+(18 on average for TransNAS-Bench-101 macro networks of 25 layers).
 The result is the exact optimum (POT's ``emd2`` is the test oracle). A problem that exceeds the
 augmentation cap (never seen; a guard against floating-point cycling) is returned as NaN and
 solved by POT instead.
+
+The Dijkstra keeps supplies and demands in separate arrays and marks a settled node by an
+infinite tentative distance and an infinite additive ``block`` on the arcs into it, so its
+selection and relaxation loops have no per-node branch on a "done" flag (1.4× per pair over the
+flag-per-node version on TNB101 macro pairs; ``benchmarks/otmann_speed.py``).
 """
 
 from __future__ import annotations
@@ -21,14 +27,22 @@ from numba import njit, prange
 INF = 1e300
 
 
+def ssp_workspace(size: int) -> tuple[np.ndarray, ...]:
+    """Scratch arrays for :func:`emd_ssp` on problems of at most ``size`` nodes a side."""
+    vectors = [np.empty(size) for _ in range(10)]
+    return (np.empty((size, size)), *vectors[:8], np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.int64), *vectors[8:])
+
+
 @njit(cache=True)
-def emd_ssp(a, b, C, n, m, flow, supply, demand, pi, dist, prev, done):
+def emd_ssp(a, b, C, n, m, flow, supply, demand, pi_s, pi_d, tent_s, tent_d, dist_s, dist_d, prev_s, prev_d,
+            block_s, block_d):
     """Exact cost of the balanced OT problem between a[:n] and b[:m] under C[:n, :m] (C ≥ 0).
 
-    Nodes 0..n-1 are the supplies, n..n+m-1 the demands; a virtual source S feeds every supply
-    with remaining mass (reduced cost −π_i) and every demand with remaining mass drains to a
-    virtual sink. Returns NaN if the augmentation cap is hit."""
-    V = n + m
+    Supplies i carry potential pi_s[i], demands j pi_d[j]; arc i → j has reduced cost
+    C_ij + pi_s[i] − pi_d[j] ≥ 0, a reverse arc j → i (where flow[i, j] > 0) its negative.
+    A virtual source feeds every supply with remaining mass at distance −pi_s[i]; each Dijkstra
+    stops at the first demand with remaining mass. Returns NaN if the augmentation cap is hit."""
     total = 0.0
     for i in range(n):
         supply[i] = a[i]
@@ -47,91 +61,110 @@ def emd_ssp(a, b, C, n, m, flow, supply, demand, pi, dist, prev, done):
         for i in range(n):
             if C[i, j] < low:
                 low = C[i, j]
-        pi[n + j] = low
+        pi_d[j] = low
     for i in range(n):
         low = INF
         for j in range(m):
-            if C[i, j] - pi[n + j] < low:
-                low = C[i, j] - pi[n + j]
-        pi[i] = -low
+            if C[i, j] - pi_d[j] < low:
+                low = C[i, j] - pi_d[j]
+        pi_s[i] = -low
     for i in range(n):
         for j in range(m):
             if supply[i] <= tol:
                 break
-            if demand[j] > tol and C[i, j] + pi[i] - pi[n + j] <= 1e-12:
+            if demand[j] > tol and C[i, j] + pi_s[i] - pi_d[j] <= 1e-12:
                 delta = min(supply[i], demand[j])
                 flow[i, j] += delta
                 supply[i] -= delta
                 demand[j] -= delta
                 remaining -= delta
-    cap = 4 * V * V + 100
+    cap = 4 * (n + m) * (n + m) + 100
     for _ in range(cap):
         if remaining <= tol:
             break
-        for v in range(V):
-            dist[v] = INF
-            prev[v] = -1
-            done[v] = False
         for i in range(n):
-            if supply[i] > tol:
-                dist[i] = -pi[i]
+            tent_s[i] = -pi_s[i] if supply[i] > tol else INF
+            block_s[i] = 0.0
+            prev_s[i] = -1
+        for j in range(m):
+            tent_d[j] = INF
+            block_d[j] = 0.0
+            prev_d[j] = -1
         target = -1
-        for _step in range(V):
-            u = -1
+        reach = INF
+        for _step in range(n + m):
             best = INF
-            for v in range(V):
-                if not done[v] and dist[v] < best:
-                    best = dist[v]
-                    u = v
+            u = -1
+            for i in range(n):
+                if tent_s[i] < best:
+                    best = tent_s[i]
+                    u = i
+            on_demand_side = False
+            for j in range(m):
+                if tent_d[j] < best:
+                    best = tent_d[j]
+                    u = j
+                    on_demand_side = True
             if u < 0:
                 break
-            done[u] = True
-            if u >= n:
-                if demand[u - n] > tol:
-                    target = u
-                    break
-                j = u - n  # reverse arcs j -> i where flow[i, j] > 0, cost −C_ij
-                for i in range(n):
-                    if not done[i] and flow[i, j] > tol:
-                        d = best - C[i, j] + pi[u] - pi[i]
-                        if d < dist[i]:
-                            dist[i] = d
-                            prev[i] = u
-            else:
+            if not on_demand_side:  # settle supply u, relax its arcs to every unsettled demand
+                dist_s[u] = best
+                tent_s[u] = INF
+                block_s[u] = INF
+                base = best + pi_s[u]
                 for j in range(m):
-                    w = n + j
-                    if not done[w]:
-                        d = best + C[u, j] + pi[u] - pi[w]
-                        if d < dist[w]:
-                            dist[w] = d
-                            prev[w] = u
+                    candidate = base + C[u, j] - pi_d[j] + block_d[j]
+                    if candidate < tent_d[j]:
+                        tent_d[j] = candidate
+                        prev_d[j] = u
+            else:
+                dist_d[u] = best
+                tent_d[u] = INF
+                block_d[u] = INF
+                if demand[u] > tol:
+                    target = u
+                    reach = best
+                    break
+                base = best + pi_d[u]  # reverse arcs u -> i where flow[i, u] > 0, cost −C_iu
+                for i in range(n):
+                    if flow[i, u] > tol:
+                        candidate = base - C[i, u] - pi_s[i] + block_s[i]
+                        if candidate < tent_s[i]:
+                            tent_s[i] = candidate
+                            prev_s[i] = u
         if target < 0:
             return np.nan  # no augmenting path although mass remains: numerical trouble
-        reach = dist[target]
-        for v in range(V):  # potentials: π_v += min(d_v, d_t) keeps every reduced cost ≥ 0
-            pi[v] += dist[v] if (done[v] and dist[v] < reach) else reach
-        # bottleneck along the path: the start's supply, the target's demand, reverse-arc flows
-        delta = demand[target - n]
-        v = target
-        while prev[v] >= 0:
-            u = prev[v]
-            if u >= n:  # reverse arc (sink u) -> (source v)
-                if flow[v, u - n] < delta:
-                    delta = flow[v, u - n]
-            v = u
-        if supply[v] < delta:
-            delta = supply[v]
-        supply[v] -= delta
-        demand[target - n] -= delta
+        # potentials: π_v += min(d_v, d_target) keeps every reduced cost ≥ 0 (settled nodes have
+        # d_v ≤ d_target, the rest at least d_target)
+        for i in range(n):
+            pi_s[i] += dist_s[i] if block_s[i] > 0.0 else reach
+        for j in range(m):
+            pi_d[j] += dist_d[j] if block_d[j] > 0.0 else reach
+        # the path runs target <- supply (forward arc) <- demand (reverse arc) <- ... <- supply
+        delta = demand[target]
+        j = target
+        while True:
+            i = prev_d[j]
+            back = prev_s[i]
+            if back < 0:
+                break
+            if flow[i, back] < delta:
+                delta = flow[i, back]
+            j = back
+        if supply[i] < delta:
+            delta = supply[i]
+        j = target
+        while True:
+            i = prev_d[j]
+            flow[i, j] += delta
+            back = prev_s[i]
+            if back < 0:
+                break
+            flow[i, back] -= delta
+            j = back
+        supply[i] -= delta
+        demand[target] -= delta
         remaining -= delta
-        v = target
-        while prev[v] >= 0:
-            u = prev[v]
-            if u >= n:
-                flow[v, u - n] -= delta
-            else:
-                flow[u, v - n] += delta
-            v = u
     if remaining > tol:
         return np.nan
     value = 0.0
@@ -143,8 +176,12 @@ def emd_ssp(a, b, C, n, m, flow, supply, demand, pi, dist, prev, done):
 
 
 @njit(cache=True, inline="always")
-def _fill_cost(first, second, ops, mass, paths, offsets, table, nu_str, nu_nas, C, a, b):
-    """NASBOT eq. 3's cost and masses for (first, second), each augmented by one dummy layer."""
+def _fill_cost(first, second, ops, mass, paths, path_count, offsets, table, nu_str, nu_nas, C, a, b):
+    """NASBOT eq. 3's cost and masses for (first, second), each augmented by one dummy layer.
+
+    ``paths`` may omit path-length columns that are equal for every network of the call (their
+    |difference| adds exactly 0.0, so the sum is bitwise the full one); ``path_count`` is the full
+    number of columns, the mean's denominator."""
     s1, e1 = offsets[first], offsets[first + 1]
     s2, e2 = offsets[second], offsets[second + 1]
     n1, n2 = e1 - s1, e2 - s2
@@ -164,7 +201,7 @@ def _fill_cost(first, second, ops, mass, paths, offsets, table, nu_str, nu_nas, 
             s = 0.0
             for r in range(k):
                 s += abs(paths[s1 + p, r] - paths[s2 + q, r])
-            C[p, q] = table[ops[s1 + p], ops[s2 + q]] + nu_str * (s / k)
+            C[p, q] = table[ops[s1 + p], ops[s2 + q]] + nu_str * (s / path_count)
         C[p, n2] = nu_nas
     for q in range(n2):
         C[n1, q] = nu_nas
@@ -173,7 +210,7 @@ def _fill_cost(first, second, ops, mass, paths, offsets, table, nu_str, nu_nas, 
 
 
 @njit(parallel=True, cache=True)
-def otmann_block(rows, cols, ops, mass, paths, offsets, rank, table, nu_str, nu_nas, normalize,
+def otmann_block(rows, cols, ops, mass, paths, path_count, offsets, rank, table, nu_str, nu_nas, normalize,
                  upper, max_layers, out):
     """out[r, c] = OTMANN(rows[r], cols[c]) over networks indexed into the packed arrays.
 
@@ -185,12 +222,12 @@ def otmann_block(rows, cols, ops, mass, paths, offsets, rank, table, nu_str, nu_
         a = np.empty(L)
         b = np.empty(L)
         flow = np.empty((L, L))
-        supply = np.empty(L)
-        demand = np.empty(L)
-        pi = np.empty(2 * L)
-        dist = np.empty(2 * L)
-        prev = np.empty(2 * L, dtype=np.int64)
-        done = np.empty(2 * L, dtype=np.bool_)
+        supply, demand = np.empty(L), np.empty(L)
+        pi_s, pi_d = np.empty(L), np.empty(L)
+        tent_s, tent_d = np.empty(L), np.empty(L)
+        dist_s, dist_d = np.empty(L), np.empty(L)
+        prev_s, prev_d = np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64)
+        block_s, block_d = np.empty(L), np.empty(L)
         x = rows[r]
         for c in range(r + 1 if upper else 0, len(cols)):
             y = cols[c]
@@ -198,6 +235,8 @@ def otmann_block(rows, cols, ops, mass, paths, offsets, rank, table, nu_str, nu_
                 out[r, c] = 0.0
                 continue
             first, second = (x, y) if rank[x] < rank[y] else (y, x)
-            n, m, total = _fill_cost(first, second, ops, mass, paths, offsets, table, nu_str, nu_nas, C, a, b)
-            value = emd_ssp(a, b, C, n, m, flow, supply, demand, pi, dist, prev, done)
+            n, m, total = _fill_cost(first, second, ops, mass, paths, path_count, offsets, table, nu_str, nu_nas,
+                                     C, a, b)
+            value = emd_ssp(a, b, C, n, m, flow, supply, demand, pi_s, pi_d, tent_s, tent_d, dist_s, dist_d,
+                            prev_s, prev_d, block_s, block_d)
             out[r, c] = value / total if normalize else value
