@@ -18,6 +18,7 @@ The proposal is the best-scored mutant the query rule allows (the top ``n`` for 
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Callable, Sequence
 
@@ -27,6 +28,16 @@ from nasstages.search.query_rule import QueryRule
 from nasstages.spaces import Arch, SearchSpace
 
 STEP_PROBABILITIES = (0.5, 0.25, 0.125, 0.075, 0.05)
+
+
+_STEP_CDF = np.cumsum(STEP_PROBABILITIES)
+_STEP_CDF = tuple(float(c) for c in _STEP_CDF / _STEP_CDF[-1])
+
+
+def _draw_steps(rng: np.random.Generator) -> int:
+    """Mutation steps of one mutant: the draw of ``rng.choice(5, p=STEP_PROBABILITIES) + 1`` (its
+    one uniform, its normalized CDF, its right-side search), without that call's 20 µs of checks."""
+    return bisect.bisect_right(_STEP_CDF, rng.random()) + 1
 
 
 def evaluation_budget(step: int) -> int:
@@ -71,10 +82,10 @@ def evolve(space: SearchSpace, population: Sequence[Arch], population_values: np
         for p in parents:
             attempts += 1
             child = pool[int(p)]
-            for _ in range(int(rng.choice(len(STEP_PROBABILITIES), p=STEP_PROBABILITIES)) + 1):
+            for _ in range(_draw_steps(rng)):
                 child = space.mutate(child, rng)
             key = rule.key(child)
-            if key in seen or not rule.allows(child) or not allowed(child):
+            if key in seen or not rule.allows_key(key) or not allowed(child):
                 continue
             seen.add(key)
             batch.append(child)

@@ -52,10 +52,11 @@ class QueryRule:
 
     def allows(self, arch: Arch, pending: set[Hashable] | None = None) -> bool:
         """True if ``arch`` may be queried now (``pending``: keys already proposed this batch)."""
-        if self.name == "none":
-            return True
-        key = self.key(arch)
-        return key not in self.queried and (pending is None or key not in pending)
+        return self.name == "none" or self.allows_key(self.key(arch), pending)
+
+    def allows_key(self, key: Hashable, pending: set[Hashable] | None = None) -> bool:
+        """:meth:`allows` for an architecture whose :meth:`key` is already known."""
+        return self.name == "none" or (key not in self.queried and (pending is None or key not in pending))
 
     def record(self, archs: Iterable[Arch]) -> None:
         """Mark ``archs`` as queried."""
