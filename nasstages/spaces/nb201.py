@@ -181,10 +181,21 @@ class NB201Space(SearchSpace):
 
     def mutate(self, arch: NB201Arch, rng: np.random.Generator) -> NB201Arch:
         edge = int(rng.integers(len(EDGES)))
-        choices = [op for op in self.OPS if op != arch[edge]]
+        try:
+            choices = self._other_ops()[arch[edge]]
+        except KeyError:
+            raise ValueError(f"{arch[edge]!r} is not a {self.name} op ({', '.join(self.OPS)})") from None
         new = list(arch)
         new[edge] = choices[int(rng.integers(len(choices)))]
         return tuple(new)  # type: ignore[return-value]
+
+    def _other_ops(self) -> dict[str, tuple[str, ...]]:
+        """op -> every other op in ``OPS`` order (NASBOT's evolution mutates ~10⁵ times a run)."""
+        table = type(self).__dict__.get("_OTHER_OPS")
+        if table is None:
+            table = {op: tuple(o for o in self.OPS if o != op) for op in self.OPS}
+            type(self)._OTHER_OPS = table
+        return table
 
     def neighbours(self, arch: NB201Arch) -> list[NB201Arch]:
         out = []
