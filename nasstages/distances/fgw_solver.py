@@ -26,6 +26,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from nasstages.distances.otmann_solver import emd_ssp
+
 SQUARE, ABSOLUTE = 0, 1
 GRID = 2.0**36  # resolution of the gradient seen by the assignment step
 LOSSES = {"square": SQUARE, "absolute": ABSOLUTE}
@@ -387,30 +389,30 @@ def fgw_batch(M, C1, C2, lam, kind, max_iter, tol, out):
 def network_emd_block(cell_d, slots_a, len_a, slots_b, len_b, rows, cols, eta, out):
     """Exact EMD between uniform distributions over two skeletons' cells, for each (row, col) pair.
 
-    With masses 1/n and 1/m, an optimal plan moves multiples of 1/L, L = lcm(n, m), so the EMD is
-    the min-cost perfect matching of the cost matrix with each cell repeated L/n (L/m) times,
-    solved by the Hungarian algorithm; cost (1 − η) iFGW(B_s, B_t) + η |pos_s − pos_t|.
+    Cost (1 − η) iFGW(B_s, B_t) + η |pos_s − pos_t|, solved as the n × m transport problem by the
+    compiled successive-shortest-path solver of :mod:`nasstages.distances.otmann_solver`, with masses
+    scaled to m per source and n per sink (exact in floating point; the value is divided by n·m).
+    Replaces the Hungarian algorithm on the lcm(n, m)-fold expanded matching (up to 30 × 30 for
+    TNB101 macro's 5- and 6-module skeletons): a 407 × 3,256 HOTNN block 4.8 → 1.1 s on 2 cores, the
+    same optimum (the stored float32 matrix is unchanged).
     """
-    for k in prange(len(rows)):
-        i, j = rows[k], cols[k]
-        n, m = len_a[i], len_b[j]
-        big = n * m // _gcd(n, m)
-        cost = np.empty((big, big))
-        for r in range(big):
-            s = r // (big // n)
-            for c in range(big):
-                t = c // (big // m)
-                position = abs(s / max(n - 1, 1) - t / max(m - 1, 1))
-                cost[r, c] = (1.0 - eta) * cell_d[slots_a[i, s], slots_b[j, t]] + eta * position
-        u = np.empty(big + 1)
-        v = np.empty(big + 1)
-        p = np.empty(big + 1, np.int64)
-        way = np.empty(big + 1, np.int64)
-        minv = np.empty(big + 1)
-        used = np.empty(big + 1, np.bool_)
-        col_of_row = np.empty(big, np.int64)
-        _assign(cost, big, u, v, p, way, minv, used, col_of_row)
-        total = 0.0
-        for r in range(big):
-            total += cost[r, col_of_row[r]]
-        out[k] = total / big
+    chunk = 1024
+    width = max(slots_a.shape[1], slots_b.shape[1])
+    for c in prange((len(rows) + chunk - 1) // chunk):
+        cost = np.empty((width, width))
+        a, b = np.empty(width), np.empty(width)
+        work = (np.empty((width, width)), np.empty(width), np.empty(width), np.empty(width), np.empty(width),
+                np.empty(width), np.empty(width), np.empty(width), np.empty(width),
+                np.empty(width, dtype=np.int64), np.empty(width, dtype=np.int64), np.empty(width), np.empty(width))
+        for k in range(c * chunk, min(len(rows), (c + 1) * chunk)):
+            i, j = rows[k], cols[k]
+            n, m = len_a[i], len_b[j]
+            for s in range(n):
+                a[s] = m
+                for t in range(m):
+                    position = abs(s / max(n - 1, 1) - t / max(m - 1, 1))
+                    cost[s, t] = (1.0 - eta) * cell_d[slots_a[i, s], slots_b[j, t]] + eta * position
+            for t in range(m):
+                b[t] = n
+            out[k] = emd_ssp(a, b, cost, n, m, work[0], work[1], work[2], work[3], work[4], work[5], work[6],
+                             work[7], work[8], work[9], work[10], work[11], work[12]) / (n * m)
