@@ -17,6 +17,27 @@ import numpy as np
 Arch = Hashable
 
 
+def memoized_strings(to_string: Callable) -> Callable:
+    """Decorate a space's ``to_string`` with a table of the strings it made (tuples only): a
+    search asks for the same few thousand architectures' strings ~10⁵ times a run (query-rule
+    keys, matrix rows), and formatting each anew was a tenth of a TNB101 NASBOT run."""
+    table: dict = {}
+
+    def cached(self, arch):
+        try:
+            return table[arch]
+        except KeyError:
+            text = table[arch] = to_string(self, arch)
+            if len(table) > 1 << 20:  # a bound for very large spaces (DARTS); rebuilt as asked
+                table.clear()
+            return text
+        except TypeError:  # unhashable (a list): formatted each time
+            return to_string(self, arch)
+
+    cached.__doc__, cached.__name__, cached.__wrapped__ = to_string.__doc__, to_string.__name__, to_string
+    return cached
+
+
 @dataclass(frozen=True)
 class CellGraph:
     """An op-on-node DAG: ``adjacency[i, j] = 1`` for an edge i -> j, ``ops[i]`` labels node i.

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from nasstages.spaces.base import ArchGraph, CellGraph, SearchSpace
+from nasstages.spaces.base import ArchGraph, CellGraph, SearchSpace, memoized_strings
 
 OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 EDGES: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))  # (to, from)
@@ -207,6 +207,7 @@ class NB201Space(SearchSpace):
                     out.append(tuple(new))
         return out  # type: ignore[return-value]
 
+    @memoized_strings
     def to_string(self, arch: NB201Arch) -> str:
         return format_cell(arch)
 

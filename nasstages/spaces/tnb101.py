@@ -20,7 +20,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from nasstages.spaces.base import ArchGraph, CellGraph, SearchSpace
+from nasstages.spaces.base import ArchGraph, CellGraph, SearchSpace, memoized_strings
 from nasstages.spaces.nb201 import EDGES, NB201Space
 
 MICRO_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3")
@@ -35,6 +35,7 @@ class TNB101MicroSpace(NB201Space):
     name = "tnb101_micro"
     OPS = MICRO_OPS
 
+    @memoized_strings
     def to_string(self, arch: MicroArch) -> str:
         try:
             d = [_MICRO_DIGIT[op] for op in arch]
@@ -149,9 +150,10 @@ class TNB101MacroSpace(SearchSpace):
 
     def mutate(self, arch: MacroArch, rng: np.random.Generator) -> MacroArch:
         """Change, insert or delete one module, uniformly over the edits that stay valid."""
-        options = _macro_neighbours(tuple(arch))
+        options = _macro_neighbours(arch if type(arch) is tuple else tuple(arch))
         return options[int(rng.integers(len(options)))]
 
+    @memoized_strings
     def to_string(self, arch: MacroArch) -> str:
         return f"64-{''.join(map(str, arch))}-basic"
 
