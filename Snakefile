@@ -22,6 +22,7 @@ from nasstages.config import (  # noqa: E402
     check_config,
     distance_pool_of,
     check_existing_results,
+    predictor_evaluation_settings,
     check_results_folder,
     seeds_of,
     trained_benchmarks,

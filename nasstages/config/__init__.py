@@ -9,6 +9,7 @@ from nasstages.config.access import (
     benchmark_space,
     distance_pool_of,
     encoder_spaces,
+    predictor_evaluation_settings,
     seeds_of,
     trained_benchmarks,
 )
@@ -17,4 +18,4 @@ from nasstages.config.preflight import check_existing_results, check_results_fol
 
 __all__ = ["ENCODER_NAMES", "benchmark_budget", "benchmark_datasets", "benchmark_methods", "benchmark_space",
            "check_applicable", "check_config", "check_existing_results", "check_results_folder",
-           "distance_pool_of", "encoder_spaces", "seeds_of", "trained_benchmarks"]
+           "distance_pool_of", "encoder_spaces", "predictor_evaluation_settings", "seeds_of", "trained_benchmarks"]

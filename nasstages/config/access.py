@@ -57,3 +57,13 @@ def seeds_of(search: dict[str, Any]) -> list[int]:
     """The seeds to run: ``seeds: N`` means 0..N-1, a list means exactly those."""
     seeds = search["seeds"]
     return list(range(seeds)) if isinstance(seeds, int) else sorted(set(int(s) for s in seeds))
+
+
+#: keys of ``predictors.<benchmark>`` that say where and how a job runs, not what it computes
+PREDICTOR_JOB_KEYS = ("datasets", "device", "threads")
+
+
+def predictor_evaluation_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """``predictors.<benchmark>`` without its job keys: what ``nasstages predictors evaluate`` is
+    passed (the rule's rerun trigger) and what the config check validates, from one list."""
+    return {k: v for k, v in settings.items() if k not in PREDICTOR_JOB_KEYS}

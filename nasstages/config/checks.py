@@ -11,7 +11,7 @@ from typing import Any
 
 from nasstages.benchmarks import BENCHMARKS, plugin
 from nasstages.config.access import (benchmark_budget, benchmark_datasets, benchmark_methods, benchmark_space,
-                                     distance_pool_of, encoder_spaces)
+                                     distance_pool_of, encoder_spaces, predictor_evaluation_settings)
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.evaluators.proxy_names import NETWORK_BUILDERS
@@ -178,7 +178,7 @@ def _check_predictors(config: dict[str, Any]) -> None:
         for dataset in settings["datasets"]:
             _check_dataset(benchmark, dataset, f"predictors.{benchmark}.datasets")
         try:  # what the predictor_quality rule passes the command: the same schema, checked before any job
-            EvaluationSettings.from_params({k: v for k, v in settings.items() if k not in ("datasets", "device", "threads")})
+            EvaluationSettings.from_params(predictor_evaluation_settings(settings))
         except ConfigError as exc:
             raise ConfigError(f"config predictors.{benchmark}: {exc}") from None
 

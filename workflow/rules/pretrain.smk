@@ -65,8 +65,8 @@ rule predictor_quality:
     output:
         f"{R}/predictors/{{benchmark}}/{{dataset}}.json",
     params:
-        settings=lambda w: json.dumps({k: v for k, v in config["predictors"][w.benchmark].items()
-                                       if k not in ("datasets", "device", "threads")}, sort_keys=True),
+        settings=lambda w: json.dumps(predictor_evaluation_settings(config["predictors"][w.benchmark]),
+                                      sort_keys=True),
         device=lambda w: predictor_setting(w.benchmark, "device", "auto"),
         global_seed=config["seed"],
     log:
