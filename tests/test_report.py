@@ -35,7 +35,8 @@ def test_report_writes_figures_and_tables(search_logs):
     written = write_report(paths, root / "report")
     names = sorted(p.name for p in written)
     assert names == sorted([f"nb201_{d}.{e}" for d in DATASETS for e in ("pdf", "png")]
-                           + ["nb201_final.md", "nb201_final.tex", "nb201_cost.md", "provenance.md"])
+                           + ["nb201_final.md", "nb201_final.tex", "nb201_cost.md", "provenance.md",
+                              "nb201_rank.pdf", "nb201_rank.png"])  # 2 methods: average ranks, no CD diagram
     for path in written:
         assert path.stat().st_size > 200
     assert (root / "report" / "figures" / "nb201_cifar10-valid.png").read_bytes()[:4] == b"\x89PNG"

@@ -9,8 +9,9 @@ from typing import Iterable
 from nasstages.io import write_text_atomic
 from nasstages.report.darts import darts_latex, darts_markdown, load_evaluations
 from nasstages.report.encoders import encoder_markdown, plot_predictor_curves, predictor_markdown
-from nasstages.report.figures import plot_error_curves
+from nasstages.report.figures import method_colors, plot_error_curves
 from nasstages.report.provenance import provenance_markdown
+from nasstages.report.ranks import rank_figures
 from nasstages.report.tables import (
     cost_table,
     latex_table,
@@ -47,8 +48,10 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
     for run in runs:
         by_pair.setdefault((run.benchmark, run.dataset), []).append(run)
         by_benchmark.setdefault(run.benchmark, []).append(run)
+    colors = method_colors(run.method for run in runs)
     for (benchmark, dataset), group in by_pair.items():
-        written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset))
+        written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset), colors)
+    written += rank_figures(runs, out_dir)
     for benchmark, group in by_benchmark.items():
         layout = table_layout(benchmark)
         if layout == "final":  # trained queries: search error + final test error

@@ -112,7 +112,14 @@ def report_targets():
                      for kind in (("errors.md", "errors.tex") if table_layout(b) == "errors"
                                   else ("final.md", "final.tex")) + ("cost.md",)})
     extra = [f"{R}/report/tables/provenance.md"]
+    from nasstages.analysis.ranks import rank_figure_kinds
     from nasstages.report.reproduction import PUBLISHED
+
+    for benchmark in sorted({b for b, _, _, _ in jobs}):  # average ranks and the CD diagram across its datasets
+        methods = {m for b, _, m, _ in jobs if b == benchmark}
+        datasets = {d for b, d, _, _ in jobs if b == benchmark}
+        extra += [f"{R}/report/figures/{benchmark}_{kind}.{ext}" for kind in rank_figure_kinds(len(methods), len(datasets))
+                  for ext in ("pdf", "png")]
 
     if any((b, d, m) in PUBLISHED for b, d, m, _ in jobs):
         extra += [f"{R}/report/tables/reproduction.md", f"{R}/report/tables/reproduction.tex"]
