@@ -28,7 +28,7 @@ def memoized_strings(to_string: Callable) -> Callable:
             return table[arch]
         except KeyError:
             text = table[arch] = to_string(self, arch)
-            if len(table) > 1 << 20:  # a bound for very large spaces (DARTS); rebuilt as asked
+            if len(table) > 1 << 17:  # bounded (~30 MB): more than any tabular space has; rebuilt as asked
                 table.clear()
             return text
         except TypeError:  # unhashable (a list): formatted each time
