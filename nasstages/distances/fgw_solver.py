@@ -26,7 +26,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from nasstages.distances.otmann_solver import emd_ssp
+from nasstages.distances.otmann_solver import emd_ssp, ssp_workspace
 
 SQUARE, ABSOLUTE = 0, 1
 GRID = 2.0**36  # resolution of the gradient seen by the assignment step
@@ -401,9 +401,7 @@ def network_emd_block(cell_d, slots_a, len_a, slots_b, len_b, rows, cols, eta, o
     for c in prange((len(rows) + chunk - 1) // chunk):
         cost = np.empty((width, width))
         a, b = np.empty(width), np.empty(width)
-        work = (np.empty((width, width)), np.empty(width), np.empty(width), np.empty(width), np.empty(width),
-                np.empty(width), np.empty(width), np.empty(width), np.empty(width),
-                np.empty(width, dtype=np.int64), np.empty(width, dtype=np.int64), np.empty(width), np.empty(width))
+        work = ssp_workspace(width)
         for k in range(c * chunk, min(len(rows), (c + 1) * chunk)):
             i, j = rows[k], cols[k]
             n, m = len_a[i], len_b[j]

@@ -27,11 +27,13 @@ from numba import njit, prange
 INF = 1e300
 
 
-def ssp_workspace(size: int) -> tuple[np.ndarray, ...]:
-    """Scratch arrays for :func:`emd_ssp` on problems of at most ``size`` nodes a side."""
-    vectors = [np.empty(size) for _ in range(10)]
-    return (np.empty((size, size)), *vectors[:8], np.empty(size, dtype=np.int64),
-            np.empty(size, dtype=np.int64), *vectors[8:])
+@njit(cache=True)
+def ssp_workspace(size):
+    """Scratch arrays for :func:`emd_ssp` on problems of at most ``size`` nodes a side, in its
+    argument order after ``n, m`` (compiled, so the parallel blocks allocate them per chunk)."""
+    return (np.empty((size, size)), np.empty(size), np.empty(size), np.empty(size), np.empty(size), np.empty(size),
+            np.empty(size), np.empty(size), np.empty(size), np.empty(size, dtype=np.int64),
+            np.empty(size, dtype=np.int64), np.empty(size), np.empty(size))
 
 
 @njit(cache=True)
@@ -221,13 +223,7 @@ def otmann_block(rows, cols, ops, mass, paths, path_count, offsets, rank, table,
         C = np.empty((L, L))
         a = np.empty(L)
         b = np.empty(L)
-        flow = np.empty((L, L))
-        supply, demand = np.empty(L), np.empty(L)
-        pi_s, pi_d = np.empty(L), np.empty(L)
-        tent_s, tent_d = np.empty(L), np.empty(L)
-        dist_s, dist_d = np.empty(L), np.empty(L)
-        prev_s, prev_d = np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64)
-        block_s, block_d = np.empty(L), np.empty(L)
+        work = ssp_workspace(L)
         x = rows[r]
         for c in range(r + 1 if upper else 0, len(cols)):
             y = cols[c]
@@ -237,6 +233,6 @@ def otmann_block(rows, cols, ops, mass, paths, path_count, offsets, rank, table,
             first, second = (x, y) if rank[x] < rank[y] else (y, x)
             n, m, total = _fill_cost(first, second, ops, mass, paths, path_count, offsets, table, nu_str, nu_nas,
                                      C, a, b)
-            value = emd_ssp(a, b, C, n, m, flow, supply, demand, pi_s, pi_d, tent_s, tent_d, dist_s, dist_d,
-                            prev_s, prev_d, block_s, block_d)
+            value = emd_ssp(a, b, C, n, m, work[0], work[1], work[2], work[3], work[4], work[5], work[6], work[7],
+                            work[8], work[9], work[10], work[11], work[12])
             out[r, c] = value / total if normalize else value

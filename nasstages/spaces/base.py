@@ -9,6 +9,7 @@ macro skeleton of cells: NB201 repeats one cell, DARTS has a normal and a reduct
 from __future__ import annotations
 
 import abc
+import functools
 from dataclasses import dataclass
 from typing import Callable, Hashable, Iterator, Sequence
 
@@ -23,6 +24,7 @@ def memoized_strings(to_string: Callable) -> Callable:
     keys, matrix rows), and formatting each anew was a tenth of a TNB101 NASBOT run."""
     table: dict = {}
 
+    @functools.wraps(to_string)
     def cached(self, arch):
         try:
             return table[arch]
@@ -34,7 +36,6 @@ def memoized_strings(to_string: Callable) -> Callable:
         except TypeError:  # unhashable (a list): formatted each time
             return to_string(self, arch)
 
-    cached.__doc__, cached.__name__, cached.__wrapped__ = to_string.__doc__, to_string.__name__, to_string
     return cached
 
 
