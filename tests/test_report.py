@@ -34,9 +34,10 @@ def test_report_writes_figures_and_tables(search_logs):
     root, paths = search_logs
     written = write_report(paths, root / "report")
     names = sorted(p.name for p in written)
-    assert names == sorted([f"nb201_{d}.{e}" for d in DATASETS for e in ("pdf", "png")]
+    assert names == sorted([f"nb201_{d}{kind}.{e}" for d in DATASETS for kind in ("", "_time", "_regret")
+                            for e in ("pdf", "png")]
                            + ["nb201_final.md", "nb201_final.tex", "nb201_cost.md", "provenance.md",
-                              "nb201_rank.pdf", "nb201_rank.png"])  # 2 methods: average ranks, no CD diagram
+                              "nb201_rank.pdf", "nb201_rank.png", "runs.csv.gz"])  # 2 methods: ranks, no CD diagram
     for path in written:
         assert path.stat().st_size > 200
     assert (root / "report" / "figures" / "nb201_cifar10-valid.png").read_bytes()[:4] == b"\x89PNG"
@@ -195,3 +196,23 @@ def test_report_refuses_rows_final_or_values_its_record_contradicts(search_logs,
         check(text, {**meta, "final": {**meta["final"], "incumbent_mean_acc": meta["final"]["incumbent_mean_acc"] - 1}})
     with pytest.raises(NasstagesError, match="records no csv_sha256"):
         verified_search_log(source, text.encode(), {k: v for k, v in meta.items() if k != "csv_sha256"})
+
+
+def test_tidy_aggregate_holds_every_query_of_every_run_with_its_protocol(search_logs, tmp_path):
+    root, paths = search_logs
+    write_report(paths, tmp_path / "a")
+    write_report(paths, tmp_path / "b")
+    first = (tmp_path / "a" / "runs.csv.gz").read_bytes()
+    assert first == (tmp_path / "b" / "runs.csv.gz").read_bytes()  # no time or name in the gzip header
+    tidy = pd.read_csv(tmp_path / "a" / "runs.csv.gz")
+    assert len(tidy) == len(paths) * 30
+    assert list(tidy.columns[:4]) == ["benchmark", "dataset", "method", "seed"]
+    assert {"query_rule", "noise", "budget", "split", "optimum", "regret", "sim_time_s"} <= set(tidy.columns)
+    for path in paths[::5]:  # .../nb201/{dataset}/{method}/seed{S}.csv, row for row
+        dataset, method, seed = path.parts[-3], path.parts[-2], int(path.stem.removeprefix("seed"))
+        rows = tidy[(tidy.dataset == dataset) & (tidy.method == method) & (tidy.seed == seed)].reset_index(drop=True)
+        log = pd.read_csv(path)
+        pd.testing.assert_frame_equal(rows[list(log.columns)], log, check_dtype=False)
+        assert (rows.budget == 30).all() and (rows.benchmark == "nb201").all()
+        np.testing.assert_allclose(rows.regret, rows.optimum - log.incumbent_mean_acc)
+        assert (rows.regret >= 0).all()

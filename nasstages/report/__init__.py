@@ -9,7 +9,8 @@ from typing import Iterable
 from nasstages.io import write_text_atomic
 from nasstages.report.darts import darts_latex, darts_markdown, load_evaluations
 from nasstages.report.encoders import encoder_markdown, plot_predictor_curves, predictor_markdown
-from nasstages.report.figures import method_colors, plot_error_curves
+from nasstages.report.aggregate import write_tidy_runs
+from nasstages.report.figures import has_optimum, method_colors, plot_error_curves, plot_regret_curves, plot_time_curves
 from nasstages.report.provenance import provenance_markdown
 from nasstages.report.ranks import rank_figures
 from nasstages.report.tables import (
@@ -35,7 +36,8 @@ def table_stem(out_dir: Path, benchmark: str) -> Path:
 def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_metrics: Iterable[str | Path] = (),
                  encoder_quality: Iterable[str | Path] = (), predictor_metrics: Iterable[str | Path] = (),
                  evaluations: Iterable[str | Path] = (), estimator_diagnosis: Iterable[str | Path] = ()) -> list[Path]:
-    """Write one figure per (benchmark, dataset) and one table per benchmark, plus encoder and
+    """Write figures per (benchmark, dataset) (best-found error against queries and simulated time,
+    regret), one table per benchmark and the tidy table of every query (``runs.csv.gz``), plus encoder and
     predictor tables when their files are given (and the DARTS final-evaluation table with the
     ``evaluations`` of the evaluate stage); return the paths."""
     out_dir = Path(out_dir)
@@ -50,7 +52,12 @@ def write_report(csv_paths: Iterable[str | Path], out_dir: str | Path, encoder_m
         by_benchmark.setdefault(run.benchmark, []).append(run)
     colors = method_colors(run.method for run in runs)
     for (benchmark, dataset), group in by_pair.items():
-        written += plot_error_curves(group, figure_stem(out_dir, benchmark, dataset), colors)
+        stem = figure_stem(out_dir, benchmark, dataset)
+        written += plot_error_curves(group, stem, colors)
+        written += plot_time_curves(group, stem.with_name(f"{stem.name}_time"), colors)
+        if has_optimum(group):  # regret needs the optimum, unknown where queries train networks (DARTS)
+            written += plot_regret_curves(group, stem.with_name(f"{stem.name}_regret"), colors)
+    written.append(write_tidy_runs(runs, out_dir / "runs.csv.gz"))
     written += rank_figures(runs, out_dir)
     for benchmark, group in by_benchmark.items():
         layout = table_layout(benchmark)

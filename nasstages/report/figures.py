@@ -1,4 +1,5 @@
-"""Best-found validation error against queries, mean +- one standard error over seeds."""
+"""Anytime curves, mean +- one standard error over seeds: best-found validation error against
+queries and against simulated training time, and regret (optimum - incumbent) on a log axis."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from nasstages.analysis.curves import errors_at_times, shared_time_grid, simple_regret  # noqa: E402
 from nasstages.io import atomic_path  # noqa: E402
 from nasstages.report.names import benchmark_name, dataset_name, method_name  # noqa: E402
 from nasstages.report.trajectories import MethodRuns, mean_and_se  # noqa: E402
@@ -29,22 +31,81 @@ def method_colors(methods: Iterable[str]) -> dict[str, str]:
 
 
 def plot_error_curves(runs: list[MethodRuns], out_stem: Path, colors: dict[str, str] | None = None) -> list[Path]:
-    """Plot all methods of one (benchmark, dataset); writes ``out_stem``.pdf and .png."""
+    """Best-found error against queries for all methods of one (benchmark, dataset); writes
+    ``out_stem``.pdf and .png."""
     colors = colors or method_colors(run.method for run in runs)
-    fig, ax = plt.subplots(figsize=(4.8, 3.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=FIGSIZE, constrained_layout=True)
     for run in runs:
-        mean, se = mean_and_se(run.error)
-        steps = range(1, len(mean) + 1)
-        line, = ax.plot(steps, mean, label=f"{method_name(run.method)} (n={len(run.seeds)})", color=colors[run.method])
-        if len(run.seeds) > 1:
-            ax.fill_between(steps, mean - se, mean + se, color=line.get_color(), alpha=0.25, linewidth=0)
+        _band(ax, np.arange(1, run.error.shape[1] + 1), run.error, run, colors)
+    _optimum_line(ax, runs)
+    ax.set_yscale("log")
+    _query_axis(ax)
+    ax.set_ylabel("best-found validation error (%)")
+    return _finish(fig, ax, runs, out_stem)
+
+
+def plot_time_curves(runs: list[MethodRuns], out_stem: Path, colors: dict[str, str] | None = None) -> list[Path]:
+    """Best-found error against simulated training time (the benchmark's training cost of the
+    queried architectures, summed), on the times all seeds of a method reach; writes ``out_stem``.pdf and .png."""
+    colors = colors or method_colors(run.method for run in runs)
+    fig, ax = plt.subplots(figsize=FIGSIZE, constrained_layout=True)
+    for run in runs:
+        grid = shared_time_grid(run.sim_time_s)
+        if len(grid):
+            _band(ax, grid, errors_at_times(run.error, run.sim_time_s, grid), run, colors, step=True)
+    _optimum_line(ax, runs)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("simulated training time (s)")
+    ax.set_ylabel("best-found validation error (%)")
+    return _finish(fig, ax, runs, out_stem)
+
+
+def plot_regret_curves(runs: list[MethodRuns], out_stem: Path, colors: dict[str, str] | None = None) -> list[Path]:
+    """Regret (benchmark optimum - incumbent validation accuracy, percentage points) against
+    queries on a log axis, as NAS papers plot it; a mean regret of zero (every seed found the
+    optimum) leaves the log axis. Writes ``out_stem``.pdf and .png."""
+    colors = colors or method_colors(run.method for run in runs)
+    fig, ax = plt.subplots(figsize=FIGSIZE, constrained_layout=True)
+    for run in runs:
+        regret = simple_regret(run.incumbent_mean_acc, run.optimum)
+        _band(ax, np.arange(1, regret.shape[1] + 1), regret, run, colors)
+    ax.set_yscale("log", nonpositive="mask")
+    _query_axis(ax)
+    ax.set_ylabel("regret (optimum - best-found accuracy, %)")
+    return _finish(fig, ax, runs, out_stem)
+
+
+def has_optimum(runs: list[MethodRuns]) -> bool:
+    """Whether the benchmark's optimum is known (tabular), so regret is defined (not DARTS)."""
+    return bool(np.isfinite(runs[0].optimum))
+
+
+FIGSIZE = (4.8, 3.4)  # inches; halves to a two-column paper's column width with legible 8 pt text
+
+
+def _band(ax, x, values: np.ndarray, run: MethodRuns, colors: dict[str, str], step: bool = False) -> None:
+    mean, se = mean_and_se(values)
+    where = {"drawstyle": "steps-post"} if step else {}
+    line, = ax.plot(x, mean, label=f"{method_name(run.method)} (n={len(run.seeds)})", color=colors[run.method], **where)
+    if len(run.seeds) > 1:
+        lower = np.where(mean - se > 0, mean - se, np.nan)  # a log axis cannot show a band through zero
+        ax.fill_between(x, lower, mean + se, color=line.get_color(), alpha=0.25, linewidth=0,
+                        step="post" if step else None)
+
+
+def _optimum_line(ax, runs: list[MethodRuns]) -> None:
     optimum_error = 100.0 - runs[0].optimum
     if np.isfinite(optimum_error):  # unknown where queries train networks (DARTS)
         ax.axhline(optimum_error, color="black", linestyle="--", linewidth=0.8, label=f"optimum ({optimum_error:.2f})")
-    ax.set_yscale("log")
+
+
+def _query_axis(ax) -> None:
     ax.set_xlabel("number of queries")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_ylabel("best-found validation error (%)")
+
+
+def _finish(fig, ax, runs: list[MethodRuns], out_stem: Path) -> list[Path]:
     ax.set_title(f"{benchmark_name(runs[0].benchmark)}, {dataset_name(runs[0].dataset)}")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small")

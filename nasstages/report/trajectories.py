@@ -39,6 +39,9 @@ class MethodRuns:
     elapsed_s: np.ndarray  # (seeds,) real seconds of each run
     surrogate_s: np.ndarray  # (seeds,) of which in the surrogate (fit + acquisition)
     query_rule: str = "string"  # the query protocol every seed ran under (its JSON's protocol block)
+    sim_time_s: np.ndarray | None = None  # (seeds, queries) simulated training time spent up to each query
+    logs: tuple[pd.DataFrame, ...] = ()  # each seed's verified per-query log, in ``seeds`` order
+    protocol: dict | None = None  # the protocol block of the first seed's JSON (every seed ran under its rule)
 
     @property
     def error(self) -> np.ndarray:
@@ -57,7 +60,7 @@ def mean_and_se(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
     """Group search CSVs (``.../{benchmark}/{dataset}/{method}/seed{S}.csv``) into MethodRuns."""
-    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float, float, float, str]]] = {}
+    groups: dict[tuple[str, str, str], list[tuple[int, np.ndarray, float, float, float, str, pd.DataFrame, dict]]] = {}
     for path in map(Path, csv_paths):
         match = _PATH.search(path.as_posix())
         if match is None:
@@ -77,7 +80,7 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
                                  "rerun its search job")
         groups.setdefault(key, []).append((int(match["seed"]), frame["incumbent_mean_acc"].to_numpy(),
                                            float(meta["optimum"]), float(frame["elapsed_s"].iloc[-1]), surrogate,
-                                           rule))
+                                           rule, frame, meta["protocol"]))
     runs = []
     for (benchmark, dataset, method), items in groups.items():  # input order = config order
         items.sort(key=lambda item: item[0])
@@ -92,6 +95,9 @@ def load_runs(csv_paths: Iterable[str | Path]) -> list[MethodRuns]:
             elapsed_s=np.array([item[3] for item in items]),
             surrogate_s=np.array([item[4] for item in items]),
             query_rule=_one_rule({item[5] for item in items}, f"{benchmark}/{dataset}/{method}"),
+            sim_time_s=np.stack([item[6]["sim_time_s"].to_numpy(dtype=float)[:length] for item in items]),
+            logs=tuple(item[6] for item in items),
+            protocol=items[0][7],
         ))
     return runs
 
@@ -113,8 +119,10 @@ def verified_search_log(path: Path, raw: bytes, meta: dict) -> pd.DataFrame:
     except ValueError as exc:
         raise NasstagesError(f"cannot parse {path} ({exc}): {fix}") from exc
     budget = (meta.get("protocol") or {}).get("budget")
-    if "incumbent_mean_acc" not in frame.columns or frame.empty:
-        raise NasstagesError(f"{path} has no incumbent_mean_acc column or no rows: {fix}")
+    missing = [c for c in ("step", "incumbent_mean_acc", "sim_time_s") if c not in frame.columns]
+    if missing or frame.empty:
+        raise NasstagesError(f"{path} has no {', '.join(missing)} column or no rows: {fix}" if missing
+                             else f"{path} has no rows: {fix}")
     if budget is not None and (len(frame) != budget or list(frame["step"]) != list(range(1, budget + 1))):
         raise NasstagesError(f"{path} has {len(frame)} rows, not the {budget} queries its JSON records: {fix}")
     final = (meta.get("final") or {}).get("incumbent_mean_acc")
