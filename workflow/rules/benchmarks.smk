@@ -1,16 +1,9 @@
 # Stage 1: normalize a tabular benchmark into one verified HDF5 store.
-import shlex
-
-
-def source_args(space):
-    """--mirror/--official options for the configured (non-empty) sources, in trial order."""
-    sources = config["benchmarks"][space]
-    return " ".join(
-        f"--{key} {shlex.quote(str(sources[key]))}" for key in ("mirror", "official") if sources.get(key)
-    )
 
 
 rule benchmark_store:
+    conda:
+        NASSTAGES_ENV
     output:
         f"{R}/benchmarks/{{space}}.h5",
     params:
@@ -31,6 +24,8 @@ rule benchmark_store:
 # A trained benchmark (DARTS) keeps one verified data store per dataset, so adding a dataset
 # never rebuilds (and so never reruns the searches of) the others.
 rule trained_data_store:
+    conda:
+        NASSTAGES_ENV
     output:
         f"{R}/benchmarks/darts/{{dataset}}.h5",
     params:

@@ -1,4 +1,13 @@
-# Target lists derived from the config, shared by the rules.
+# What the rules share: wildcard constraints, resources, target lists derived from the config and
+# the input / params functions of every rule file (which hold rules only, as `snakemake --lint` asks).
+import shlex
+from types import SimpleNamespace
+
+from nasstages.evaluators.proxy_names import DETERMINISTIC as DETERMINISTIC_PROXIES
+from nasstages.provenance import code_sha256
+
+SEARCH_SEEDS = seeds_of(config["search"])
+NASSTAGES_ENV = "../envs/nasstages.yaml"  # every rule's conda environment (relative to workflow/rules/)
 
 
 wildcard_constraints:
@@ -13,7 +22,7 @@ wildcard_constraints:
     proxy=r"[a-z_]+",
 
 
-# Job resources per rule (local runs and SLURM alike): memory in MB, wall time in minutes, GPUs.
+# Job resources of each rule, for local runs and SLURM alike; memory in MB, wall time in minutes, GPUs.
 # config `resources: {rule: {...}}` overrides any of these per rule (also `threads`); the SLURM
 # partition and account come from the profile (workflow/profiles/slurm), not from here.
 DEFAULT_RESOURCES = {
@@ -34,9 +43,9 @@ DEFAULT_RESOURCES = {
 }
 
 
-for _rule in config.get("resources") or {}:
-    if _rule not in DEFAULT_RESOURCES:
-        raise ConfigError(f"config resources.{_rule}: no such rule; choose from: {', '.join(DEFAULT_RESOURCES)}")
+for _name in config.get("resources") or {}:
+    if _name not in DEFAULT_RESOURCES:
+        raise ConfigError(f"config resources.{_name}: no such rule; choose from: {', '.join(DEFAULT_RESOURCES)}")
 
 
 def rule_resources(rule):
@@ -107,11 +116,18 @@ def distance_targets():
 
 def report_targets():
     jobs = search_jobs()
-    figures = sorted({f"{R}/report/figures/{b}_{d}.{ext}" for b, d, _, _ in jobs for ext in ("pdf", "png")})
+    from nasstages.benchmarks import BENCHMARKS, plugin
+
+    def curve_kinds(benchmark):  # queries, simulated time, and regret where the optimum is known (tabular)
+        trained = benchmark in BENCHMARKS and plugin(benchmark).trained
+        return ("", "_time") if trained else ("", "_time", "_regret")
+
+    figures = sorted({f"{R}/report/figures/{b}_{d}{kind}.{ext}" for b, d, _, _ in jobs for kind in curve_kinds(b)
+                      for ext in ("pdf", "png")})
     tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
                      for kind in (("errors.md", "errors.tex") if table_layout(b) == "errors"
                                   else ("final.md", "final.tex")) + ("cost.md",)})
-    extra = [f"{R}/report/tables/provenance.md"]
+    extra = [f"{R}/report/tables/provenance.md", f"{R}/report/runs.csv.gz"]
     from nasstages.analysis.ranks import rank_figure_kinds
     from nasstages.report.reproduction import PUBLISHED
 
@@ -138,6 +154,11 @@ def report_targets():
 
 
 
+def report_folder(output):
+    """The report's folder, from its outputs (the tidy table lies at its top), not from a global."""
+    return str(Path(next(path for path in output if path.endswith("runs.csv.gz"))).parent)
+
+
 def encoder_file(space, encoder):
     return f"{R}/encoders/{space}/{encoder}.h5"
 
@@ -161,3 +182,121 @@ def encoder_quality_targets():
 def predictor_targets():
     return [f"{R}/predictors/{benchmark}/{dataset}.json"
             for benchmark, settings in config.get("predictors", {}).items() for dataset in settings["datasets"]]
+
+
+def source_args(space):
+    """--mirror/--official options for the configured (non-empty) sources, in trial order."""
+    sources = config["benchmarks"][space]
+    return " ".join(
+        f"--{key} {shlex.quote(str(sources[key]))}" for key in ("mirror", "official") if sources.get(key)
+    )
+
+
+def distance_embeddings(w):
+    """The pretrained encoder file an embedding metric reads (none for the others)."""
+    encoder = ENCODER_OF_METRIC.get(w.metric)
+    return [encoder_file(w.space, encoder)] if encoder else []
+
+
+def distance_params(w):
+    params = dict(config["distances"][w.space]["metrics"][w.metric] or {})
+    if ENCODER_OF_METRIC.get(w.metric):
+        params["embeddings"] = distance_embeddings(w)[0]
+    return json.dumps(params, sort_keys=True)
+
+
+def distance_tiles(w):
+    tiles = config["distances"][w.space].get("tiles", 1)
+    return [
+        f"{R}/distances/{w.space}/{w.metric}/tiles/{w.pool}/{i}_{j}.h5"
+        for i in range(tiles)
+        for j in range(i, tiles)
+    ]
+
+
+def distance_tile_threads(w):
+    """The configured threads (distances.<space>.threads, default 1) for a metric whose solver is
+    parallel (HOTNN); one for the others (OTMANN, edit, ...: single-threaded, so a second reserved
+    core would sit idle). One by default: a multi-core tile waits for all its cores to be free at
+    once, while single-core jobs keep taking them (the default pipeline ran its HOTNN tiles last)."""
+    threads = rule_threads("distance_tile", config["distances"][w.space].get("threads", 1))
+    return threads if DISTANCES.get(w.metric).multithreaded else 1
+
+
+def estimate_settings(space):
+    return config["estimates"][space]
+
+
+def estimate_tiles(w):
+    tiles = estimate_settings(w.space).get("tiles", 1)
+    return [f"{R}/estimates/{w.space}/{w.proxy}/tiles/{w.pool}/{i}.h5" for i in range(tiles)]
+
+
+def estimate_data_args(space, proxy):
+    settings = estimate_settings(space)
+    args = f"--batch-size {settings.get('batch_size', 64)} --dataset {settings.get('dataset', 'cifar10')}"
+    if settings.get("seeds", 1) > 1 and proxy not in DETERMINISTIC_PROXIES:  # params, FLOPs: one seed suffices
+        args += f" --replicates {settings['seeds']}"
+    if settings.get("data"):
+        args += f" --data {shlex.quote(str(settings['data']))}"
+    if settings.get("md5"):
+        args += f" --md5 {settings['md5']}"
+    return args
+
+
+def encoder_setting(space, key, default):
+    return (config["encoders"][space] or {}).get(key, default)
+
+
+def predictor_setting(benchmark, key, default):
+    return config["predictors"][benchmark].get(key, default)
+
+
+def search_embeddings(w):
+    """The pretrained encoder file a method reads (none for most methods)."""
+    encoder = ENCODER_OF_METHOD.get(algorithm_of(w.method, config["search"]["methods"][w.method]))
+    return [encoder_file(benchmark_space(w.benchmark), encoder)] if encoder else []
+
+
+def search_distance_matrix(w):
+    """The precomputed matrix a method reads when its config names a `distance_pool` for this
+    benchmark (none otherwise: distances are computed on the fly)."""
+    pool = distance_pool_of(config["search"]["methods"][w.method], w.benchmark)
+    if not pool:
+        return []
+    metric = method_class(w.method, config["search"]["methods"][w.method]).metric
+    return [f"{R}/distances/{benchmark_space(w.benchmark)}/{metric}/{pool}.h5"]
+
+
+def search_proxy_scores(w):
+    """The estimate-stage scores a method's `zs_prefilter` reads when it names an estimate `pool`
+    (none otherwise: candidates are scored on the fly)."""
+    settings = (config["search"]["methods"][w.method] or {}).get("zs_prefilter") or {}
+    if not settings.get("pool"):
+        return []
+    return [f"{R}/estimates/{benchmark_space(w.benchmark)}/{settings['proxy']}/{settings['pool']}.h5"]
+
+
+def search_method_params(w):
+    params = dict(config["search"]["methods"][w.method] or {})
+    if search_embeddings(w):
+        params["embeddings"] = search_embeddings(w)[0]
+    params.pop("distance_pool", None)
+    if search_distance_matrix(w):
+        params["distance_matrix"] = search_distance_matrix(w)[0]
+    if params.get("zs_prefilter"):
+        params["zs_prefilter"] = {k: v for k, v in params["zs_prefilter"].items() if k != "pool"}
+        if search_proxy_scores(w):
+            params["zs_prefilter"]["scores"] = search_proxy_scores(w)[0]
+    return json.dumps(params, sort_keys=True)
+
+
+def darts_wildcards(w):
+    """search_darts's wildcards as the generic search helpers expect them (benchmark fixed)."""
+    return SimpleNamespace(benchmark="darts", method=w.method)
+
+
+def trained_benchmark_params(benchmark):
+    settings = config["benchmarks"][benchmark]
+    return json.dumps({"protocol": settings.get("search") or {}, "device": settings.get("device", "auto")},
+                      sort_keys=True)

@@ -3,38 +3,9 @@
 # params and so reruns its tiles and merge.
 
 
-def distance_embeddings(w):
-    """The pretrained encoder file an embedding metric reads (none for the others)."""
-    encoder = ENCODER_OF_METRIC.get(w.metric)
-    return [encoder_file(w.space, encoder)] if encoder else []
-
-
-def distance_params(w):
-    params = dict(config["distances"][w.space]["metrics"][w.metric] or {})
-    if ENCODER_OF_METRIC.get(w.metric):
-        params["embeddings"] = distance_embeddings(w)[0]
-    return json.dumps(params, sort_keys=True)
-
-
-def distance_tiles(w):
-    tiles = config["distances"][w.space].get("tiles", 1)
-    return [
-        f"{R}/distances/{w.space}/{w.metric}/tiles/{w.pool}/{i}_{j}.h5"
-        for i in range(tiles)
-        for j in range(i, tiles)
-    ]
-
-
-def distance_tile_threads(w):
-    """The configured threads (distances.<space>.threads, default 1) for a metric whose solver is
-    parallel (HOTNN); one for the others (OTMANN, edit, ...: single-threaded, so a second reserved
-    core would sit idle). One by default: a multi-core tile waits for all its cores to be free at
-    once, while single-core jobs keep taking them (the default pipeline ran its HOTNN tiles last)."""
-    threads = rule_threads("distance_tile", config["distances"][w.space].get("threads", 1))
-    return threads if DISTANCES.get(w.metric).multithreaded else 1
-
-
 rule distance_tile:
+    conda:
+        NASSTAGES_ENV
     input:
         pool=f"{R}/pools/{{space}}/{{pool}}.h5",
         embeddings=distance_embeddings,
@@ -62,6 +33,8 @@ rule distance_tile:
 
 
 rule distance_matrix:
+    conda:
+        NASSTAGES_ENV
     input:
         pool=f"{R}/pools/{{space}}/{{pool}}.h5",
         embeddings=distance_embeddings,

@@ -1,33 +1,11 @@
 # Stage 6b: zero-shot estimators. Every configured proxy scores every architecture of a pool, in
 # tiles (separate jobs; GPU when present), merged per (proxy, pool); then the diagnosis ranks all
 # estimators (and the benchmark's 12-epoch accuracies) against the 200-epoch mean accuracy.
-import shlex
-
-from nasstages.evaluators.proxy_names import DETERMINISTIC as DETERMINISTIC_PROXIES
-
-
-def estimate_settings(space):
-    return config["estimates"][space]
-
-
-def estimate_tiles(w):
-    tiles = estimate_settings(w.space).get("tiles", 1)
-    return [f"{R}/estimates/{w.space}/{w.proxy}/tiles/{w.pool}/{i}.h5" for i in range(tiles)]
-
-
-def estimate_data_args(space, proxy):
-    settings = estimate_settings(space)
-    args = f"--batch-size {settings.get('batch_size', 64)} --dataset {settings.get('dataset', 'cifar10')}"
-    if settings.get("seeds", 1) > 1 and proxy not in DETERMINISTIC_PROXIES:  # params, FLOPs: one seed suffices
-        args += f" --replicates {settings['seeds']}"
-    if settings.get("data"):
-        args += f" --data {shlex.quote(str(settings['data']))}"
-    if settings.get("md5"):
-        args += f" --md5 {settings['md5']}"
-    return args
 
 
 rule estimate_tile:
+    conda:
+        NASSTAGES_ENV
     input:
         pool=f"{R}/pools/{{space}}/{{pool}}.h5",
     output:
@@ -53,6 +31,8 @@ rule estimate_tile:
 
 
 rule estimate_merge:
+    conda:
+        NASSTAGES_ENV
     input:
         estimate_tiles,
     output:
@@ -69,6 +49,8 @@ rule estimate_merge:
 
 
 rule estimate_diagnose:
+    conda:
+        NASSTAGES_ENV
     input:
         store=f"{R}/benchmarks/{{benchmark}}.h5",
         estimates=lambda w: [f"{R}/estimates/{w.space}/{proxy}/{w.pool}.h5"

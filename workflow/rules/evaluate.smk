@@ -4,6 +4,8 @@
 
 
 rule evaluate:
+    conda:
+        NASSTAGES_ENV
     input:
         store=f"{R}/benchmarks/{{benchmark}}/{{dataset}}.h5",
         csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",

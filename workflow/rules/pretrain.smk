@@ -2,11 +2,9 @@
 # is measured against a benchmark; ranking predictors are evaluated with GATES's protocol.
 
 
-def encoder_setting(space, key, default):
-    return (config["encoders"][space] or {}).get(key, default)
-
-
 rule pretrain_arch2vec:
+    conda:
+        NASSTAGES_ENV
     output:
         model=f"{R}/encoders/{{space}}/arch2vec.pt",
         embeddings=f"{R}/encoders/{{space}}/arch2vec.h5",
@@ -30,6 +28,8 @@ rule pretrain_arch2vec:
 
 
 rule encoder_quality:
+    conda:
+        NASSTAGES_ENV
     input:
         embeddings=f"{R}/encoders/{{space}}/{{encoder}}.h5",
         store=lambda w: f"{R}/benchmarks/{config['encoders'][w.space]['quality']['benchmark']}.h5",
@@ -55,11 +55,9 @@ rule encoder_quality:
         " --params {params.checks:q} --global-seed {params.global_seed} --out {output:q} > {log:q} 2>&1"
 
 
-def predictor_setting(benchmark, key, default):
-    return config["predictors"][benchmark].get(key, default)
-
-
 rule predictor_quality:
+    conda:
+        NASSTAGES_ENV
     input:
         store=f"{R}/benchmarks/{{benchmark}}.h5",
     output:

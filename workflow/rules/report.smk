@@ -2,6 +2,8 @@
 
 
 rule report:
+    conda:
+        NASSTAGES_ENV
     input:
         csvs=search_targets(),
         encoders=[p for p in encoder_targets() if p.endswith(".json")],
@@ -12,7 +14,7 @@ rule report:
     output:
         report_targets(),
     params:
-        out_dir=f"{R}/report",
+        out_dir=lambda w, output: report_folder(output),
     log:
         f"{R}/logs/report.log",
     benchmark:

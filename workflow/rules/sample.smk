@@ -2,6 +2,8 @@
 
 
 rule sample_pool:
+    conda:
+        NASSTAGES_ENV
     output:
         f"{R}/pools/{{space}}/{{pool}}.h5",
     params:

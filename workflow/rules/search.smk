@@ -4,53 +4,11 @@
 # the method's parameters, the budget or the noise mode changes params and so reruns exactly the
 # affected jobs; so does a change of the package's code (params.code). Adding seeds reruns each job, which leaves its finished seeds untouched (see
 # update() below); a killed job restarted likewise recomputes only its unfinished seeds.
-from types import SimpleNamespace
-
-from nasstages.provenance import code_sha256
-
-SEARCH_SEEDS = seeds_of(config["search"])
-
-
-def search_embeddings(w):
-    """The pretrained encoder file a method reads (none for most methods)."""
-    encoder = ENCODER_OF_METHOD.get(algorithm_of(w.method, config["search"]["methods"][w.method]))
-    return [encoder_file(benchmark_space(w.benchmark), encoder)] if encoder else []
-
-
-def search_distance_matrix(w):
-    """The precomputed matrix a method reads when its config names a `distance_pool` for this
-    benchmark (none otherwise: distances are computed on the fly)."""
-    pool = distance_pool_of(config["search"]["methods"][w.method], w.benchmark)
-    if not pool:
-        return []
-    metric = method_class(w.method, config["search"]["methods"][w.method]).metric
-    return [f"{R}/distances/{benchmark_space(w.benchmark)}/{metric}/{pool}.h5"]
-
-
-def search_proxy_scores(w):
-    """The estimate-stage scores a method's `zs_prefilter` reads when it names an estimate `pool`
-    (none otherwise: candidates are scored on the fly)."""
-    settings = (config["search"]["methods"][w.method] or {}).get("zs_prefilter") or {}
-    if not settings.get("pool"):
-        return []
-    return [f"{R}/estimates/{benchmark_space(w.benchmark)}/{settings['proxy']}/{settings['pool']}.h5"]
-
-
-def search_method_params(w):
-    params = dict(config["search"]["methods"][w.method] or {})
-    if search_embeddings(w):
-        params["embeddings"] = search_embeddings(w)[0]
-    params.pop("distance_pool", None)
-    if search_distance_matrix(w):
-        params["distance_matrix"] = search_distance_matrix(w)[0]
-    if params.get("zs_prefilter"):
-        params["zs_prefilter"] = {k: v for k, v in params["zs_prefilter"].items() if k != "pool"}
-        if search_proxy_scores(w):
-            params["zs_prefilter"]["scores"] = search_proxy_scores(w)[0]
-    return json.dumps(params, sort_keys=True)
 
 
 rule search:
+    conda:
+        NASSTAGES_ENV
     input:
         store=f"{R}/benchmarks/{{benchmark}}.h5",
         embeddings=search_embeddings,
@@ -96,18 +54,9 @@ rule search:
 ruleorder: search_darts > search
 
 
-def darts_wildcards(w):
-    """search_darts's wildcards as the generic search helpers expect them (benchmark fixed)."""
-    return SimpleNamespace(benchmark="darts", method=w.method)
-
-
-def trained_benchmark_params(benchmark):
-    settings = config["benchmarks"][benchmark]
-    return json.dumps({"protocol": settings.get("search") or {}, "device": settings.get("device", "auto")},
-                      sort_keys=True)
-
-
 rule search_darts:
+    conda:
+        NASSTAGES_ENV
     input:
         store=f"{R}/benchmarks/darts/{{dataset}}.h5",
         distance_matrix=lambda w: search_distance_matrix(darts_wildcards(w)),
