@@ -11,6 +11,9 @@ min_version("8.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"  # `snakemake --report report.html`: figures and tables by stage
+
+
 validate(config, "workflow/schemas/config.schema.yaml")
 
 from nasstages.config import (  # noqa: E402

@@ -83,6 +83,16 @@ def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
     again = _snakemake(tmp_path)
     assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
 
+    html = tmp_path / "report.html"  # Snakemake's HTML report: figures and tables flagged with report()
+    browsable = _snakemake(tmp_path, "--report", str(html))
+    assert browsable.returncode == 0, browsable.stderr[-3000:]
+    page = html.read_text()
+    for shown in ("nb201_cifar10-valid.png", "nb201_cifar10-valid_time.png", "nb201_cifar10-valid_regret.png",
+                  "nb201_final.md", "simulated training time", "Regret, the benchmark's optimum"):
+        assert shown in page, shown
+    assert page.count('"mime_type": "image/png"') == 4  # the three curves and the rank figure, embedded
+    assert page.count("data:image/png") == 4
+
     finished = (results / "search/nb201/cifar10-valid/rs/seed0.csv").read_bytes()
     _write(tmp_path, _config(nb201_mirror, seeds=3))
     more = _snakemake(tmp_path)

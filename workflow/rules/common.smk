@@ -154,6 +154,34 @@ def report_targets():
 
 
 
+REPORT_CAPTIONS = (  # (file name pattern, caption under workflow/report/, category = stage)
+    (r"^predictors_.*\.png$", "predictors.rst", "pretrain"),
+    (r"^estimators_.*\.png$", "estimators.rst", "estimate"),
+    (r"_(rank|cd)\.png$", "ranks.rst", "search"),
+    (r"_time\.png$", "time.rst", "search"),
+    (r"_regret\.png$", "regret.rst", "search"),
+    (r"\.png$", "curves.rst", "search"),
+    (r"\.md$", "tables.rst", "tables"),
+)
+
+
+def report_outputs():
+    """The report rule's outputs, PNG figures and Markdown tables flagged for `snakemake --report`
+    with their caption and stage; PDFs, LaTeX and the tidy table stay plain outputs."""
+    import re
+
+    flagged = []
+    for path in report_targets():
+        name = Path(path).name
+        for pattern, caption, category in REPORT_CAPTIONS:
+            if re.search(pattern, name):
+                subcategory = Path(path).parent.name  # figures or tables
+                path = report(path, caption=f"../report/{caption}", category=category, subcategory=subcategory)
+                break
+        flagged.append(path)
+    return flagged
+
+
 def report_folder(output):
     """The report's folder, from its outputs (the tidy table lies at its top), not from a global."""
     return str(Path(next(path for path in output if path.endswith("runs.csv.gz"))).parent)

@@ -12,7 +12,7 @@ rule report:
         evaluations=evaluate_targets(),
         diagnosis=diagnosis_targets(),
     output:
-        report_targets(),
+        report_outputs(),
     params:
         out_dir=lambda w, output: report_folder(output),
     log:
