@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from nasstages.analysis.curves import simple_regret
 from nasstages.io import atomic_path
 from nasstages.report.trajectories import MethodRuns
 
@@ -34,7 +35,7 @@ def tidy_runs(runs: list[MethodRuns]) -> pd.DataFrame:
                     **protocol, "optimum": run.optimum}
             for position, (name, value) in enumerate(head.items()):
                 frame.insert(position, name, value)
-            frame["regret"] = run.optimum - frame["incumbent_mean_acc"]
+            frame["regret"] = simple_regret(frame["incumbent_mean_acc"].to_numpy(), run.optimum)
             frames.append(frame)
     if not frames:
         return pd.DataFrame(columns=[*KEYS])

@@ -96,7 +96,7 @@ def _band(ax, x, values: np.ndarray, run: MethodRuns, colors: dict[str, str], st
 
 def _optimum_line(ax, runs: list[MethodRuns]) -> None:
     optimum_error = 100.0 - runs[0].optimum
-    if np.isfinite(optimum_error):  # unknown where queries train networks (DARTS)
+    if has_optimum(runs):
         ax.axhline(optimum_error, color="black", linestyle="--", linewidth=0.8, label=f"optimum ({optimum_error:.2f})")
 
 
