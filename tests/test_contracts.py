@@ -4,6 +4,8 @@ search space is held to the same contract, so a new registration is covered with
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,6 +64,20 @@ def test_method_contract(method, nb201_bench, one_hot_embeddings, tmp_path):
 def test_method_parameter_validation_names_the_bad_key(method):
     with pytest.raises(ConfigError, match=f"{method}.*no parameter.*no_such_setting.*accepts"):
         check_method_params(method, {"no_such_setting": 1})
+
+
+@pytest.mark.parametrize("method", METHODS.names())
+def test_method_accepts_every_parameter_of_its_base(method):
+    """A subclass that redeclares ``__init__`` keeps its base's settings (twnas_kdpp once dropped
+    ``candidates`` and ``zs_prefilter``, so its whole-space and prefiltered variants failed)."""
+    own = set(METHODS.parameters(method))
+    cls = METHODS.get(method)
+    for base in cls.__mro__[1:]:
+        if base.__init__ is not object.__init__ and "__init__" in vars(base):
+            inherited = {p for p in inspect.signature(base).parameters if p not in ("space", "rng")}
+            missing = {p for p in inherited if inspect.signature(base).parameters[p].default is not
+                       inspect.Parameter.empty} - own
+            assert not missing, f"{method} drops {sorted(missing)} of {base.__name__}"
 
 
 def _metric_params(metric: str, embeddings) -> dict:

@@ -261,12 +261,12 @@ class TWNASkDPP(TWNAS):
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "", batch_size: int = 5,
                  quality_weight: float = 1.0, psd_scope: str = "joint", kdpp_kernel: str = "",
-                 kdpp_quality: str = "") -> None:
+                 kdpp_quality: str = "", zs_prefilter: dict | None = None, candidates: str | None = None) -> None:
         self.quality_weight = quality_weight
         self.kdpp = (kdpp_kernel or self.default_kdpp[0], kdpp_quality or self.default_kdpp[1])
         super().__init__(space, rng, metric_params, acquisition, kernel, psd, n_init, top_k, pool_mutations,
                          pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size,
-                         psd_scope=psd_scope)
+                         zs_prefilter=zs_prefilter, candidates=candidates, psd_scope=psd_scope)
 
     def _make_acquisition(self, name: str, beta_scale: float) -> Acquisition:
         make_acquisition(name, beta_scale)  # a bad name still fails, though the k-DPP replaces it
