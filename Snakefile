@@ -54,6 +54,10 @@ include: "workflow/rules/estimate.smk"
 include: "workflow/rules/report.smk"
 
 
+onstart:
+    precompile_package()
+
+
 localrules:
     all,
 

@@ -27,8 +27,10 @@ from typing import Sequence
 import numpy as np
 
 
+@functools.lru_cache(maxsize=None)
 def category(op: str) -> str:
-    """One of conv, pool, identity, none, io for an op name of any space."""
+    """One of conv, pool, identity, none, io for an op name of any space (memoized: the TW and
+    cell features ask it for every node of every architecture)."""
     name = op.lower()
     if name in ("input", "output", "fc", "linear", "head") or name.startswith("state_"):  # DARTS cell inputs
         return "io"

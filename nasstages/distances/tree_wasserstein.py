@@ -108,25 +108,29 @@ def layer_degree_masses(cell: CellGraph) -> tuple[np.ndarray, np.ndarray]:
     keep = np.array([category(op) != "none" for op in cell.ops])
     adjacency = np.asarray(cell.adjacency, dtype=bool) & keep[:, None] & keep[None, :]
     n = len(cell.ops)
-    layer = np.full(n, -1)
+    successors = [[j for j, edge in enumerate(row) if edge] for row in adjacency.tolist()]
+    layer = [-1] * n
     layer[0] = 0
     frontier = [0]
     while frontier:  # breadth-first: hop distances from the input
         nxt = []
         for i in frontier:
-            for j in np.flatnonzero(adjacency[i]):
+            for j in successors[i]:
                 if layer[j] < 0:
                     layer[j] = layer[i] + 1
-                    nxt.append(int(j))
+                    nxt.append(j)
         frontier = nxt
-    layers = int(layer.max()) + 1
+    layers = max(layer) + 1
     if layers > MAX_LAYERS:
         raise ConfigError(f"tw: a cell with {layers} layers exceeds the chain grid's {MAX_LAYERS}")
+    depth = np.array(layer)
+    reached = depth >= 0
     out = []
     for degree in (adjacency.sum(axis=0), adjacency.sum(axis=1)):
-        mass = np.zeros(layers)
-        np.add.at(mass, layer[layer >= 0], degree[layer >= 0])
-        out.append(mass / mass.sum() if mass.sum() > 0 else np.full(layers, 1.0 / layers))
+        # integer degrees summed per layer: exact in floating point, whatever the order
+        mass = np.bincount(depth[reached], weights=degree[reached], minlength=layers).astype(np.float64)
+        total = mass.sum()
+        out.append(mass / total if total > 0 else np.full(layers, 1.0 / layers))
     return out[0], out[1]
 
 

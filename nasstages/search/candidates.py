@@ -91,14 +91,24 @@ class WholePool(CandidateGenerator):
 
     def __init__(self, source) -> None:
         self.source = source
-        self._keys: list | None = None  # the rule's key of every pool member, computed once
+        self._members: dict | None = None  # the rule's key -> the pool members with it, built once
+        self._free_mask: np.ndarray | None = None  # pool members the rule still allows
+        self._masked: set = set()  # queried keys already cleared from the mask
 
     def _free(self, rule: QueryRule) -> np.ndarray:
         if rule.name == "none":
             return np.arange(self.source.size)
-        if self._keys is None:
-            self._keys = [rule.key(self.source.arch(i)) for i in range(self.source.size)]
-        return np.array([i for i, key in enumerate(self._keys) if key not in rule.queried], dtype=np.int64)
+        if self._members is None:
+            self._members = {}
+            for i in range(self.source.size):
+                self._members.setdefault(rule.key(self.source.arch(i)), []).append(i)
+            self._free_mask = np.ones(self.source.size, dtype=bool)
+        # only the keys queried since the last round are cleared (a scan of the whole pool each
+        # round was a tenth of a whole-space TNB101 run)
+        for key in rule.queried - self._masked:
+            self._free_mask[self._members.get(key, [])] = False
+        self._masked = set(rule.queried)
+        return np.flatnonzero(self._free_mask)
 
     def initial(self, n: int, evaluated: Sequence[Arch], rng: np.random.Generator, rule: QueryRule) -> list[Arch]:
         free = self._free(rule)
