@@ -147,6 +147,10 @@ def main() -> None:
             checkouts["previous"] = previous_checkout(args.previous, tmp / "previous")
         try:
             for name, checkout in checkouts.items():  # warm-up: numba's on-disk cache of each checkout
+                # byte-compiled as the workflow's onstart does (PYTHONDONTWRITEBYTECODE would make
+                # every process compile the package again)
+                subprocess.run([sys.executable, "-m", "compileall", "-q", str(checkout / "nasstages")], check=True,
+                               capture_output=True)
                 run_once(checkout, Case("hotnas", "nb201", "cifar10-valid", 12, None), 0, args.results, tmp)
             header = f"{'case':<62} {'previous s':>10} {'new s':>7} {'speed-up':>8} {'surrogate':>9} {'goal':>6}"
             print(header)
