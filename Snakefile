@@ -18,6 +18,7 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 from nasstages.config import (  # noqa: E402
     ENCODER_NAMES,
+    Layout,
     benchmark_budget,
     benchmark_datasets,
     benchmark_methods,
@@ -27,19 +28,20 @@ from nasstages.config import (  # noqa: E402
     check_existing_results,
     predictor_evaluation_settings,
     check_results_folder,
+    search_inputs,
+    search_job_params,
     seeds_of,
     trained_benchmarks,
 )
 from nasstages.distances import DISTANCES, ENCODER_OF_METRIC  # noqa: E402
 from nasstages.errors import ConfigError  # noqa: E402
 from nasstages.report.tables import table_layout  # noqa: E402
-from nasstages.search import ENCODER_OF_METHOD, algorithm_of, method_class  # noqa: E402
 
 check_config(config)
 check_results_folder(config["results"])
 check_existing_results(config)  # ~1 s (matrices hashed): a corrupt shared stage file fails here, before any job
 
-R = config["results"]
+LAYOUT = Layout(config["results"])  # every stage file's path (nasstages/config/layout.py)
 TRAINED_BENCHMARKS = trained_benchmarks()  # from the benchmark plugins: their own search rule and evaluate stage
 
 

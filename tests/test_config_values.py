@@ -83,3 +83,24 @@ def test_every_command_checks_its_output_folder_before_working(tmp_path):
                           "--size", "5", "--out", str(blocker / "p.h5")], capture_output=True, text=True)
     assert run.returncode == 2
     assert f"sample: cannot write to {blocker}" in run.stderr and "choose a writable output folder" in run.stderr
+
+
+def test_a_search_job_reads_the_files_the_layout_names():
+    """search_inputs derives each job's extra inputs from the plugin's space, the method's registry
+    entries and the config, and the paths are the layout's (the rules and the preflight use it too)."""
+    from nasstages.config import Layout, search_inputs, search_job_params
+
+    config = yaml.safe_load((REPO / "configs" / "nb201_estimators.yaml").read_text())
+    config = {**BASE, **config, "results": "out"}
+    layout = Layout("out")
+    whole = search_inputs(BASE | {"results": "out"}, "tnb101_macro", "hotnas_whole")
+    assert whole.matrix == layout.matrix("tnb101_macro", "hotnn", "all") == "out/distances/tnb101_macro/hotnn/all.h5"
+    assert whole.embeddings is None and whole.proxy_scores is None
+    params = search_job_params(BASE | {"results": "out"}, "tnb101_macro", "hotnas_whole")
+    assert params["distance_matrix"] == whole.matrix and "distance_pool" not in params
+    assert search_inputs(BASE | {"results": "out"}, "nb201", "rs") == type(whole)()  # reads nothing else
+
+    prefiltered = search_inputs(config, "nb201", "bananas_zs")
+    assert prefiltered.proxy_scores == layout.estimates("nb201", "synflow", "all")
+    scores = search_job_params(config, "nb201", "bananas_zs")["zs_prefilter"]
+    assert scores["scores"] == prefiltered.proxy_scores and "pool" not in scores

@@ -139,3 +139,15 @@ def test_space_contract(space_name):
         assert child_text != text and space.to_string(space.from_string(child_text)) == child_text
     with pytest.raises(Exception):
         space.from_string("not an architecture")
+
+
+def test_every_encoder_a_method_or_metric_reads_is_registered():
+    """A method's or metric's encoder declaration names a registered pretrained encoder, so the
+    config check, the targets and the preflight all know it."""
+    from nasstages.encoders import PRETRAINED_ENCODERS
+
+    declared = {**{f"method {m}": e for m, e in ENCODER_OF_METHOD.items()},
+                **{f"metric {m}": e for m, e in ENCODER_OF_METRIC.items()}}
+    assert declared, "no method or metric reads an encoder: the registries changed"
+    for who, encoder in declared.items():
+        assert encoder in PRETRAINED_ENCODERS, f"{who} reads {encoder!r}, which nasstages.encoders does not register"

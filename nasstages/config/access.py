@@ -3,14 +3,15 @@ budgets, which pool a method's matrix comes from, a benchmark's space (from its 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from nasstages.benchmarks import BENCHMARKS, plugin, plugins
-from nasstages.distances import ENCODER_OF_METRIC
+from nasstages.encoders import PRETRAINED_ENCODERS
 from nasstages.search import ENCODER_OF_METHOD
 
-#: the pretrained encoders some method or metric reads (from their registries' declarations)
-ENCODER_NAMES = tuple(sorted({*ENCODER_OF_METHOD.values(), *ENCODER_OF_METRIC.values()}))
+#: the pretrained encoders a config may name (``encoders.<space>.<name>``), from their registry
+ENCODER_NAMES = tuple(sorted(PRETRAINED_ENCODERS))
 
 
 def benchmark_space(benchmark: str) -> str:
@@ -67,3 +68,51 @@ def predictor_evaluation_settings(settings: dict[str, Any]) -> dict[str, Any]:
     """``predictors.<benchmark>`` without its job keys: what ``nasstages predictors evaluate`` is
     passed (the rule's rerun trigger) and what the config check validates, from one list."""
     return {k: v for k, v in settings.items() if k not in PREDICTOR_JOB_KEYS}
+
+
+@dataclass(frozen=True)
+class SearchInputs:
+    """The stage files one (benchmark, method) search job reads beside its benchmark store, each
+    ``None`` when the method does not read it: a pretrained encoder's embeddings, a precomputed
+    distance matrix, a zero-shot proxy's scores."""
+
+    embeddings: str | None = None
+    matrix: str | None = None
+    proxy_scores: str | None = None
+
+
+def search_inputs(config: dict[str, Any], benchmark: str, method: str) -> SearchInputs:
+    """What ``method`` needs on ``benchmark``, from the declarations that own each piece: the
+    benchmark plugin's search space, the method's encoder and metric (its registry entries), the
+    config's ``distance_pool`` and ``zs_prefilter.pool``; paths from the results layout."""
+    from nasstages.config.layout import Layout
+    from nasstages.search import algorithm_of, method_class
+
+    layout = Layout(config["results"])
+    params = config["search"]["methods"][method] or {}
+    space = benchmark_space(benchmark)
+    encoder = ENCODER_OF_METHOD.get(algorithm_of(method, params))
+    pool = distance_pool_of(params, benchmark)
+    prefilter = params.get("zs_prefilter") or {}
+    return SearchInputs(
+        embeddings=layout.encoder(space, encoder) if encoder else None,
+        matrix=layout.matrix(space, method_class(method, params).metric, pool) if pool else None,
+        proxy_scores=layout.estimates(space, prefilter["proxy"], prefilter["pool"]) if prefilter.get("pool") else None,
+    )
+
+
+def search_job_params(config: dict[str, Any], benchmark: str, method: str) -> dict[str, Any]:
+    """The method's parameters as its search job gets them: the config's, with the workflow's own
+    keys (``distance_pool``, ``zs_prefilter.pool``) replaced by the files they name."""
+    inputs = search_inputs(config, benchmark, method)
+    params = dict(config["search"]["methods"][method] or {})
+    params.pop("distance_pool", None)
+    if inputs.embeddings:
+        params["embeddings"] = inputs.embeddings
+    if inputs.matrix:
+        params["distance_matrix"] = inputs.matrix
+    if params.get("zs_prefilter"):
+        params["zs_prefilter"] = {k: v for k, v in params["zs_prefilter"].items() if k != "pool"}
+        if inputs.proxy_scores:
+            params["zs_prefilter"]["scores"] = inputs.proxy_scores
+    return params

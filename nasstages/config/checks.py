@@ -32,16 +32,16 @@ def _check_benchmark(config: dict[str, Any], benchmark: str, where: str) -> None
 
 def _check_encoders(config: dict[str, Any]) -> None:
     from nasstages.distances import ENCODER_OF_METRIC
-    from nasstages.encoders.arch2vec import Arch2vecConfig
+    from nasstages.encoders import PRETRAINED_ENCODERS
     from nasstages.search import ENCODER_OF_METHOD, algorithm_of
 
     for space, settings in config.get("encoders", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config encoders.{space}: unknown search space; choose one of: {', '.join(SPACES)}")
-        if "arch2vec" in settings:
-            Arch2vecConfig.from_params(settings["arch2vec"] or {})
-            check_applicable("encoder", "arch2vec", {"single_cell": "arch2vec embeds one fixed-size cell graph"},
-                             get_space(space), f"encoders.{space}")
+        for name, encoder in PRETRAINED_ENCODERS.items():
+            if name in settings:
+                encoder.check(settings[name])
+                check_applicable("encoder", name, encoder.requires, get_space(space), f"encoders.{space}")
         quality = settings.get("quality")
         if quality:
             _check_benchmark(config, quality["benchmark"], f"encoders.{space}.quality.benchmark")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from nasstages.config import layout
+from nasstages.config.layout import Layout
 from nasstages.config.access import ENCODER_NAMES, trained_benchmarks
 from nasstages.errors import ConfigError
 
@@ -41,24 +41,24 @@ def check_existing_results(config: dict[str, Any]) -> None:
     from nasstages.evaluators.estimates import read_estimates
     from nasstages.pools import read_pool
 
-    results = Path(config["results"])
-    checks = [(layout.benchmark_store(results, name), read_store) for name in config.get("benchmarks", {})
+    layout = Layout(config["results"])
+    checks = [(layout.benchmark_store(name), read_store) for name in config.get("benchmarks", {})
               if name not in trained_benchmarks()]
     checks += [(path, check_data_store_complete) for name in trained_benchmarks()
-               for path in layout.trained_data_stores(results, name)]
-    checks += [(layout.pool_file(results, space, pool), read_pool)
+               for path in layout.trained_stores(name)]
+    checks += [(layout.pool(space, pool), read_pool)
                for space, pools in config.get("pools", {}).items() for pool in pools]
-    checks += [(layout.encoder_file(results, space, encoder), read_embeddings)
+    checks += [(layout.encoder(space, encoder), read_embeddings)
                for space, settings in config.get("encoders", {}).items() for encoder in ENCODER_NAMES
                if encoder in (settings or {})]
-    checks += [(layout.matrix_file(results, space, metric, pool), read_matrix)
+    checks += [(layout.matrix(space, metric, pool), read_matrix)
                for space, settings in config.get("distances", {}).items()
                for metric in (settings or {}).get("metrics", {}) for pool in (settings or {}).get("pools", [])]
-    checks += [(layout.estimates_file(results, space, proxy, pool), read_estimates)
+    checks += [(layout.estimates(space, proxy, pool), read_estimates)
                for space, settings in config.get("estimates", {}).items()
                for proxy in (settings or {}).get("proxies", []) for pool in (settings or {}).get("pools", [])]
     for path, reader in checks:
-        if path.exists():
+        if Path(path).exists():
             try:
                 reader(path)
             except CorruptStoreError as exc:

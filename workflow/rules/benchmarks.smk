@@ -5,13 +5,13 @@ rule benchmark_store:
     conda:
         NASSTAGES_ENV
     output:
-        f"{R}/benchmarks/{{space}}.h5",
+        LAYOUT.benchmark_store("{space}"),
     params:
         sources=lambda w: source_args(w.space),
     log:
-        f"{R}/logs/benchmarks/{{space}}.log",
+        LAYOUT.log("benchmarks/{space}.log"),
     benchmark:
-        f"{R}/timing/benchmarks/{{space}}.tsv",
+        LAYOUT.timing("benchmarks/{space}.tsv"),
     threads: rule_threads("benchmark_store", 1)
     priority: 20  # quick, and the input of every later job: first
     resources:
@@ -27,15 +27,15 @@ rule trained_data_store:
     conda:
         NASSTAGES_ENV
     output:
-        f"{R}/benchmarks/darts/{{dataset}}.h5",
+        LAYOUT.trained_store("darts", "{dataset}"),
     params:
         data=lambda w: shlex.quote(str(config["benchmarks"]["darts"]["data"])),
         md5=lambda w: shlex.quote(json.dumps({k: v for k, v in (config["benchmarks"]["darts"].get("md5") or {}).items()
                                               if k == w.dataset})),
     log:
-        f"{R}/logs/benchmarks/darts/{{dataset}}.log",
+        LAYOUT.log("benchmarks/darts/{dataset}.log"),
     benchmark:
-        f"{R}/timing/benchmarks/darts/{{dataset}}.tsv",
+        LAYOUT.timing("benchmarks/darts/{dataset}.tsv"),
     threads: rule_threads("benchmark_store", 1)
     resources:
         **rule_resources("benchmark_store"),

@@ -72,7 +72,7 @@ def search_jobs():
 
 
 def search_targets():
-    return [f"{R}/search/{b}/{d}/{m}/seed{s}.csv" for b, d, m, s in search_jobs()]
+    return [LAYOUT.search_log(b, d, m, s) for b, d, m, s in search_jobs()]
 
 
 def evaluate_targets():
@@ -81,13 +81,13 @@ def evaluate_targets():
     for benchmark, dataset, method, seed in search_jobs():
         if benchmark in TRAINED_BENCHMARKS:
             replicates = config["benchmarks"][benchmark].get("final_replicates", 1)
-            out += [f"{R}/evaluate/{benchmark}/{dataset}/{method}/seed{seed}/replicate{k}.json" for k in range(replicates)]
+            out += [LAYOUT.evaluation(benchmark, dataset, method, seed, k) for k in range(replicates)]
     return out
 
 
 def estimate_targets():
     """Every configured proxy over every configured pool (merged files)."""
-    return [f"{R}/estimates/{space}/{proxy}/{pool}.h5" for space, settings in config.get("estimates", {}).items()
+    return [LAYOUT.estimates(space, proxy, pool) for space, settings in config.get("estimates", {}).items()
             for pool in settings["pools"] for proxy in settings["proxies"]]
 
 
@@ -96,18 +96,18 @@ def diagnosis_targets():
     for space, settings in config.get("estimates", {}).items():
         diagnose = settings.get("diagnose") or {}
         for pool in settings["pools"]:
-            out += [f"{R}/estimates/{space}/diagnosis_{diagnose['benchmark']}_{d}_{pool}.json"
+            out += [LAYOUT.diagnosis(space, diagnose["benchmark"], d, pool)
                     for d in diagnose.get("datasets", [])]
     return out
 
 
 def pool_targets():
-    return [f"{R}/pools/{space}/{pool}.h5" for space, pools in config.get("pools", {}).items() for pool in pools]
+    return [LAYOUT.pool(space, pool) for space, pools in config.get("pools", {}).items() for pool in pools]
 
 
 def distance_targets():
     return [
-        f"{R}/distances/{space}/{metric}/{pool}.h5"
+        LAYOUT.matrix(space, metric, pool)
         for space, settings in config.get("distances", {}).items()
         for pool in settings["pools"]
         for metric in settings["metrics"]
@@ -122,34 +122,34 @@ def report_targets():
         trained = benchmark in BENCHMARKS and plugin(benchmark).trained
         return ("", "_time") if trained else ("", "_time", "_regret")
 
-    figures = sorted({f"{R}/report/figures/{b}_{d}{kind}.{ext}" for b, d, _, _ in jobs for kind in curve_kinds(b)
+    figures = sorted({LAYOUT.report_figure(f"{b}_{d}{kind}.{ext}") for b, d, _, _ in jobs for kind in curve_kinds(b)
                       for ext in ("pdf", "png")})
-    tables = sorted({f"{R}/report/tables/{b}_{kind}" for b, _, _, _ in jobs
+    tables = sorted({LAYOUT.report_table(f"{b}_{kind}") for b, _, _, _ in jobs
                      for kind in (("errors.md", "errors.tex") if table_layout(b) == "errors"
                                   else ("final.md", "final.tex")) + ("cost.md",)})
-    extra = [f"{R}/report/tables/provenance.md", f"{R}/report/runs.csv.gz"]
+    extra = [LAYOUT.report_table("provenance.md"), LAYOUT.report("runs.csv.gz")]
     from nasstages.analysis.ranks import rank_figure_kinds
     from nasstages.report.reproduction import PUBLISHED
 
     for benchmark in sorted({b for b, _, _, _ in jobs}):  # average ranks and the CD diagram across its datasets
         methods = {m for b, _, m, _ in jobs if b == benchmark}
         datasets = {d for b, d, _, _ in jobs if b == benchmark}
-        extra += [f"{R}/report/figures/{benchmark}_{kind}.{ext}" for kind in rank_figure_kinds(len(methods), len(datasets))
+        extra += [LAYOUT.report_figure(f"{benchmark}_{kind}.{ext}") for kind in rank_figure_kinds(len(methods), len(datasets))
                   for ext in ("pdf", "png")]
 
     if any((b, d, m) in PUBLISHED for b, d, m, _ in jobs):
-        extra += [f"{R}/report/tables/reproduction.md", f"{R}/report/tables/reproduction.tex"]
+        extra += [LAYOUT.report_table("reproduction.md"), LAYOUT.report_table("reproduction.tex")]
     if encoder_targets() or encoder_quality_targets():
-        extra.append(f"{R}/report/tables/encoders.md")
+        extra.append(LAYOUT.report_table("encoders.md"))
     if predictor_targets():
-        extra.append(f"{R}/report/tables/predictors.md")
+        extra.append(LAYOUT.report_table("predictors.md"))
     for path in predictor_targets():  # results/predictors/{benchmark}/{dataset}.json
         benchmark, dataset = Path(path).parent.name, Path(path).stem
-        extra += [f"{R}/report/figures/predictors_{benchmark}_{dataset}.{ext}" for ext in ("pdf", "png")]
+        extra += [LAYOUT.report_figure(f"predictors_{benchmark}_{dataset}.{ext}") for ext in ("pdf", "png")]
     for path in diagnosis_targets():
         stem = Path(path).stem.removeprefix("diagnosis_")
-        extra += [f"{R}/report/tables/estimators_{stem}.md", f"{R}/report/tables/estimators_{stem}.tex",
-                  f"{R}/report/figures/estimators_{stem}.pdf", f"{R}/report/figures/estimators_{stem}.png"]
+        extra += [LAYOUT.report_table(f"estimators_{stem}.md"), LAYOUT.report_table(f"estimators_{stem}.tex"),
+                  LAYOUT.report_figure(f"estimators_{stem}.pdf"), LAYOUT.report_figure(f"estimators_{stem}.png")]
     return figures + tables + extra
 
 
@@ -187,28 +187,24 @@ def report_folder(output):
     return str(Path(next(path for path in output if path.endswith("runs.csv.gz"))).parent)
 
 
-def encoder_file(space, encoder):
-    return f"{R}/encoders/{space}/{encoder}.h5"
-
-
 def encoder_targets():
     """Every configured encoder's embeddings, metrics and (if configured) quality checks."""
     out = []
     for space, settings in config.get("encoders", {}).items():
         for encoder in ENCODER_NAMES:
             if encoder in (settings or {}):
-                out += [encoder_file(space, encoder), f"{R}/encoders/{space}/{encoder}.json"]
+                out += [LAYOUT.encoder(space, encoder), LAYOUT.encoder(space, encoder, ".json")]
     return out
 
 
 def encoder_quality_targets():
-    return [f"{R}/encoders/{space}/{encoder}_quality.json"
+    return [LAYOUT.encoder_quality(space, encoder)
             for space, settings in config.get("encoders", {}).items() if (settings or {}).get("quality")
             for encoder in ENCODER_NAMES if encoder in settings]
 
 
 def predictor_targets():
-    return [f"{R}/predictors/{benchmark}/{dataset}.json"
+    return [LAYOUT.predictor_quality(benchmark, dataset)
             for benchmark, settings in config.get("predictors", {}).items() for dataset in settings["datasets"]]
 
 
@@ -223,7 +219,7 @@ def source_args(space):
 def distance_embeddings(w):
     """The pretrained encoder file an embedding metric reads (none for the others)."""
     encoder = ENCODER_OF_METRIC.get(w.metric)
-    return [encoder_file(w.space, encoder)] if encoder else []
+    return [LAYOUT.encoder(w.space, encoder)] if encoder else []
 
 
 def distance_params(w):
@@ -236,7 +232,7 @@ def distance_params(w):
 def distance_tiles(w):
     tiles = config["distances"][w.space].get("tiles", 1)
     return [
-        f"{R}/distances/{w.space}/{w.metric}/tiles/{w.pool}/{i}_{j}.h5"
+        LAYOUT.matrix_tile(w.space, w.metric, w.pool, i, j)
         for i in range(tiles)
         for j in range(i, tiles)
     ]
@@ -257,7 +253,7 @@ def estimate_settings(space):
 
 def estimate_tiles(w):
     tiles = estimate_settings(w.space).get("tiles", 1)
-    return [f"{R}/estimates/{w.space}/{w.proxy}/tiles/{w.pool}/{i}.h5" for i in range(tiles)]
+    return [LAYOUT.estimates_tile(w.space, w.proxy, w.pool, i) for i in range(tiles)]
 
 
 def estimate_data_args(space, proxy):
@@ -282,41 +278,23 @@ def predictor_setting(benchmark, key, default):
 
 def search_embeddings(w):
     """The pretrained encoder file a method reads (none for most methods)."""
-    encoder = ENCODER_OF_METHOD.get(algorithm_of(w.method, config["search"]["methods"][w.method]))
-    return [encoder_file(benchmark_space(w.benchmark), encoder)] if encoder else []
+    return [path for path in [search_inputs(config, w.benchmark, w.method).embeddings] if path]
 
 
 def search_distance_matrix(w):
     """The precomputed matrix a method reads when its config names a `distance_pool` for this
     benchmark (none otherwise: distances are computed on the fly)."""
-    pool = distance_pool_of(config["search"]["methods"][w.method], w.benchmark)
-    if not pool:
-        return []
-    metric = method_class(w.method, config["search"]["methods"][w.method]).metric
-    return [f"{R}/distances/{benchmark_space(w.benchmark)}/{metric}/{pool}.h5"]
+    return [path for path in [search_inputs(config, w.benchmark, w.method).matrix] if path]
 
 
 def search_proxy_scores(w):
     """The estimate-stage scores a method's `zs_prefilter` reads when it names an estimate `pool`
     (none otherwise: candidates are scored on the fly)."""
-    settings = (config["search"]["methods"][w.method] or {}).get("zs_prefilter") or {}
-    if not settings.get("pool"):
-        return []
-    return [f"{R}/estimates/{benchmark_space(w.benchmark)}/{settings['proxy']}/{settings['pool']}.h5"]
+    return [path for path in [search_inputs(config, w.benchmark, w.method).proxy_scores] if path]
 
 
 def search_method_params(w):
-    params = dict(config["search"]["methods"][w.method] or {})
-    if search_embeddings(w):
-        params["embeddings"] = search_embeddings(w)[0]
-    params.pop("distance_pool", None)
-    if search_distance_matrix(w):
-        params["distance_matrix"] = search_distance_matrix(w)[0]
-    if params.get("zs_prefilter"):
-        params["zs_prefilter"] = {k: v for k, v in params["zs_prefilter"].items() if k != "pool"}
-        if search_proxy_scores(w):
-            params["zs_prefilter"]["scores"] = search_proxy_scores(w)[0]
-    return json.dumps(params, sort_keys=True)
+    return json.dumps(search_job_params(config, w.benchmark, w.method), sort_keys=True)
 
 
 def darts_wildcards(w):

@@ -7,18 +7,18 @@ rule distance_tile:
     conda:
         NASSTAGES_ENV
     input:
-        pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+        pool=LAYOUT.pool("{space}", "{pool}"),
         embeddings=distance_embeddings,
     output:
-        temp(f"{R}/distances/{{space}}/{{metric}}/tiles/{{pool}}/{{i}}_{{j}}.h5"),
+        temp(LAYOUT.matrix_tile("{space}", "{metric}", "{pool}", "{i}", "{j}")),
     params:
         metric_params=distance_params,
         tiles=lambda w: config["distances"][w.space].get("tiles", 1),
         device=lambda w: config["distances"][w.space].get("device", "auto"),
     log:
-        f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/tile{{i}}_{{j}}.log",
+        LAYOUT.log("distances/{space}/{metric}/{pool}/tile{i}_{j}.log"),
     benchmark:
-        f"{R}/timing/distances/{{space}}/{{metric}}/{{pool}}/tile{{i}}_{{j}}.tsv",
+        LAYOUT.timing("distances/{space}/{metric}/{pool}/tile{i}_{j}.tsv"),
     wildcard_constraints:
         i=r"\d+",
         j=r"\d+",
@@ -36,18 +36,18 @@ rule distance_matrix:
     conda:
         NASSTAGES_ENV
     input:
-        pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+        pool=LAYOUT.pool("{space}", "{pool}"),
         embeddings=distance_embeddings,
         tiles=distance_tiles,
     output:
-        f"{R}/distances/{{space}}/{{metric}}/{{pool}}.h5",
+        LAYOUT.matrix("{space}", "{metric}", "{pool}"),
     params:
         metric_params=distance_params,
         tiles=lambda w: config["distances"][w.space].get("tiles", 1),
     log:
-        f"{R}/logs/distances/{{space}}/{{metric}}/{{pool}}/merge.log",
+        LAYOUT.log("distances/{space}/{metric}/{pool}/merge.log"),
     benchmark:
-        f"{R}/timing/distances/{{space}}/{{metric}}/{{pool}}/merge.tsv",
+        LAYOUT.timing("distances/{space}/{metric}/{pool}/merge.tsv"),
     threads: rule_threads("distance_matrix", 1)
     resources:
         **rule_resources("distance_matrix"),

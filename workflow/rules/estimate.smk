@@ -7,9 +7,9 @@ rule estimate_tile:
     conda:
         NASSTAGES_ENV
     input:
-        pool=f"{R}/pools/{{space}}/{{pool}}.h5",
+        pool=LAYOUT.pool("{space}", "{pool}"),
     output:
-        temp(f"{R}/estimates/{{space}}/{{proxy}}/tiles/{{pool}}/{{i}}.h5"),
+        temp(LAYOUT.estimates_tile("{space}", "{proxy}", "{pool}", "{i}")),
     wildcard_constraints:
         i=r"\d+",
     params:
@@ -18,9 +18,9 @@ rule estimate_tile:
         device=lambda w: estimate_settings(w.space).get("device", "auto"),
         global_seed=config["seed"],
     log:
-        f"{R}/logs/estimates/{{space}}/{{proxy}}/{{pool}}/tile{{i}}.log",
+        LAYOUT.log("estimates/{space}/{proxy}/{pool}/tile{i}.log"),
     benchmark:
-        f"{R}/timing/estimates/{{space}}/{{proxy}}/{{pool}}/tile{{i}}.tsv",
+        LAYOUT.timing("estimates/{space}/{proxy}/{pool}/tile{i}.tsv"),
     threads: rule_threads("estimate_tile", 1)
     resources:
         **rule_resources("estimate_tile"),
@@ -36,11 +36,11 @@ rule estimate_merge:
     input:
         estimate_tiles,
     output:
-        f"{R}/estimates/{{space}}/{{proxy}}/{{pool}}.h5",
+        LAYOUT.estimates("{space}", "{proxy}", "{pool}"),
     log:
-        f"{R}/logs/estimates/{{space}}/{{proxy}}/{{pool}}/merge.log",
+        LAYOUT.log("estimates/{space}/{proxy}/{pool}/merge.log"),
     benchmark:
-        f"{R}/timing/estimates/{{space}}/{{proxy}}/{{pool}}/merge.tsv",
+        LAYOUT.timing("estimates/{space}/{proxy}/{pool}/merge.tsv"),
     resources:
         **rule_resources("estimate_merge"),
     shell:
@@ -52,15 +52,15 @@ rule estimate_diagnose:
     conda:
         NASSTAGES_ENV
     input:
-        store=f"{R}/benchmarks/{{benchmark}}.h5",
-        estimates=lambda w: [f"{R}/estimates/{w.space}/{proxy}/{w.pool}.h5"
+        store=LAYOUT.benchmark_store("{benchmark}"),
+        estimates=lambda w: [LAYOUT.estimates(w.space, proxy, w.pool)
                              for proxy in estimate_settings(w.space)["proxies"]],
     output:
-        f"{R}/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.json",
+        LAYOUT.diagnosis("{space}", "{benchmark}", "{dataset}", "{pool}"),
     log:
-        f"{R}/logs/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.log",
+        LAYOUT.log("estimates/{space}/diagnosis_{benchmark}_{dataset}_{pool}.log"),
     benchmark:
-        f"{R}/timing/estimates/{{space}}/diagnosis_{{benchmark}}_{{dataset}}_{{pool}}.tsv",
+        LAYOUT.timing("estimates/{space}/diagnosis_{benchmark}_{dataset}_{pool}.tsv"),
     resources:
         **rule_resources("estimate_merge"),
     shell:

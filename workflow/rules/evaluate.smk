@@ -7,10 +7,10 @@ rule evaluate:
     conda:
         NASSTAGES_ENV
     input:
-        store=f"{R}/benchmarks/{{benchmark}}/{{dataset}}.h5",
-        csv=f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}.csv",
+        store=LAYOUT.trained_store("{benchmark}", "{dataset}"),
+        csv=LAYOUT.search_log("{benchmark}", "{dataset}", "{method}", "{seed}"),
     output:
-        f"{R}/evaluate/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}/replicate{{replicate}}.json",
+        LAYOUT.evaluation("{benchmark}", "{dataset}", "{method}", "{seed}", "{replicate}"),
     wildcard_constraints:
         benchmark="|".join(TRAINED_BENCHMARKS),
         replicate=r"\d+",
@@ -19,9 +19,9 @@ rule evaluate:
         device=lambda w: config["benchmarks"][w.benchmark].get("device", "auto"),
         global_seed=config["seed"],
     log:
-        f"{R}/logs/evaluate/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}/replicate{{replicate}}.log",
+        LAYOUT.log("evaluate/{benchmark}/{dataset}/{method}/seed{seed}/replicate{replicate}.log"),
     benchmark:
-        f"{R}/timing/evaluate/{{benchmark}}/{{dataset}}/{{method}}/seed{{seed}}/replicate{{replicate}}.tsv",
+        LAYOUT.timing("evaluate/{benchmark}/{dataset}/{method}/seed{seed}/replicate{replicate}.tsv"),
     threads: rule_threads("evaluate", 2)
     resources:
         **rule_resources("evaluate"),

@@ -6,17 +6,17 @@ rule pretrain_arch2vec:
     conda:
         NASSTAGES_ENV
     output:
-        model=f"{R}/encoders/{{space}}/arch2vec.pt",
-        embeddings=f"{R}/encoders/{{space}}/arch2vec.h5",
-        metrics=f"{R}/encoders/{{space}}/arch2vec.json",
+        model=LAYOUT.encoder("{space}", "arch2vec", ".pt"),
+        embeddings=LAYOUT.encoder("{space}", "arch2vec"),
+        metrics=LAYOUT.encoder("{space}", "arch2vec", ".json"),
     params:
         model_params=lambda w: json.dumps(config["encoders"][w.space]["arch2vec"] or {}, sort_keys=True),
         device=lambda w: encoder_setting(w.space, "device", "auto"),
         global_seed=config["seed"],
     log:
-        f"{R}/logs/encoders/{{space}}/arch2vec.log",
+        LAYOUT.log("encoders/{space}/arch2vec.log"),
     benchmark:
-        f"{R}/timing/encoders/{{space}}/arch2vec.tsv",
+        LAYOUT.timing("encoders/{space}/arch2vec.tsv"),
     threads: lambda w: rule_threads("pretrain_arch2vec", encoder_setting(w.space, "threads", 2))
     priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
@@ -31,10 +31,10 @@ rule encoder_quality:
     conda:
         NASSTAGES_ENV
     input:
-        embeddings=f"{R}/encoders/{{space}}/{{encoder}}.h5",
-        store=lambda w: f"{R}/benchmarks/{config['encoders'][w.space]['quality']['benchmark']}.h5",
+        embeddings=LAYOUT.encoder("{space}", "{encoder}"),
+        store=lambda w: LAYOUT.benchmark_store(config["encoders"][w.space]["quality"]["benchmark"]),
     output:
-        f"{R}/encoders/{{space}}/{{encoder}}_quality.json",
+        LAYOUT.encoder_quality("{space}", "{encoder}"),
     params:
         benchmark=lambda w: config["encoders"][w.space]["quality"]["benchmark"],
         dataset=lambda w: config["encoders"][w.space]["quality"]["dataset"],
@@ -42,9 +42,9 @@ rule encoder_quality:
                                      if k not in ("benchmark", "dataset")}, sort_keys=True),
         global_seed=config["seed"],
     log:
-        f"{R}/logs/encoders/{{space}}/{{encoder}}_quality.log",
+        LAYOUT.log("encoders/{space}/{encoder}_quality.log"),
     benchmark:
-        f"{R}/timing/encoders/{{space}}/{{encoder}}_quality.tsv",
+        LAYOUT.timing("encoders/{space}/{encoder}_quality.tsv"),
     threads: lambda w: rule_threads("encoder_quality", encoder_setting(w.space, "threads", 2))
     priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:
@@ -59,18 +59,18 @@ rule predictor_quality:
     conda:
         NASSTAGES_ENV
     input:
-        store=f"{R}/benchmarks/{{benchmark}}.h5",
+        store=LAYOUT.benchmark_store("{benchmark}"),
     output:
-        f"{R}/predictors/{{benchmark}}/{{dataset}}.json",
+        LAYOUT.predictor_quality("{benchmark}", "{dataset}"),
     params:
         settings=lambda w: json.dumps(predictor_evaluation_settings(config["predictors"][w.benchmark]),
                                       sort_keys=True),
         device=lambda w: predictor_setting(w.benchmark, "device", "auto"),
         global_seed=config["seed"],
     log:
-        f"{R}/logs/predictors/{{benchmark}}/{{dataset}}.log",
+        LAYOUT.log("predictors/{benchmark}/{dataset}.log"),
     benchmark:
-        f"{R}/timing/predictors/{{benchmark}}/{{dataset}}.tsv",
+        LAYOUT.timing("predictors/{benchmark}/{dataset}.tsv"),
     threads: lambda w: rule_threads("predictor_quality", predictor_setting(w.benchmark, "threads", 2))
     priority: 10  # long single jobs (or inputs of many): started before the short search jobs
     resources:

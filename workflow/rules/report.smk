@@ -16,9 +16,9 @@ rule report:
     params:
         out_dir=lambda w, output: report_folder(output),
     log:
-        f"{R}/logs/report.log",
+        LAYOUT.log("report.log"),
     benchmark:
-        f"{R}/timing/report.tsv",
+        LAYOUT.timing("report.tsv"),
     threads: rule_threads("report", 1)
     resources:
         **rule_resources("report"),

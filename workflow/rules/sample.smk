@@ -5,15 +5,15 @@ rule sample_pool:
     conda:
         NASSTAGES_ENV
     output:
-        f"{R}/pools/{{space}}/{{pool}}.h5",
+        LAYOUT.pool("{space}", "{pool}"),
     params:
         size=lambda w: config["pools"][w.space][w.pool]["size"],
         dedup=lambda w: config["pools"][w.space][w.pool].get("dedup", "iso"),
         seed=config["seed"],
     log:
-        f"{R}/logs/pools/{{space}}/{{pool}}.log",
+        LAYOUT.log("pools/{space}/{pool}.log"),
     benchmark:
-        f"{R}/timing/pools/{{space}}/{{pool}}.tsv",
+        LAYOUT.timing("pools/{space}/{pool}.tsv"),
     threads: rule_threads("sample_pool", 1)
     priority: 20  # quick, and the input of every later job: first
     resources:

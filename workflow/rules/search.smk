@@ -10,15 +10,15 @@ rule search:
     conda:
         NASSTAGES_ENV
     input:
-        store=f"{R}/benchmarks/{{benchmark}}.h5",
+        store=LAYOUT.benchmark_store("{benchmark}"),
         embeddings=search_embeddings,
         distance_matrix=search_distance_matrix,
         proxy_scores=search_proxy_scores,
     output:
         # update(): Snakemake keeps (backs up) a rerun job's existing files instead of deleting
         # them; `nasstages search` keeps each one this code and config finished (runner.finished_by)
-        csv=[update(f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{seed}.csv") for seed in SEARCH_SEEDS],
-        meta=[update(f"{R}/search/{{benchmark}}/{{dataset}}/{{method}}/seed{seed}.json") for seed in SEARCH_SEEDS],
+        csv=[update(LAYOUT.search_log("{benchmark}", "{dataset}", "{method}", seed)) for seed in SEARCH_SEEDS],
+        meta=[update(LAYOUT.search_log("{benchmark}", "{dataset}", "{method}", seed, ".json")) for seed in SEARCH_SEEDS],
     params:
         method_params=search_method_params,
         budget=lambda w: benchmark_budget(config["search"], w.benchmark),
@@ -31,9 +31,9 @@ rule search:
         # recomputes what other code made instead of Snakemake calling stale results current
         code=code_sha256(),
     log:
-        f"{R}/logs/search/{{benchmark}}/{{dataset}}/{{method}}/seeds.log",
+        LAYOUT.log("search/{benchmark}/{dataset}/{method}/seeds.log"),
     benchmark:
-        f"{R}/timing/search/{{benchmark}}/{{dataset}}/{{method}}/seeds.tsv",
+        LAYOUT.timing("search/{benchmark}/{dataset}/{method}/seeds.tsv"),
     threads: rule_threads("search", 1)
     resources:
         **rule_resources("search"),
@@ -58,11 +58,11 @@ rule search_darts:
     conda:
         NASSTAGES_ENV
     input:
-        store=f"{R}/benchmarks/darts/{{dataset}}.h5",
+        store=LAYOUT.trained_store("darts", "{dataset}"),
         distance_matrix=lambda w: search_distance_matrix(darts_wildcards(w)),
     output:
-        csv=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.csv",
-        meta=f"{R}/search/darts/{{dataset}}/{{method}}/seed{{seed}}.json",
+        csv=LAYOUT.search_log("darts", "{dataset}", "{method}", "{seed}"),
+        meta=LAYOUT.search_log("darts", "{dataset}", "{method}", "{seed}", ".json"),
     params:
         method_params=lambda w: search_method_params(darts_wildcards(w)),
         bench_params=trained_benchmark_params("darts") if "darts" in config["benchmarks"] else "{}",
@@ -70,9 +70,9 @@ rule search_darts:
         query_rule=config["search"].get("query_rule", "string"),
         global_seed=config["seed"],
     log:
-        f"{R}/logs/search/darts/{{dataset}}/{{method}}/seed{{seed}}.log",
+        LAYOUT.log("search/darts/{dataset}/{method}/seed{seed}.log"),
     benchmark:
-        f"{R}/timing/search/darts/{{dataset}}/{{method}}/seed{{seed}}.tsv",
+        LAYOUT.timing("search/darts/{dataset}/{method}/seed{seed}.tsv"),
     threads: rule_threads("search_darts", 2)
     resources:
         **rule_resources("search_darts"),
