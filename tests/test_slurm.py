@@ -53,7 +53,7 @@ def _config(mirror: Path) -> dict:
         "seed": 0,
         "benchmarks": {"nb201": {"mirror": str(mirror), "official": None}},
         "pools": {"nb201": {"tiny": {"size": 20, "dedup": "iso"}}},
-        "distances": {"nb201": {"pools": ["tiny"], "tiles": 2, "threads": 1, "device": "cpu",
+        "distances": {"nb201": {"pools": ["tiny"], "tiles": 1, "threads": 1, "device": "cpu",
                                 "metrics": {"edit": {}}}},
         "search": {"budget": 15, "seeds": 1, "benchmarks": {"nb201": ["cifar10-valid"]},
                    "methods": {"rs": {}, "re": {"population_size": 5, "sample_size": 2}}},
@@ -70,30 +70,59 @@ def _snakemake(workdir: Path, *extra: str, timeout: int = 900) -> subprocess.Com
                           env=env, cwd=workdir)
 
 
+# poll job states every 2 s, not the defaults' 40 s before the first check and 10 s between checks
+FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "2", "--seconds-between-status-checks", "2")
+
+
+def _completed_in_accounting(job_id: str) -> bool:
+    """slurmdbd's record of a job (what the plugin's default status query, sacct, reads)."""
+    out = subprocess.run(["sacct", "-n", "-X", "-P", "-j", job_id, "-o", "State"], capture_output=True, text=True)
+    return out.returncode == 0 and out.stdout.split() == ["COMPLETED"]
+
+
 def test_pipeline_through_real_slurm_equals_a_local_run(cluster, tmp_path, nb201_mirror):
+    """The profile as shipped: job status from sacct (the plugin's default, as on a cluster with
+    accounting) and its job grouping, with group sizes that fit the 2-core test node."""
     on_slurm, local = tmp_path / "slurm", tmp_path / "local"
     for folder in (on_slurm, local):
         folder.mkdir()
         (folder / "config.yaml").write_text(yaml.safe_dump(_config(nb201_mirror)))
     result = _snakemake(on_slurm, "--profile", str(REPO / "workflow/profiles/slurm"),
-                        "--slurm-status-command", "squeue", "--slurm-init-seconds-before-status-checks", "2",
-                        "--jobs", "4")
+                        "--group-components", "searches=2",
+                        *FAST_POLLING, "--jobs", "4")
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     assert _snakemake(local, "--cores", "2").returncode == 0
 
-    # every job but `all` went through sbatch: one SLURM log per job, named by its SLURM job id,
-    # and slurmctld knows each id as a completed job
+    # every job but `all` went through sbatch, the two searches as one group job (the one tile and
+    # the one merge are groups of one): one SLURM log per submission, named by its SLURM job id,
+    # each job completed in the accounting database
     logs = sorted((on_slurm / ".snakemake/slurm_logs").rglob("*.log"))
-    rules = {log.relative_to(on_slurm / ".snakemake/slurm_logs").parts[0] for log in logs}
-    assert rules == {"rule_benchmark_store", "rule_sample_pool", "rule_distance_tile", "rule_distance_matrix",
-                     "rule_search", "rule_report"}, rules
-    assert len(logs) == 1 + 1 + 3 + 1 + 2 + 1
+    submitted = {log.relative_to(on_slurm / ".snakemake/slurm_logs").parts[0] for log in logs}
+    assert submitted == {"rule_benchmark_store", "rule_sample_pool", "group_tiles_distance_tile",
+                         "group_merges_distance_matrix", "group_searches_search", "rule_report"}, submitted
+    per_kind = {kind: sum(log.relative_to(on_slurm / ".snakemake/slurm_logs").parts[0] == kind for log in logs)
+                for kind in submitted}
+    assert set(per_kind.values()) == {1}, per_kind
+    assert len(logs) == 6  # 6 submissions for 7 jobs
     for log in logs:
-        job_id = log.stem
-        assert job_id.isdigit(), log
-        state = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True).stdout
-        assert "JobState=COMPLETED" in state, state
+        assert log.stem.isdigit(), log
+        assert _completed_in_accounting(log.stem), log
 
+    _assert_same_results(on_slurm, local)
+
+    # job status from squeue instead (clusters without accounting): the searches again, one group job
+    again = _snakemake(on_slurm, "--profile", str(REPO / "workflow/profiles/slurm"), "--group-components",
+                       "searches=2", "--slurm-status-command", "squeue", *FAST_POLLING, "--forcerun", "search",
+                       "--until", "search")
+    assert again.returncode == 0, (again.stdout + again.stderr)[-4000:]
+    assert len(sorted((on_slurm / ".snakemake/slurm_logs").rglob("*.log"))) == len(logs) + 1
+    _assert_same_results(on_slurm, local)
+
+    rerun = _snakemake(on_slurm, "--profile", str(REPO / "workflow/profiles/slurm"))
+    assert rerun.returncode == 0 and "Nothing to be done" in rerun.stdout + rerun.stderr
+
+
+def _assert_same_results(on_slurm: Path, local: Path) -> None:
     for name in ("search/nb201/cifar10-valid/rs/seed0.csv", "search/nb201/cifar10-valid/re/seed0.csv"):
         a = pd.read_csv(on_slurm / "results" / name).drop(columns=["elapsed_s"])
         b = pd.read_csv(local / "results" / name).drop(columns=["elapsed_s"])
@@ -103,7 +132,3 @@ def test_pipeline_through_real_slurm_equals_a_local_run(cluster, tmp_path, nb201
     assert a.archs == b.archs and np.array_equal(a.distances, b.distances)
     assert (on_slurm / "results/report/tables/nb201_final.md").read_text() == \
         (local / "results/report/tables/nb201_final.md").read_text()
-
-    again = _snakemake(on_slurm, "--profile", str(REPO / "workflow/profiles/slurm"),
-                       "--slurm-status-command", "squeue")
-    assert again.returncode == 0 and "Nothing to be done" in again.stdout + again.stderr
