@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from conftest import REPO
+from report_browser import browser, shown_in_browser
 from nasstages.distances.store import read_matrix
 from nasstages.encoders.store import read_embeddings
 
@@ -92,6 +93,14 @@ def test_pipeline_runs_then_reruns_only_what_changed(tmp_path, nb201_mirror):
         assert shown in page, shown
     assert page.count('"mime_type": "image/png"') == 4  # the three curves and the rank figure, embedded
     assert page.count("data:image/png") == 4
+    # and a real browser renders them (CI installs Chromium and requires it; elsewhere it runs where
+    # one is installed): each curve listed under "search" and drawn when opened, the table listed
+    if browser() or os.environ.get("NASSTAGES_REQUIRE_BROWSER") == "1":
+        curves = ["nb201_cifar10-valid.png", "nb201_cifar10-valid_time.png", "nb201_cifar10-valid_regret.png"]
+        shown = shown_in_browser(html, [("search", name) for name in curves] + [("tables", "nb201_final.md")],
+                                 tmp_path)
+        assert all(shown[name] == {"listed": True, "drawn": True} for name in curves), shown
+        assert shown["nb201_final.md"]["listed"], shown
 
     finished = (results / "search/nb201/cifar10-valid/rs/seed0.csv").read_bytes()
     _write(tmp_path, _config(nb201_mirror, seeds=3))
