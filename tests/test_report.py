@@ -140,6 +140,26 @@ def test_reproduction_table_puts_published_numbers_beside_ours():
     assert "query rule, 'string'" in text
 
 
+def test_errors_table_shows_published_numbers_in_brackets_where_there_are_some():
+    from nasstages.report.reproduction import PUBLISHED
+    from nasstages.report.names import dataset_name
+    from nasstages.report.tables import task_error_latex, task_error_markdown
+    from nasstages.report.trajectories import MethodRuns
+
+    published = PUBLISHED[("tnb101_macro", "normal", "hotnas")][0]
+    hotnas = MethodRuns("tnb101_macro", "normal", "hotnas", [0, 1], np.array([[100 - 37.0], [100 - 37.2]]), 100.0,
+                        np.ones(2), np.zeros(2), "string")
+    twnas = MethodRuns("tnb101_macro", "normal", "twnas", [0, 1], np.array([[60.0], [61.0]]), 100.0,
+                       np.ones(2), np.zeros(2), "string")
+    text = task_error_markdown([hotnas, twnas])
+    row = next(line for line in text.splitlines() if line.startswith(f"| {dataset_name('normal')} |"))
+    hotnas_cell, twnas_cell = row.split("|")[2], row.split("|")[3]
+    assert f"[{published:.2f}]" in hotnas_cell and "[" not in twnas_cell  # twnas: no published number
+    assert "In brackets: the published number" in text and "CVPR 2023" in text
+    assert f"[{published:.2f}]" in task_error_latex([hotnas, twnas])
+    assert "In brackets" not in task_error_markdown([twnas])
+
+
 def _edit_last_value(text: str) -> str:
     """The CSV with its last row's incumbent_mean_acc raised above any optimum."""
     lines = text.splitlines()
