@@ -27,11 +27,17 @@ _SCRIPT = """<script>
   }
   function row(file) {
     return Array.prototype.slice.call(document.querySelectorAll('tr'))
-      .find(function (r) { return r.cells.length && r.cells[0].textContent.trim() === file; });
+      .find(function (r) {  // the report lists a file by its path: match the file name
+        var shown = r.cells.length ? r.cells[0].textContent.trim() : '';
+        return shown === file || shown.slice(-file.length - 1) === '/' + file;
+      });
   }
   function drawn(file) {
     return Array.prototype.slice.call(document.querySelectorAll('img'))
-      .some(function (img) { return img.src.indexOf('filename=' + file + ';') >= 0; });
+      .some(function (img) {
+        var name = (img.src.match(/filename=([^;,]*)/) || [])[1] || '';
+        return name === file || name.slice(-file.length - 1) === '/' + file;
+      });
   }
   function step(k) {
     if (k === views.length) {
