@@ -32,5 +32,5 @@ def test_every_rule_names_the_conda_environment_that_holds_the_package_and_its_d
     assert (REPO / "workflow" / "envs" / "../../pyproject.toml").exists()
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     conda_name = {"torch": "pytorch"}
-    needed = {conda_name.get(name, name) for name in (re.split(r"[<>=!]", d)[0] for d in project["dependencies"])}
+    needed = {conda_name.get(name, name) for name in (re.split(r"[<>=!\[]", d)[0] for d in project["dependencies"])}
     assert needed - {"snakemake"} <= conda, needed - conda  # snakemake itself comes with the package's pip install
