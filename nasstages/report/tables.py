@@ -158,20 +158,17 @@ def _error_caption(runs: list[MethodRuns]) -> str:
             "queries are deterministic. " + protocol_sentence(runs) + " " + TEST_SENTENCE)
 
 
-def _published(runs: list[MethodRuns]) -> dict[tuple[str, str], float]:
-    """(method, task) -> the published number the reproduction table holds for it, if any."""
+def _published(runs: list[MethodRuns]) -> dict[tuple[str, str], tuple[float, str]]:
+    """(method, task) -> (published number, its source) where the reproduction table holds one."""
     from nasstages.report.reproduction import PUBLISHED
 
-    return {(run.method, run.dataset): PUBLISHED[key][0] for run in runs
+    return {(run.method, run.dataset): PUBLISHED[key] for run in runs
             if (key := (run.benchmark, run.dataset, run.method)) in PUBLISHED}
 
 
-def _published_sentence(runs: list[MethodRuns]) -> str:
+def _published_sentence(published: dict[tuple[str, str], tuple[float, str]]) -> str:
     """The caption's account of the bracketed published numbers (empty when the table has none)."""
-    from nasstages.report.reproduction import PUBLISHED
-
-    sources = sorted({PUBLISHED[(run.benchmark, run.dataset, run.method)][1] for run in runs
-                      if (run.benchmark, run.dataset, run.method) in PUBLISHED})
+    sources = sorted({source for _, source in published.values()})
     if not sources:
         return ""
     return (" In brackets: the published number under the paper's own protocol, from " + "; ".join(sources) +
@@ -193,21 +190,21 @@ def task_error_markdown(runs: list[MethodRuns]) -> str:
                 entries.append("–")
                 continue
             text = f"**{cells[(m, task)].text()}**" if m in bold[task] else cells[(m, task)].text()
-            entries.append(text + (f" [{published[(m, task)]:.2f}]" if (m, task) in published else ""))
+            entries.append(text + (f" [{published[(m, task)][0]:.2f}]" if (m, task) in published else ""))
         lines.append(f"| {dataset_name(task)} | " + " | ".join(entries) + f" | {optimum[task]:.2f} |")
-    return "\n".join(lines) + "\n\n" + _error_caption(runs) + _published_sentence(runs) + "\n"
+    return "\n".join(lines) + "\n\n" + _error_caption(runs) + _published_sentence(published) + "\n"
 
 
 def task_error_latex(runs: list[MethodRuns]) -> str:
     """The same table in booktabs LaTeX."""
     tasks, methods, cells, optimum = _error_cells(runs)
-    caption = (_error_caption(runs) + _published_sentence(runs)).replace("±", "$\\pm$").replace("%", "\\%").replace("−", "$-$").replace(
+    published = _published(runs)
+    caption = (_error_caption(runs) + _published_sentence(published)).replace("±", "$\\pm$").replace("%", "\\%").replace("−", "$-$").replace(
         "×", "$\\times$").replace("·", "$\\cdot$")
     lines = ["\\begin{table}[t]", "\\centering", f"\\caption{{{caption}}}",
              f"\\label{{tab:{runs[0].benchmark}_errors}}", "\\begin{tabular}{l" + "c" * (len(methods) + 1) + "}",
              "\\toprule", "Task & " + " & ".join(method_name(m) for m in methods) + " & Optimum \\\\", "\\midrule"]
     bold = _bold_methods(runs)
-    published = _published(runs)
     for task in tasks:
         row = []
         for m in methods:
@@ -217,7 +214,7 @@ def task_error_latex(runs: list[MethodRuns]) -> str:
                 continue
             body = f"{cell.mean:.2f}" if np.isnan(cell.se) else f"{cell.mean:.2f}$\\pm${cell.se:.2f}"
             body = f"\\textbf{{{body}}}" if m in bold[task] else body
-            row.append(body + (f" [{published[(m, task)]:.2f}]" if (m, task) in published else ""))
+            row.append(body + (f" [{published[(m, task)][0]:.2f}]" if (m, task) in published else ""))
         lines.append(f"{dataset_name(task).replace('_', ' ')} & " + " & ".join(row) + f" & {optimum[task]:.2f} \\\\")
     lines += ["\\bottomrule", "\\end{tabular}", "\\end{table}"]
     return "\n".join(lines) + "\n"
