@@ -100,10 +100,7 @@ def test_pipeline_through_real_slurm_equals_a_local_run(cluster, tmp_path, nb201
     submitted = {log.relative_to(on_slurm / ".snakemake/slurm_logs").parts[0] for log in logs}
     assert submitted == {"rule_benchmark_store", "rule_sample_pool", "group_tiles_distance_tile",
                          "group_merges_distance_matrix", "group_searches_search", "rule_report"}, submitted
-    per_kind = {kind: sum(log.relative_to(on_slurm / ".snakemake/slurm_logs").parts[0] == kind for log in logs)
-                for kind in submitted}
-    assert set(per_kind.values()) == {1}, per_kind
-    assert len(logs) == 6  # 6 submissions for 7 jobs
+    assert len(logs) == len(submitted) == 6  # one submission of each kind: 6 for 7 jobs
     for log in logs:
         assert log.stem.isdigit(), log
         assert _completed_in_accounting(log.stem), log
