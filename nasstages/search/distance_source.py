@@ -138,8 +138,12 @@ class CachedDistances(DistanceSource):
 
     def _reserve(self) -> None:
         rows, cols = len(self._canonical_id), len(self._column)
-        if rows > self._values.shape[0] or cols > self._values.shape[1]:
-            shape = (max(rows, 2 * self._values.shape[0], 512), max(cols, 2 * self._values.shape[1], 64))
+        have_rows, have_cols = self._values.shape
+        if rows > have_rows or cols > have_cols:
+            # each axis doubles only when it is full: doubling both on any growth made the cache
+            # 8192 × 1024 after five row growths (64 MB filled with NaN, 9% of an NB201 HOTNAS run)
+            shape = (max(rows, 2 * have_rows, 512) if rows > have_rows else have_rows,
+                     max(cols, 2 * have_cols, 64) if cols > have_cols else have_cols)
             grown = np.full(shape, np.nan)
             grown[: self._values.shape[0], : self._values.shape[1]] = self._values
             self._values = grown
