@@ -20,7 +20,7 @@ LOW_FIDELITY_COLUMN = TWELVE_EPOCH_COLUMNS
 def bias_covariates(bench, dataset: str, archs: list) -> dict[str, np.ndarray]:
     """What rank errors are checked against: #params (the benchmark's params_mb on ``dataset``) and
     the number of parameter-free ops of each of ``archs``."""
-    rows = [bench.space.to_index(arch) for arch in archs]
+    rows = [bench.row(arch) for arch in archs]
     return {"params": bench.params_mb(dataset)[rows],
             "free_ops": np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])}
 
@@ -72,7 +72,7 @@ def diagnose_pool(bench, dataset: str, archs: list, estimators: list[tuple[str, 
     rows = list(estimators)
     low = LOW_FIDELITY_COLUMN.get(dataset)
     if low and low in getattr(bench, "low_fidelity", {}):
-        index = [bench.space.to_index(arch) for arch in archs]
+        index = [bench.row(arch) for arch in archs]
         rows.append((f"low fidelity ({low})", bench.low_fidelity[low][index], "the benchmark's 12-epoch runs", 0.0))
     return [diagnose(name, scores, actual, covariates["params"], covariates["free_ops"], data, seconds)
             for name, scores, data, seconds in rows]

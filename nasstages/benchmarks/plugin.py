@@ -50,6 +50,9 @@ class BenchmarkPlugin:
     table: str = "accuracy"         # the report's layout: accuracy (%), errors per task, final test error
     source_keys: tuple[str, ...] = ("mirror", "official")  # config keys naming its sources, in trial order
     download_hint: str = ""         # how a user gets the data, shown when no source works
+    #: the config check requires an existing source before any job (data no mirror holds, e.g. NB101's
+    #: official file); others fail in their fetch job, which names the sources tried
+    sources_checked_early: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS or self.table not in TABLES or not self.datasets:

@@ -35,6 +35,7 @@ class TabularBenchmark(Benchmark):
         self.source: dict[str, Any] = data.source
         self.content_sha256 = data.content_sha256
         self._tables = data.datasets
+        self.arch_strings: list[str] = data.archs  # row order
         self._available = {name: ~np.isnan(t.valid_acc) for name, t in data.datasets.items()}
         self._mean = {name: np.nanmean(t.valid_acc, axis=1) for name, t in data.datasets.items()}
         self.low_fidelity = data.low_fidelity
@@ -47,13 +48,22 @@ class TabularBenchmark(Benchmark):
         return self._tables[dataset].split
 
     def params_mb(self, dataset: str) -> np.ndarray:
-        """Every architecture's parameter count (MB) on ``dataset``, in official index order."""
+        """Every architecture's parameter count (MB) on ``dataset``, in row order (:meth:`archs`)."""
         self.check_dataset(dataset)
         return self._tables[dataset].params_mb
 
+    def row(self, arch: Arch) -> int:
+        """The store row of ``arch``: its index in the space's official order (stores of enumerable
+        spaces list every architecture in that order; NB101 overrides this with a lookup)."""
+        return self.space.to_index(arch)
+
+    def archs(self) -> list[Arch]:
+        """Every architecture the store answers for, in row order (what whole-space stages score)."""
+        return list(self.space.enumerate())
+
     def query(self, arch: Arch, dataset: str, rng: np.random.Generator, noise: str = "sample") -> Evaluation:
         self.check_dataset(dataset)
-        index = self.space.to_index(arch)
+        index = self.row(arch)
         table = self._tables[dataset]
         if noise == "sample":
             slots = np.flatnonzero(self._available[dataset][index])
@@ -73,10 +83,10 @@ class TabularBenchmark(Benchmark):
 
     def mean_valid(self, arch: Arch, dataset: str) -> float:
         self.check_dataset(dataset)
-        return float(self._mean[dataset][self.space.to_index(arch)])
+        return float(self._mean[dataset][self.row(arch)])
 
     def mean_valid_all(self, dataset: str) -> np.ndarray:
-        """Mean validation accuracy of every cell, in official index order."""
+        """Mean validation accuracy of every cell, in row order (:meth:`archs`)."""
         self.check_dataset(dataset)
         return self._mean[dataset]
 

@@ -208,6 +208,24 @@ def _check_estimates(config: dict[str, Any]) -> None:
                 _check_dataset(diagnose["benchmark"], dataset, f"estimates.{space}.diagnose.datasets")
 
 
+def _check_sources_exist(config: dict[str, Any], name: str, settings: dict[str, Any], described: Any) -> None:
+    """A benchmark whose store is not built yet needs one configured source that exists: fail
+    before any job, naming the keys and how to get the data (NB101's file is never shipped)."""
+    from pathlib import Path
+
+    from nasstages.config.layout import Layout
+
+    if Path(Layout(config.get("results", "results")).benchmark_store(name)).exists():
+        return  # built: its sources are not read again (the store is verified by preflight)
+    configured = {key: settings.get(key) for key in described.source_keys if settings.get(key)}
+    if any(Path(str(value)).exists() for value in configured.values()):
+        return
+    said = ", ".join(f"benchmarks.{name}.{key} = {value}" for key, value in configured.items()) or "none is set"
+    raise ConfigError(f"config benchmarks.{name}: no source of {name} exists ({said}; keys: "
+                      f"{', '.join(f'benchmarks.{name}.{k}' for k in described.source_keys)}). Fix: "
+                      f"{described.download_hint}")
+
+
 def check_applicable(kind: str, name: str, requires: dict[str, str], space: Any, where: str) -> None:
     """ConfigError saying why ``name`` cannot run on ``space`` if it needs a capability it lacks."""
     missing = [why for capability, why in requires.items() if capability not in space.capabilities]
@@ -225,6 +243,8 @@ def check_config(config: dict[str, Any]) -> None:
         elif set(settings or {}) - set(described.source_keys):
             raise ConfigError(f"config benchmarks.{name}: {name} takes only {' and '.join(described.source_keys)}, not "
                               f"{', '.join(sorted(set(settings) - set(described.source_keys)))}")
+        elif described.sources_checked_early:
+            _check_sources_exist(config, name, settings or {}, described)
     for space, pools in config.get("pools", {}).items():
         if space not in SPACES:
             raise ConfigError(f"config pools.{space}: unknown search space; choose one of: {', '.join(SPACES)}")

@@ -129,7 +129,7 @@ def evaluate_on_benchmark(bench, dataset: str, settings: EvaluationSettings, see
     from nasstages.encoders.graphs import graph_tensors
 
     bench.check_dataset(dataset)
-    archs = list(bench.space.enumerate())
+    archs = bench.archs()  # in row order, as mean_valid_all
     rows = evaluate_predictors(graph_tensors(bench.space, archs), np.asarray(bench.mean_valid_all(dataset)),
                                dict(settings.models), list(settings.proportions), list(seeds), settings.top, device,
                                progress=progress, split=settings.split, split_seed=split_seed,
