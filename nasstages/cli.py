@@ -231,9 +231,19 @@ def cmd_pretrain_arch2vec(args: argparse.Namespace) -> None:
     space = get_space(args.space)
     device = resolve_device(args.device)
     seed = _job_seed(args.global_seed, "pretrain", args.space, "arch2vec")
-    trained, embeddings, metrics = pretrain_arch2vec(space, args.params, seed, device, show_progress=not args.quiet)
+    archs, cells = None, {}
+    if args.cells_store:  # a space without an enumeration: the cells a benchmark's store lists
+        from nasstages.benchmarks import load_benchmark
+
+        bench = load_benchmark(args.cells_benchmark, args.cells_store)
+        if bench.space.name != space.name:
+            raise ConfigError(f"pretrain: {args.cells_store} is on space {bench.space.name}, not {space.name}")
+        archs = bench.archs()
+        cells = {"cells_store": str(args.cells_store), "cells_store_sha256": bench.content_sha256}
+    trained, embeddings, metrics = pretrain_arch2vec(space, args.params, seed, device, show_progress=not args.quiet,
+                                                     archs=archs)
     record = provenance({"space": args.space, "encoder": "arch2vec", "params": args.params,
-                         "global_seed": args.global_seed})
+                         "global_seed": args.global_seed, **cells})
     embeddings.attrs["provenance"] = record
     with atomic_path(args.out_model) as tmp:
         torch.save(trained.state(), tmp)
@@ -383,6 +393,9 @@ def build_parser() -> argparse.ArgumentParser:
     pretrain_arch2vec.add_argument("--global-seed", type=int, default=0)
     pretrain_arch2vec.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     pretrain_arch2vec.add_argument("--quiet", action="store_true", help="no progress bar")
+    pretrain_arch2vec.add_argument("--cells-benchmark", default="", help="spaces without an enumeration: the "
+                                   "benchmark whose store (--cells-store) lists the cells to train on")
+    pretrain_arch2vec.add_argument("--cells-store", type=Path, default=None)
     pretrain_arch2vec.add_argument("--out-model", type=Path, required=True, help="the model (torch .pt)")
     pretrain_arch2vec.add_argument("--out", type=Path, required=True, help="embeddings HDF5; metrics go to the .json beside it")
     pretrain_arch2vec.set_defaults(func=cmd_pretrain_arch2vec)

@@ -140,6 +140,21 @@ def test_reproduction_table_puts_published_numbers_beside_ours():
     assert "query rule, 'string'" in text
 
 
+def test_reproduction_table_lists_nb101_numbers_as_needing_the_official_file():
+    from nasstages.report.reproduction import (PUBLISHED_NEEDS_DATA, reproduction_latex, reproduction_markdown,
+                                               reproduction_rows)
+    from nasstages.report.trajectories import MethodRuns
+
+    run = MethodRuns("tnb101_macro", "normal", "rs", [0, 1], np.array([[100 - 39.1], [100 - 39.3]]), 100.0,
+                     np.ones(2), np.zeros(2), "string")
+    text = reproduction_markdown(reproduction_rows([run]), [run])
+    pending = [line for line in text.splitlines() if line.startswith("| NAS-Bench-101 |")]
+    assert len(pending) == len(PUBLISHED_NEEDS_DATA) == 6
+    assert all("needs the official file" in line and "| – | – |" in line for line in pending)
+    assert "| NAS-Bench-101 | CIFAR-10 | BANANAS | 5.92 |" in text and "AAAI 2021" in text and "NeurIPS 2020" in text
+    assert "needs the official file" in reproduction_latex(reproduction_rows([run]), [run])
+
+
 def test_errors_table_shows_published_numbers_in_brackets_where_there_are_some():
     from nasstages.report.reproduction import PUBLISHED
     from nasstages.report.names import dataset_name

@@ -6,7 +6,7 @@ Adding a benchmark: a module declaring its reader, Benchmark class and ``PLUGIN`
 
 from pathlib import Path
 
-from nasstages.benchmarks import darts, nb201, nb201_12ep, tnb101
+from nasstages.benchmarks import darts, nb101, nb201, nb201_12ep, tnb101
 from nasstages.benchmarks.base import NOISE_MODES, Benchmark, Evaluation
 from nasstages.benchmarks.plugin import BenchmarkPlugin, Sources, fetch_store, plugin, plugins, register_benchmark
 from nasstages.benchmarks.registry import BENCHMARKS
@@ -16,6 +16,7 @@ register_benchmark(tnb101.MICRO_PLUGIN)
 register_benchmark(tnb101.MACRO_PLUGIN)
 register_benchmark(darts.PLUGIN)
 register_benchmark(nb201_12ep.PLUGIN)
+register_benchmark(nb101.PLUGIN)
 
 
 def load_benchmark(name: str, store_path: str | Path, **options) -> Benchmark:

@@ -42,6 +42,16 @@ def _check_encoders(config: dict[str, Any]) -> None:
             if name in settings:
                 encoder.check(settings[name])
                 check_applicable("encoder", name, encoder.requires, get_space(space), f"encoders.{space}")
+        cells = settings.get("cells")
+        if cells:
+            _check_benchmark(config, cells, f"encoders.{space}.cells")
+            if benchmark_space(cells) != space:
+                raise ConfigError(f"config encoders.{space}.cells: benchmark {cells} is on space "
+                                  f"{benchmark_space(cells)}, not {space}")
+        elif get_space(space).size is None and any(name in settings for name in PRETRAINED_ENCODERS):
+            raise ConfigError(f"config encoders.{space}: {space} cannot be enumerated, so the encoder trains on the "
+                              f"cells of a benchmark's store; set encoders.{space}.cells to that benchmark "
+                              f"(e.g. cells: {space})")
         quality = settings.get("quality")
         if quality:
             _check_benchmark(config, quality["benchmark"], f"encoders.{space}.quality.benchmark")

@@ -45,8 +45,25 @@ def graph_tensors(space: SearchSpace, archs: Sequence[Arch]) -> GraphTensors:
         raise ValueError("graph_tensors needs at least one architecture")
     cells = [single_cell(space, a) for a in archs]
     sizes = {len(c.ops) for c in cells}
-    if len(sizes) != 1:
+    if len(sizes) == 1 and (space.max_network_nodes is None or sizes == {space.max_network_nodes}):
+        adjacency = np.stack([c.adjacency for c in cells]).astype(np.float32)
+        ops = np.stack([c.one_hot() for c in cells])
+        return GraphTensors(adjacency, ops, cells[0].vocabulary)
+    if space.max_network_nodes is None:
         raise ConfigError(f"encoders need a fixed node count per cell; {space.name} gives {sorted(sizes)}")
-    adjacency = np.stack([c.adjacency for c in cells]).astype(np.float32)
-    ops = np.stack([c.one_hot() for c in cells])
+    return _padded(cells, space.max_network_nodes)
+
+
+def _padded(cells: Sequence, n: int) -> GraphTensors:
+    """Cells of up to ``n`` nodes (NB101's pruned cells) padded to ``n``: empty nodes (no edge, an
+    all-zero op row) inserted before the output, so input and output keep their rows 0 and n − 1."""
+    adjacency = np.zeros((len(cells), n, n), dtype=np.float32)
+    ops = np.zeros((len(cells), n, len(cells[0].vocabulary)), dtype=np.float32)
+    for k, cell in enumerate(cells):
+        m = len(cell.ops)
+        if m > n:
+            raise ConfigError(f"a cell of {m} nodes exceeds the space's {n}")
+        place = np.r_[np.arange(m - 1), n - 1]  # node i of the cell -> its row in the padded graph
+        adjacency[k][np.ix_(place, place)] = cell.adjacency
+        ops[k][place] = cell.one_hot()
     return GraphTensors(adjacency, ops, cells[0].vocabulary)

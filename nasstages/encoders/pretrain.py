@@ -27,11 +27,13 @@ def all_cells(space: SearchSpace) -> list:
 
 
 def pretrain_arch2vec(space: SearchSpace, params: dict[str, Any], seed: int, device: str = "cpu",
-                      show_progress: bool = False) -> tuple[TrainedArch2vec, Embeddings, dict[str, Any]]:
-    """Train, embed every cell, and measure reconstruction (held-out cells) and validity /
-    uniqueness of decoded latent samples."""
+                      show_progress: bool = False, archs: list | None = None
+                      ) -> tuple[TrainedArch2vec, Embeddings, dict[str, Any]]:
+    """Train, embed every cell (``archs``: the cells a benchmark lists, for a space without an
+    enumeration), and measure reconstruction (held-out cells) and validity / uniqueness of
+    decoded latent samples."""
     config = Arch2vecConfig.from_params(params)
-    archs = all_cells(space)
+    archs = all_cells(space) if archs is None else list(archs)
     graphs = graph_tensors(space, archs)
     trained = train_arch2vec(graphs, config, seed, device=device, show_progress=show_progress)
     vectors = trained.embed(graphs)

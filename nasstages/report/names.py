@@ -29,7 +29,8 @@ METHOD_NAMES = {
     "gates_predictor": "GATES predictor search",
 }
 BENCHMARK_NAMES = {"nb201": "NAS-Bench-201", "tnb101_micro": "TransNAS-Bench-101 micro",
-                   "tnb101_macro": "TransNAS-Bench-101 macro", "darts": "DARTS"}
+                   "tnb101_macro": "TransNAS-Bench-101 macro", "darts": "DARTS",
+                   "nb101": "NAS-Bench-101"}
 DATASET_NAMES = {"cifar10-valid": "CIFAR-10", "cifar100": "CIFAR-100", "ImageNet16-120": "ImageNet16-120",
                  "class_scene": "Scene", "class_object": "Object", "room_layout": "Layout", "jigsaw": "Jigsaw",
                  "segmentsemantic": "Segment.", "normal": "Normal", "autoencoder": "Autoenc.",

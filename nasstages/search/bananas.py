@@ -31,13 +31,15 @@ from nasstages.surrogates.ensemble import MLPEnsemble
 
 
 class PathEncoder:
-    """One bit per op sequence (length 1..space.max_path_ops over the path-carrying ops) that an
-    input->output path of the (canonical) cell follows."""
+    """One bit per op sequence (length space.min_path_ops..max_path_ops over the path-carrying ops)
+    that an input->output path of the (canonical) cell follows (NB101: 1 + 3 + ... + 3^5 = 364, as
+    BANANAS's path encoding)."""
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space
         ops = [op for op in space.operations if category(op) not in ("none", "io")]
-        sequences = [seq for length in range(1, space.max_path_ops + 1) for seq in itertools.product(ops, repeat=length)]
+        sequences = [seq for length in range(space.min_path_ops, space.max_path_ops + 1)
+                     for seq in itertools.product(ops, repeat=length)]
         self.index = {seq: k for k, seq in enumerate(sequences)}
 
     def encode(self, archs: Sequence[Arch]) -> np.ndarray:

@@ -162,6 +162,10 @@ class SearchSpace(abc.ABC):
         """Most ops on one input->output path (the length of BANANAS path encodings)."""
         raise NotImplementedError(f"space {self.name!r} has no path encoding")
 
+    #: Fewest ops on an input->output path: 1 where ops sit on edges (NB201), 0 where a cell may wire
+    #: its input straight to its output (NB101), which BANANAS encodes as a path of its own.
+    min_path_ops: int = 1
+
     # Enumerable spaces (NB201, TransNAS micro) also implement these three.
     @property
     def size(self) -> int | None:

@@ -272,6 +272,17 @@ def encoder_setting(space, key, default):
     return (config["encoders"][space] or {}).get(key, default)
 
 
+def pretrain_cells_store(space):
+    """The store listing the cells an encoder trains on, for a space without an enumeration (nb101)."""
+    cells = encoder_setting(space, "cells", None)
+    return [LAYOUT.benchmark_store(cells)] if cells else []
+
+
+def pretrain_cells_args(space):
+    cells = encoder_setting(space, "cells", None)
+    return f"--cells-benchmark {cells} --cells-store {shlex.quote(LAYOUT.benchmark_store(cells))}" if cells else ""
+
+
 def predictor_setting(benchmark, key, default):
     return config["predictors"][benchmark].get(key, default)
 

@@ -5,6 +5,8 @@
 rule pretrain_arch2vec:
     conda:
         NASSTAGES_ENV
+    input:
+        cells=lambda w: pretrain_cells_store(w.space),
     output:
         model=LAYOUT.encoder("{space}", "arch2vec", ".pt"),
         embeddings=LAYOUT.encoder("{space}", "arch2vec"),
@@ -13,6 +15,7 @@ rule pretrain_arch2vec:
         model_params=lambda w: json.dumps(config["encoders"][w.space]["arch2vec"] or {}, sort_keys=True),
         device=lambda w: encoder_setting(w.space, "device", "auto"),
         global_seed=config["seed"],
+        cells=lambda w: pretrain_cells_args(w.space),
     log:
         LAYOUT.log("encoders/{space}/arch2vec.log"),
     benchmark:
@@ -24,7 +27,7 @@ rule pretrain_arch2vec:
     shell:
         "OMP_NUM_THREADS={threads} nasstages pretrain arch2vec --space {wildcards.space}"
         " --params {params.model_params:q} --global-seed {params.global_seed} --device {params.device}"
-        " --out-model {output.model:q} --out {output.embeddings:q} > {log:q} 2>&1"
+        " {params.cells} --out-model {output.model:q} --out {output.embeddings:q} > {log:q} 2>&1"
 
 
 rule encoder_quality:
