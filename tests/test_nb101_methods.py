@@ -50,6 +50,7 @@ def small_nb101(tmp_path_factory):
     monkey = pytest.MonkeyPatch()
     monkey.setattr(nb101_module, "NUM_VERTICES", VERTICES)
     monkey.setattr(nb101_module, "OP_SPOTS", VERTICES - 2)
+    monkey.setattr(nb101_module.NB101Space, "max_network_nodes", VERTICES)  # encoders pad to the space's size
     from nasstages.benchmarks import Sources, fetch_store, load_benchmark
 
     folder = tmp_path_factory.mktemp("nb101_small")
@@ -98,10 +99,11 @@ def test_arch2vec_pretrains_on_the_store_cells_and_its_searches_run(small_nb101,
     from nasstages.search.runner import SearchJob, run_search
 
     bench, _, cells = small_nb101
-    _, embeddings, metrics = pretrain_arch2vec(bench.space, {"epochs": 1, "prior_samples": 200}, seed=0,
+    _, embeddings, metrics = pretrain_arch2vec(bench.space, {"epochs": 15, "prior_samples": 500}, seed=0,
                                                archs=bench.archs())
     assert metrics["cells"] == len(cells) and embeddings.archs == bench.arch_strings
-    assert 0.0 <= metrics["samples_fitted"]["validity"] <= 1.0
+    # padded cells decode to NB101 cells: training reconstructs some and prior samples are valid cells
+    assert metrics["reconstruction_train"]["graph"] > 0.05 and metrics["samples_fitted"]["validity"] > 0.05
     path = tmp_path / "arch2vec.h5"
     write_embeddings(path, embeddings)
     for method in ("arch2vec_bo", "arch2vec_rl"):
