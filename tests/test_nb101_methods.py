@@ -128,3 +128,16 @@ def test_config_check_names_the_methods_that_do_not_apply_and_why(tmp_path):
     config["search"]["benchmarks"]["nb101"]["methods"] = ["rs", "bananas", "hotnas", "twnas"]
     config["search"]["methods"] = {"rs": {}, "bananas": {}, "hotnas": {}, "twnas": {}}
     check_config(config)
+
+
+def test_tagates_predictor_is_evaluated_on_every_stored_cell(small_nb101):
+    from nasstages.encoders.predictor_quality import EvaluationSettings, evaluate_on_benchmark
+
+    bench, _, cells = small_nb101
+    settings = EvaluationSettings.from_params({"models": {"tagates_hinge": {"encoder": "tagates", "loss": "hinge"}},
+                                               "proportions": [0.1], "seeds": 1})  # GATES: gates_predictor above
+    result = evaluate_on_benchmark(bench, "cifar10", settings, seeds=[0], split_seed=0, device="cpu")
+    assert result["cells"] == len(cells) and {row["model"] for row in result["runs"]} == {"tagates_hinge"}
+    # the synthetic accuracies rise with the cell's place in the enumeration (its edges, then its ops)
+    assert all(row["kendall_tau"] > 0.2 for row in result["runs"])
+    assert all(np.isfinite(row["bias_free_ops"]) for row in result["runs"])

@@ -10,8 +10,9 @@ import numpy as np
 
 from nasstages.analysis.ranking import rank_error_bias, ranking_metrics, true_percentile
 from nasstages.benchmarks.nb201_12ep import COLUMNS as TWELVE_EPOCH_COLUMNS
+from nasstages.distances.ops import category
 
-PARAMETER_FREE_OPS = ("skip_connect", "avg_pool_3x3")
+PARAMETER_FREE_CATEGORIES = ("identity", "pool")  # skip and pooling ops of every space (NB201, NB101's maxpool)
 #: NB201 dataset -> the mirror's 12-epoch validation column (the low-fidelity estimator), as the
 #: nb201_12ep benchmark reads it
 LOW_FIDELITY_COLUMN = TWELVE_EPOCH_COLUMNS
@@ -22,7 +23,14 @@ def bias_covariates(bench, dataset: str, archs: list) -> dict[str, np.ndarray]:
     the number of parameter-free ops of each of ``archs``."""
     rows = [bench.row(arch) for arch in archs]
     return {"params": bench.params_mb(dataset)[rows],
-            "free_ops": np.array([sum(op in PARAMETER_FREE_OPS for op in arch) for arch in archs])}
+            "free_ops": np.array([parameter_free_ops(bench.space, arch) for arch in archs])}
+
+
+def parameter_free_ops(space, arch) -> int:
+    """How many ops of ``arch``'s cells are parameter-free (skip, pooling), read from its graph so
+    that any space counts them (NB201's edge ops, NB101's node ops)."""
+    return sum(category(op) in PARAMETER_FREE_CATEGORIES
+               for cell in space.to_graph(arch).cells.values() for op in cell.ops)
 
 
 def _ranked_last(scores: np.ndarray) -> np.ndarray:
