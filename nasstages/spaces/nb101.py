@@ -150,13 +150,18 @@ def _check_reason(matrix: Matrix, ops: tuple) -> str | None:
     edges = sum(map(sum, pmatrix))
     if edges > MAX_EDGES:
         return f"too many edges, got {edges} (max edges = {MAX_EDGES})"
-    if pops[0] != INPUT:
+    return _ops_reason(pops)
+
+
+def _ops_reason(ops: tuple) -> str | None:
+    """Why an op list is not input, available ops, output (nasbench's messages), or None."""
+    if len(ops) < 2 or ops[0] != INPUT:
         return "first operation should be 'input'"
-    if pops[-1] != OUTPUT:
+    if ops[-1] != OUTPUT:
         return "last operation should be 'output'"
-    for op in pops[1:-1]:
+    for op in ops[1:-1]:
         if op not in _OP_CODE:
-            return f"unsupported op {op} (available ops = {list(AVAILABLE_OPS)})"
+            return f"unsupported op {op!r} (available ops = {list(AVAILABLE_OPS)})"
     return None
 
 
@@ -235,14 +240,7 @@ def arch_reason(matrix: Matrix, ops: tuple) -> str | None:
     n = len(ops)
     if n > NUM_VERTICES:
         return f"too many vertices, got {n} (max vertices = {NUM_VERTICES})"
-    if n < 2 or ops[0] != INPUT:
-        return "first operation should be 'input'"
-    if ops[-1] != OUTPUT:
-        return "last operation should be 'output'"
-    for op in ops[1:-1]:
-        if op not in _OP_CODE:
-            return f"unsupported op {op!r} (available ops = {list(AVAILABLE_OPS)})"
-    return _check_reason(matrix, ops)
+    return _ops_reason(ops) or _check_reason(matrix, ops)
 
 
 def make_arch(matrix, ops: Sequence[str]) -> NB101Arch:
