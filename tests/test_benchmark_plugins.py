@@ -30,17 +30,25 @@ def test_every_plugin_names_a_registered_space_and_its_own_class(entry):
 
 
 @pytest.mark.parametrize("entry", [p for p in plugins() if not p.trained], ids=lambda p: p.name)
-def test_config_checks_take_a_tabular_plugins_datasets_and_source_keys(entry):
+def test_config_checks_take_a_tabular_plugins_datasets_and_source_keys(entry, tmp_path):
     search = {"budget": 5, "seeds": 1, "benchmarks": {entry.name: [entry.datasets[0]]}, "methods": {"rs": {}}}
-    check_config({"benchmarks": {entry.name: {key: None for key in entry.source_keys}}, "search": search})
+    unset = {key: None for key in entry.source_keys}
+    results = str(tmp_path / "results")
+    if entry.sources_checked_early:  # data no mirror holds (NB101): a missing source fails before any job
+        with pytest.raises(ConfigError, match=f"no source of {entry.name} exists"):
+            check_config({"results": results, "benchmarks": {entry.name: unset}, "search": search})
+        (tmp_path / "source").write_bytes(b"")
+        unset = {key: str(tmp_path / "source") for key in entry.source_keys}
+    check_config({"results": results, "benchmarks": {entry.name: unset}, "search": search})
     with pytest.raises(ConfigError, match=f"unknown dataset 'nope' of {entry.name}; choose from: {entry.datasets[0]}"):
-        check_config({"benchmarks": {entry.name: {}}, "search": {**search, "benchmarks": {entry.name: ["nope"]}}})
+        check_config({"results": results, "benchmarks": {entry.name: unset},
+                      "search": {**search, "benchmarks": {entry.name: ["nope"]}}})
     with pytest.raises(ConfigError, match=f"{entry.name} takes only"):
         check_config({"benchmarks": {entry.name: {"folder": "x"}}, "search": search})
 
 
 def test_unknown_benchmark_names_the_registered_ones():
-    with pytest.raises(ConfigError, match="unknown benchmark 'nb301'; choose one of: darts, nb201, nb201_12ep"):
+    with pytest.raises(ConfigError, match="unknown benchmark 'nb301'; choose one of: darts, nb101, nb201, nb201_12ep"):
         check_config({"benchmarks": {"nb301": {}}})
     with pytest.raises(ConfigError, match="unknown benchmark 'nb301'"):
         plugin("nb301")
