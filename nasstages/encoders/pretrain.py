@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 def all_cells(space: SearchSpace) -> list:
     """Every architecture of an enumerable space (arch2vec trains on the whole space)."""
     if space.size is None:
-        raise ConfigError(f"arch2vec pretraining needs an enumerable space; {space.name} is not")
+        raise ConfigError(f"arch2vec pretraining needs an enumerable space or a benchmark store listing the cells; "
+                          f"{space.name} is not enumerable: pass --cells-benchmark/--cells-store (in the config: "
+                          f"encoders.{space.name}.cells)")
     return list(space.enumerate())
 
 
