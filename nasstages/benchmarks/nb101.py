@@ -14,8 +14,8 @@ store, one row per unique cell (module hash):
 - ``archs``: each cell's canonical string (``NB101Space.canonicalize``), rows sorted by module hash.
 
 The build checks the file against the space: every record's module hash must equal our
-``official_hash`` of its (pruned) spec, records of one hash must agree on the spec, and each
-isomorphism class must appear under one hash. Records follow ``nasbench/api.py`` (``__init__``:
+``official_hash`` of its (pruned) spec, records of one hash must agree on the parameter count,
+and each isomorphism class must appear under one hash. Records follow ``nasbench/api.py`` (``__init__``:
 ``evaluation_data[2]`` is the final evaluation at E epochs).
 """
 
@@ -59,11 +59,11 @@ def _final_evaluation(record, where: str):
     return record.metrics.evaluation_data[FINAL_EVAL]
 
 
-def read_official(path: Path, benchmark: str = "nb101", space_name: str = "nb101", verify: bool = True) -> TabularData:
+def read_official(path: Path, verify: bool = True) -> TabularData:
     """Normalize the official TFRecord file (see the module docstring) into :class:`TabularData`."""
     from nasstages.benchmarks.nb101_records import read_nb101_file
 
-    space = get_space(space_name)
+    space = get_space(PLUGIN.space)
     path = Path(path)
     if not path.is_file():
         raise BenchmarkSourceError(f"NAS-Bench-101 file {path} not found; {DOWNLOAD_HINT}")
@@ -120,7 +120,7 @@ def read_official(path: Path, benchmark: str = "nb101", space_name: str = "nb101
     if n != UNIQUE_CELLS:
         log.warning("%s holds %d unique cells, not NAS-Bench-101's %d: a partial or synthetic file", path, n,
                     UNIQUE_CELLS)
-    return TabularData(benchmark=benchmark, space=space_name, archs=strings,
+    return TabularData(benchmark=PLUGIN.name, space=PLUGIN.space, archs=strings,
                        datasets={DATASET: table}, low_fidelity=low,
                        source={"kind": "official", "path": str(path.resolve()), "records": count,
                                "unique_cells": n, "complete": n == UNIQUE_CELLS,
