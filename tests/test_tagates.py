@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from nasstages.encoders.graphs import graph_tensors
-from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
+from nasstages.encoders.predictors import (PredictorConfig, RankingPredictor, sampled_pairs,
+                                           sampled_pairs_hinge_loss)
 from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.spaces import get_space
 
@@ -93,3 +95,38 @@ def test_tagates_is_deterministic_by_seed():
     assert torch.equal(first.model.encoder.position_noise, again.model.encoder.position_noise)
     assert not np.allclose(first.predict(held_out), other.predict(held_out))
     assert not torch.equal(first.model.encoder.position_noise, other.model.encoder.position_noise)
+
+
+def test_reference_head_batch_and_pairs_are_aw_nas_settings():
+    """nb201_cfgs/tagates.yaml: mlp_hiddens [300] x 5 with mlp_dropout 0.1, batch 512, max_compare_ratio 4;
+    GATES keeps its one hidden layer of ``hidden`` units without dropout, on every ordered pair."""
+    space = get_space("nb201")
+    graphs = graph_tensors(space, [space.sample(np.random.default_rng(0)) for _ in range(4)])
+    config = PredictorConfig(encoder="tagates")
+    assert (config.batch_size, config.head, config.head_dropout, config.pairs_per_arch) == (512, (300,) * 5, 0.1, 4.0)
+    head = RankingPredictor(config, seed=0)._build(graphs).head
+    linears = [m for m in head if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(128, 300)] + [(300, 300)] * 4 + [(300, 1)]
+    assert [m.p for m in head if isinstance(m, torch.nn.Dropout)] == [0.1] * 5
+    gates = PredictorConfig(encoder="gates", hidden=64)
+    assert (gates.batch_size, gates.head, gates.head_dropout, gates.pairs_per_arch) == (128, (64,), 0.0, 0.0)
+    gates_head = RankingPredictor(gates, seed=0)._build(graphs).head
+    assert [type(m).__name__ for m in gates_head] == ["Linear", "ReLU", "Linear"]
+    earlier = PredictorConfig(encoder="tagates", head=[128], head_dropout=0.0, pairs_per_arch=0, batch_size=128)
+    assert (earlier.head, earlier.pairs_per_arch) == ((128,), 0.0)
+
+
+def test_sampled_pairs_follow_the_training_script():
+    """At most ratio x n pairs, drawn among pairs whose targets differ, each ordered better-first; with
+    fewer such pairs than the limit, all of them."""
+    y = np.array([0.3, 0.1, 0.3, 0.7, 0.5, 0.2, 0.9, 0.4])
+    better, worse = sampled_pairs(y, 1.0, np.random.default_rng(0))
+    assert len(better) == 8
+    assert np.all(y[better] > y[worse])
+    assert len({tuple(sorted(p)) for p in zip(better, worse)}) == 8  # no pair twice
+    everything = sampled_pairs(y, 100.0, np.random.default_rng(0))
+    assert len(everything[0]) == 28 - 1  # 8 choose 2, less the tied pair (0, 2)
+    scores = torch.tensor([0.0, 1.0, 0.5, 0.2, 0.2, 0.0, 0.3, 0.1])
+    b, w = torch.as_tensor(everything[0]), torch.as_tensor(everything[1])
+    expected = np.mean([max(0.0, 0.1 - (scores[i] - scores[j]).item()) for i, j in zip(*everything)])
+    assert sampled_pairs_hinge_loss(scores, b, w, 0.1).item() == pytest.approx(expected, rel=1e-6)

@@ -26,6 +26,11 @@ from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.errors import ConfigError, reject_unknown_keys
 
 ENCODERS = ("gates", "tagates", "mlp", "lstm")
+# TA-GATES's training as aw_nas runs it on NB201 (examples/research/tagates/cfgs/nb201_cfgs/tagates.yaml):
+# mlp_hiddens [300] x 5, mlp_dropout 0.1, batch_size 512, max_compare_ratio 4.0 (pairs per batch <= 4n)
+REFERENCE_TRAINING: dict[str, dict[str, Any]] = {
+    "tagates": {"head": (300,) * 5, "head_dropout": 0.1, "batch_size": 512, "pairs_per_arch": 4.0},
+}
 UPDATED_OPS = ("parametrized", "all")
 LOSSES = ("hinge", "mse")
 
@@ -98,12 +103,21 @@ def longest_path(adjacency: np.ndarray) -> int:
 
 
 class ScoreModel(nn.Module):
-    """An encoder followed by a two-layer MLP giving one score per architecture."""
+    """An encoder followed by an MLP head giving one score per architecture: a (Linear, ReLU, Dropout)
+    block per width in ``head``, then Linear(·, 1), as aw_nas's ``PointwiseComparator`` builds its
+    ``mlp`` from ``mlp_hiddens`` and ``mlp_dropout`` (``aw_nas/evaluator/arch_network.py``)."""
 
-    def __init__(self, encoder: nn.Module, hidden: int = 128) -> None:
+    def __init__(self, encoder: nn.Module, head: tuple[int, ...] = (128,), dropout: float = 0.0) -> None:
         super().__init__()
         self.encoder = encoder
-        self.head = nn.Sequential(nn.Linear(encoder.out_dim, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+        blocks: list[nn.Module] = []
+        width = encoder.out_dim
+        for hidden in head:
+            blocks += [nn.Linear(width, hidden), nn.ReLU()]
+            if dropout > 0:
+                blocks.append(nn.Dropout(dropout))
+            width = hidden
+        self.head = nn.Sequential(*blocks, nn.Linear(width, 1))
 
     def forward(self, adjacency: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
         return self.head(self.encoder(adjacency, ops)).squeeze(-1)
@@ -116,6 +130,31 @@ def pairwise_hinge_loss(scores: torch.Tensor, y: torch.Tensor, margin: float) ->
     return (hinge * better).sum() / better.sum().clamp(min=1.0)
 
 
+def sampled_pairs(y: np.ndarray, ratio: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(better, worse) indices of at most ``ratio · n`` pairs drawn without replacement among the
+    batch's pairs whose targets differ, as the TA-GATES training script chooses them
+    (``examples/research/tagates/train_nasbench201.py``, ``train``: ``max_compare_ratio`` with
+    ``choose_pair_criterion: random``, ``compare_threshold: 0``)."""
+    first, second = np.triu_indices(len(y), 1)
+    differ = y[first] != y[second]
+    first, second = first[differ], second[differ]
+    limit = int(ratio * len(y))
+    if len(first) > limit:
+        keep = rng.choice(len(first), limit, replace=False)
+        first, second = first[keep], second[keep]
+    first_better = y[first] > y[second]
+    return np.where(first_better, first, second), np.where(first_better, second, first)
+
+
+def sampled_pairs_hinge_loss(scores: torch.Tensor, better: torch.Tensor, worse: torch.Tensor,
+                             margin: float) -> torch.Tensor:
+    """Mean over the given pairs of max(0, margin − (s_better − s_worse)): aw_nas's ``margin_linear``
+    compare loss (``PointwiseComparator.update_compare``) on raw scores."""
+    if len(better) == 0:
+        return scores.sum() * 0.0
+    return F.relu(margin - (scores[better] - scores[worse])).mean()
+
+
 @dataclass(frozen=True)
 class PredictorConfig:
     """Training settings: GATES's Adam 1e-3 and margin 0.1, but no weight decay: GATES's 5e-4 (coupled
@@ -126,11 +165,15 @@ class PredictorConfig:
     loss: str = "hinge"
     epochs: int = 200
     min_steps: int = 400       # tiny training sets still get this many optimizer steps
-    batch_size: int = 128
+    batch_size: int | None = None  # None: the encoder's reference value (TA-GATES 512, else 128)
     lr: float = 1e-3
     weight_decay: float = 0.0
     margin: float = 0.1
     hidden: int = 128
+    # score head and pair sampling; None: the encoder's reference value (REFERENCE_TRAINING)
+    head: tuple[int, ...] | None = None   # widths of the head's hidden layers
+    head_dropout: float | None = None     # dropout after each hidden layer of the head
+    pairs_per_arch: float | None = None   # hinge on <= this x batch random pairs (0: every ordered pair)
     # TA-GATES, as aw_nas's nb201_cfgs/tagates.yaml (see nasstages.encoders.tagates):
     steps: int = 3                  # updates; the reference's num_time_steps 4 = 4 forward passes, 3 updates
     symmetry_breaking: float = 0.1  # scale of the fixed per-position embedding noise (0: off)
@@ -139,6 +182,18 @@ class PredictorConfig:
     detach_update_inputs: bool = True  # updateopemb_detach_opemb / _finfo
 
     def __post_init__(self) -> None:
+        reference = REFERENCE_TRAINING.get(self.encoder, {})
+        resolved = {"batch_size": 128, "head": (self.hidden,), "head_dropout": 0.0, "pairs_per_arch": 0.0,
+                    **reference}
+        for name, default in resolved.items():  # frozen: set the resolved defaults once, here
+            value = getattr(self, name)
+            object.__setattr__(self, name, default if value is None else value)
+        object.__setattr__(self, "head", tuple(int(width) for width in self.head))
+        if (self.batch_size < 1 or not self.head or min(self.head) < 1 or not 0 <= self.head_dropout < 1
+                or self.pairs_per_arch < 0):
+            raise ConfigError(f"predictor batch_size must be >= 1, head a non-empty list of widths >= 1, "
+                              f"head_dropout in [0, 1) and pairs_per_arch >= 0, not {self.batch_size!r} / "
+                              f"{list(self.head)!r} / {self.head_dropout!r} / {self.pairs_per_arch!r}")
         if self.encoder not in ENCODERS:
             raise ConfigError(f"predictor encoder must be one of {ENCODERS}, not {self.encoder!r}")
         if self.loss not in LOSSES:
@@ -177,18 +232,26 @@ class RankingPredictor:
             encoder = MLPEncoder(n_nodes, n_ops, hidden=c.hidden)
         else:
             encoder = LSTMEncoder(n_ops, hidden=c.hidden)
-        return ScoreModel(encoder, hidden=c.hidden).to(self.device)
+        return ScoreModel(encoder, head=c.head, dropout=c.head_dropout).to(self.device)
 
     def fit(self, graphs: GraphTensors, y: np.ndarray) -> "RankingPredictor":
-        c = self.config
         started = time.perf_counter()
+        # the seed fixes the initial weights and the head's dropout masks; the global stream is left as it was
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.model = self._build(graphs)
+            self._train(graphs, y)
+        self.seconds = time.perf_counter() - started
+        return self
+
+    def _train(self, graphs: GraphTensors, y: np.ndarray) -> None:
+        c = self.config
+        assert self.model is not None
         rng = np.random.default_rng(self.seed)
         adjacency = torch.as_tensor(graphs.adjacency, device=self.device)
         ops = torch.as_tensor(graphs.ops, device=self.device)
-        target = torch.as_tensor((y - np.mean(y)) / (np.std(y) or 1.0), dtype=torch.float32, device=self.device)
+        y_standard = ((y - np.mean(y)) / (np.std(y) or 1.0)).astype(np.float32)
+        target = torch.as_tensor(y_standard, device=self.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         batches = max(1, -(-len(y) // c.batch_size))
         epochs = max(c.epochs, -(-c.min_steps // batches))
@@ -198,7 +261,11 @@ class RankingPredictor:
             for start in range(0, len(y), c.batch_size):
                 batch = order[start:start + c.batch_size]
                 scores = self.model(adjacency[batch], ops[batch])
-                if c.loss == "hinge":
+                if c.loss == "hinge" and c.pairs_per_arch > 0:
+                    better, worse = sampled_pairs(y_standard[batch.cpu().numpy()], c.pairs_per_arch, rng)
+                    loss = sampled_pairs_hinge_loss(scores, torch.as_tensor(better, device=self.device),
+                                                    torch.as_tensor(worse, device=self.device), c.margin)
+                elif c.loss == "hinge":
                     loss = pairwise_hinge_loss(scores, target[batch], c.margin)
                 else:
                     loss = F.mse_loss(scores, target[batch])
@@ -206,8 +273,6 @@ class RankingPredictor:
                 loss.backward()
                 optimizer.step()
         self.model.eval()
-        self.seconds = time.perf_counter() - started
-        return self
 
     @torch.no_grad()
     def predict(self, graphs: GraphTensors, batch_size: int = 8192) -> np.ndarray:

@@ -18,7 +18,12 @@ whose name contains "conv", 0 otherwise: ``_parametrized_op_emb``; skip and pool
 train), and U's inputs E_j and Σ N_i detached (``updateopemb_detach_opemb``, ``updateopemb_detach_finfo``)
 so the update learns from the backward signal. The reference puts ops on edges (NB201's native form);
 in the op-on-node form here each non-input/output node is one NB201 edge, so the per-node mask and
-update are the per-edge ones.
+update are the per-edge ones. Training as the same config and ``train_nasbench201.py`` (set in
+``predictors.REFERENCE_TRAINING``): a score head of five 300-unit ReLU layers with dropout 0.1
+(``mlp_hiddens``, ``mlp_dropout``), batches of 512, and the hinge (``margin_linear``, margin 0.1) on at
+most 4n random pairs of differing accuracy per batch (``max_compare_ratio: 4.0``); our earlier training
+(one 128-unit head layer, every ordered pair of a 128 batch) is ``head: [128], head_dropout: 0,
+pairs_per_arch: 0, batch_size: 128``.
 
 Symmetry breaking: two operations of one type at symmetric positions (same predecessors and
 successors) receive identical flows and updates, so their embeddings never differ, where real training
