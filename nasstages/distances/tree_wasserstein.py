@@ -25,8 +25,10 @@ i/L (exact: the CDFs are steps on it). The reference computes degrees on a rando
 NB201 cells never use (and on NB201's fixed line graph they would be constant); we take the
 graph the cell computes, its ``none`` nodes removed.
 
-λ: the reference fits one length-scale per term (k = exp(−W_op/ℓ₁ − W_in/ℓ₂ − W_out/ℓ₃)); our
-GP fits one length-scale on d, i.e. fixed λ's (default equal), a documented difference.
+λ: the reference fits one length-scale per term, k = exp(−W_op/ℓ₁ − W_in/ℓ₂ − W_out/ℓ₃)
+(``bo/pp/pp_gp_my_distmat.py``); TW-NAS's GP does so too (``lengthscales: per_term``, each term's
+block from :meth:`TreeWasserstein.term_slices`), so the λ's here only weight the matrices the
+distance stage stores (default equal) and the shared-length-scale variant ``twnas_shared``.
 """
 
 from __future__ import annotations
@@ -182,6 +184,20 @@ class TreeWasserstein(FeatureDistance):
     def params(self) -> dict[str, Any]:
         return {"ngram": self.ngram, "alpha": self.alpha, "lambda_ops": self.lambda_ops,
                 "lambda_in": self.lambda_in, "lambda_out": self.lambda_out}
+
+    terms = ("ops", "in_degree", "out_degree")
+
+    def term_slices(self, arch: Arch) -> list[slice]:
+        """Where W_op, W_in and W_out sit in :meth:`features` (one cell: op tree, in-, out-degree
+        chain): the L1 distance over each slice is that term, times its λ."""
+        graph = self.space.to_graph(self.space.canonicalize(arch))
+        if len(graph.cells) != 1:
+            raise ConfigError("tw: per-term distances are defined on single-cell spaces")
+        cell = next(iter(graph.cells.values()))
+        tree_edges = len(op_tree(tuple(_op_vocabulary(cell)), self.ngram, self.alpha)[1])
+        chain = len(_chain_grid()) - 1  # chain_embedding: one entry per grid interval
+        return [slice(0, tree_edges), slice(tree_edges, tree_edges + chain),
+                slice(tree_edges + chain, tree_edges + 2 * chain)]
 
     def features(self, archs: Sequence[Arch]) -> np.ndarray:
         rows = []

@@ -15,6 +15,8 @@ METHOD_NAMES = {
     "nasbot_earlier": "NASBOT, earlier setting (ours: pool, k² masses)",
     "twnas_1gram": "TW-NAS, 1-gram op tree",
     "twnas": "TW-NAS",
+    "twnas_shared": "TW-NAS, one length-scale (ours)",
+    "twnas_kdpp_shared": "TW-NAS k-DPP, one length-scale (ours, batch 5)",
     "twnas_kdpp": "TW-NAS k-DPP (batch 5)",
     "twnas_kdpp_corr": "TW-NAS k-DPP, correlation L (ours, batch 5)",
     "anasod_rs": "ANASOD-RS",

@@ -208,6 +208,62 @@ class CachedDistances(DistanceSource):
         return fresh
 
 
+class TermDistances(DistanceSource):
+    """A feature distance that sums terms (TW-NAS: op tree, in- and out-degree chains), each term's
+    block returned on its own, terms × rows × cols, for a GP with one length-scale per term
+    (:class:`~nasstages.surrogates.gp.TermwiseDistanceGP`). Features are computed once per
+    architecture; a block is an L1 distance over tens of features, cheaper than a cache lookup."""
+
+    def __init__(self, space: SearchSpace, metric) -> None:
+        super().__init__(space)
+        if not hasattr(metric, "term_slices"):
+            raise ConfigError(f"metric {metric.name!r} is not a sum of terms: use lengthscales: shared")
+        self.metric = metric
+        self._id: dict[str, int] = {}
+        self._archs: list[Arch] = []
+        self._features = np.zeros((0, 0))
+        self._slices: list[slice] | None = None
+        self.solved = 0  # pairs computed (per term-stack entry)
+
+    @property
+    def terms(self) -> int:
+        return len(self.metric.terms)
+
+    def ids(self, archs: Sequence[Arch]) -> np.ndarray:
+        out = np.empty(len(archs), dtype=np.int64)
+        fresh: list[Arch] = []
+        for k, arch in enumerate(archs):
+            key = self.space.to_string(arch)
+            if key not in self._id:
+                self._id[key] = len(self._archs)
+                self._archs.append(arch)
+                fresh.append(arch)
+            out[k] = self._id[key]
+        if fresh:
+            if self._slices is None:
+                self._slices = self.metric.term_slices(fresh[0])
+            rows = self.metric.memoized_features(fresh)
+            self._features = rows if not len(self._features) else np.concatenate([self._features, rows])
+        return out
+
+    def arch(self, i: int) -> Arch:
+        return self._archs[i]
+
+    def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        a = self._features[np.asarray(rows, dtype=np.int64)]
+        b = self._features[np.asarray(cols, dtype=np.int64)]
+        self.solved += len(a) * len(b)
+        assert self._slices is not None
+        out = np.zeros((len(self._slices), len(a), len(b)))
+        for t, part in enumerate(self._slices):
+            # feature by feature (most tree slots are zero on both sides and skipped): no rows ×
+            # cols × features temporary, 4x faster than the broadcast on NB201's blocks
+            used = np.flatnonzero((a[:, part] != 0).any(axis=0) | (b[:, part] != 0).any(axis=0)) + part.start
+            for k in used:
+                out[t] += np.abs(a[:, k, None] - b[None, :, k])
+        return out
+
+
 CALL_COST_PAIRS = 100  # a metric call's fixed cost (packing, dispatch), in pairs solved: ~0.5 ms
 
 

@@ -155,17 +155,39 @@ class DistanceGP:
         self.z = (y - self.y_mean) / self.y_std
         self.train_distances = d
         self.repairs = 0
-        off = d[np.triu_indices(n, 1)] if n > 1 else np.array([1.0])
-        positive = off[off > 0]
-        median = float(np.median(positive)) if len(positive) else 1.0
+        scales = self._distance_scales(d, n)
         hyper = dict(hyper or {})
-        start = {"outputscale": hyper.get("outputscale", 1.0), "lengthscale": hyper.get("lengthscale", median),
+        start = {"outputscale": hyper.get("outputscale", 1.0),
+                 "lengthscale": hyper.get("lengthscale", self._default_lengthscale(scales)),
                  "noise": max(hyper.get("noise", 0.1), self.noise_floor), "mean": hyper.get("mean", 0.0)}
         if optimize and n > 1:
-            start = self._optimize(start, positive)
+            start = self._optimize(start, scales)
         self.hyper = start
         self._condition()
         return self
+
+    @staticmethod
+    def _positive_scales(d: np.ndarray, n: int) -> tuple[float, float, float]:
+        """(min, median, max) of the positive off-diagonal distances (1e-3, 1, 1 when there are none)."""
+        off = d[np.triu_indices(n, 1)] if n > 1 else np.array([1.0])
+        positive = off[off > 0]
+        if not len(positive):
+            return 1e-3, 1.0, 1.0
+        return float(positive.min()), float(np.median(positive)), float(positive.max())
+
+    def _distance_scales(self, d: np.ndarray, n: int) -> np.ndarray:
+        """(terms, 3): each distance term's (min, median, max) positive pairwise distance, which set
+        the length-scales' start and bounds."""
+        return np.array([self._positive_scales(d, n)])
+
+    def _default_lengthscale(self, scales: np.ndarray):
+        return float(scales[0, 1])
+
+    def _lengthscale_gradients(self, raw: np.ndarray, d: np.ndarray, h: dict, repair: _Repair,
+                               G: np.ndarray) -> list[float]:
+        """∂(−log p)/∂log ℓ (one per length-scale) given ∂(−log p)/∂K = G."""
+        dk = self._base_dlog_lengthscale(raw, d, h["lengthscale"])
+        return [h["outputscale"] * self._repaired_derivative(repair, dk, G)]
 
     def _pack(self, hyper: dict[str, float]) -> np.ndarray:
         return np.array([math.log(hyper["outputscale"]), math.log(hyper["lengthscale"]),
@@ -186,36 +208,38 @@ class DistanceGP:
         try:
             L = np.linalg.cholesky(0.5 * (K + K.T))
         except np.linalg.LinAlgError:
-            return 1e10, np.zeros(4)
+            return 1e10, np.zeros(len(theta))
         residual = z - h["mean"]
         L_inv = _triangular_inverse(L)
         K_inv = L_inv.T @ L_inv
         alpha = K_inv @ residual
         value = 0.5 * residual @ alpha + np.log(np.diag(L)).sum() + 0.5 * n * math.log(2 * math.pi)
         G = 0.5 * (K_inv - np.outer(alpha, alpha))  # ∂(−log p)/∂K
-        dk = self._base_dlog_lengthscale(raw, d, h["lengthscale"])
         grad = np.array([
             h["outputscale"] * float(np.sum(G * repair.matrix)),
-            h["outputscale"] * self._repaired_derivative(repair, dk, G),
+            *self._lengthscale_gradients(raw, d, h, repair, G),
             h["noise"] * float(np.trace(G)),
             -float(alpha.sum()),
         ])
         return value / n, grad / n
 
-    def _optimize(self, start: dict[str, float], positive: np.ndarray) -> dict[str, float]:
+    def _optimize(self, start: dict[str, float], scales: np.ndarray) -> dict[str, float]:
         """A local fit from ``start`` (the warm start), and a second one from the default
         initialization (σ² 1, ℓ the median distance, τ 0.1, m 0) where that point is better than
         the warm start: new observations that made the warm start poor cannot lock the fit into a
         worse basin (two evaluations per refit otherwise); the better optimum wins."""
-        lo = math.log(max(float(positive.min()) if len(positive) else 1e-3, 1e-6)) - 5.0
-        hi = math.log(max(float(positive.max()) if len(positive) else 1.0, 1e-6)) + 5.0
-        median = float(np.median(positive)) if len(positive) else 1.0
-        default = self._pack({"outputscale": 1.0, "lengthscale": median, "noise": 0.1, "mean": 0.0})
+        lo = np.array([math.log(max(float(v), 1e-6)) - 5.0 for v in scales[:, 0]])
+        hi = np.array([math.log(max(float(v), 1e-6)) + 5.0 for v in scales[:, 2]])
+        default = self._pack({"outputscale": 1.0, "lengthscale": self._default_lengthscale(scales), "noise": 0.1,
+                              "mean": 0.0})
         warm = self._pack(start)
+        ls = slice(1, 1 + len(scales))  # the log length-scales in θ
         # the constant mean stays within the observed (standardized) targets: left free, it can
         # drift far below them, and every candidate far from the data is then predicted there
-        lower = np.array([-9.0, min(lo, warm[1], default[1]), math.log(self.noise_floor), float(self.z.min())])
-        upper = np.array([9.0, max(hi, warm[1], default[1]), math.log(10.0), float(self.z.max())])
+        lower = np.array([-9.0, *np.minimum(np.minimum(lo, warm[ls]), default[ls]), math.log(self.noise_floor),
+                          float(self.z.min())])
+        upper = np.array([9.0, *np.maximum(np.maximum(hi, warm[ls]), default[ls]), math.log(10.0),
+                          float(self.z.max())])
         warm, default = np.clip(warm, lower, upper), np.clip(default, lower, upper)
         starts = [(warm, self._negative_mll(warm)[0])]
         if not np.array_equal(warm, default):
@@ -378,6 +402,56 @@ class DistanceGP:
         return {"gp_repairs": self.total_repairs, "gp_most_negative_eigenvalue": self.most_negative,
                 "gp_psd_repair": self.psd, "gp_joint_repairs": self.joint_repairs,
                 "gp_clipped_variances": self.clipped_variances, "gp_anchored_shrinks": self.anchored_shrinks}
+
+
+class TermwiseDistanceGP(DistanceGP):
+    """A GP on a distance that is a sum of terms, with one length-scale per term:
+    k(a, b) = σ² exp(−Σ_t d_t(a, b)/ℓ_t) (``form='exp'``) or σ² exp(−½ Σ_t (d_t(a, b)/ℓ_t)²).
+
+    TW-NAS's kernel (Nguyen et al., ICML 2021, §3: d = λ_o W_op + λ_in W_in + λ_out W_out with the
+    weights fitted by marginal likelihood; the reference code, ``bo/pp/pp_gp_my_distmat.py``
+    ``gp_post`` / ``log_llk_v3``, writes it as exp(−W_op/ℓ₁ − W_in/ℓ₂ − W_out/ℓ₃)). Distances are
+    stacks (terms × rows × cols); θ = (log σ², log ℓ_1..T, log τ, m), each ℓ_t starting at T times
+    its term's median distance (so a typical pair's exponent starts near 1) and bounded like the
+    single length-scale, by its term's smallest and largest distances. With every ℓ_t equal it is
+    :class:`DistanceGP` on the summed distance (tested)."""
+
+    def __init__(self, terms: int, form: str = "exp", psd: str = "clip", train_iters: int = 50,
+                 noise_floor: float = 1e-4) -> None:
+        super().__init__(form=form, psd=psd, train_iters=train_iters, noise_floor=noise_floor)
+        if terms < 1:
+            raise ValueError(f"a termwise GP needs at least one distance term, not {terms!r}")
+        self.terms = int(terms)
+
+    def _base(self, distances: np.ndarray, lengthscale) -> np.ndarray:
+        d = np.asarray(distances, dtype=np.float64)
+        inverse = 1.0 / np.asarray(lengthscale, dtype=np.float64)
+        if self.form == "exp":
+            return np.exp(-np.tensordot(inverse, d, axes=1))
+        return np.exp(-0.5 * np.tensordot(inverse ** 2, d ** 2, axes=1))
+
+    def _lengthscale_gradients(self, raw: np.ndarray, d: np.ndarray, h: dict, repair: _Repair,
+                               G: np.ndarray) -> list[float]:
+        power = 1 if self.form == "exp" else 2
+        return [h["outputscale"] * self._repaired_derivative(repair, raw * (d[t] / ell) ** power, G)
+                for t, ell in enumerate(np.asarray(h["lengthscale"], dtype=np.float64))]
+
+    def _distance_scales(self, d: np.ndarray, n: int) -> np.ndarray:
+        if d.ndim != 3 or len(d) != self.terms:
+            raise ValueError(f"a {self.terms}-term GP takes distance stacks ({self.terms} × n × n), not {d.shape}")
+        return np.array([self._positive_scales(term, n) for term in d])
+
+    def _default_lengthscale(self, scales: np.ndarray) -> tuple[float, ...]:
+        return tuple(float(self.terms * median) for median in scales[:, 1])
+
+    def _pack(self, hyper: dict) -> np.ndarray:
+        return np.array([math.log(hyper["outputscale"]), *[math.log(v) for v in hyper["lengthscale"]],
+                         math.log(hyper["noise"]), hyper["mean"]])
+
+    def _unpack(self, theta: np.ndarray) -> dict:  # type: ignore[override]
+        t = self.terms
+        return {"outputscale": math.exp(theta[0]), "lengthscale": tuple(math.exp(v) for v in theta[1:1 + t]),
+                "noise": math.exp(theta[1 + t]), "mean": float(theta[2 + t])}
 
 
 def _triangular_inverse(L: np.ndarray) -> np.ndarray:
