@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from nasstages.benchmarks.base import Benchmark
 from nasstages.io import sha256_file, write_json_atomic, write_text_atomic
@@ -123,8 +122,7 @@ def run_search(
 
     space = bench.space
     started = time.perf_counter()
-    bar = tqdm(total=job.budget, initial=len(state.rows), disable=not show_progress, mininterval=1.0,
-               desc=f"{job.method} {job.dataset} seed{job.seed}")
+    bar = _progress_bar(job, len(state.rows), show_progress)
     while len(state.rows) < job.budget:
         n = min(optimizer.batch_size or job.batch_size, job.budget - len(state.rows))
         archs, replaced = _enforce(rule, optimizer, optimizer.ask(n))
@@ -196,6 +194,23 @@ def _restore_finished(ckpt_path: Path, job_hash: str, out_csv: Path) -> bool:
     log.info("kept %s: restored from the checkpoint of its finished run (this very code, packages and job "
              "config; CSV checksum verified)", out_csv)
     return True
+
+
+class _NoProgress:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(job: SearchJob, done: int, show: bool):
+    """tqdm's bar, imported only when shown (~30 ms of a quiet search job's start-up)."""
+    if not show:
+        return _NoProgress()
+    from tqdm import tqdm
+
+    return tqdm(total=job.budget, initial=done, mininterval=1.0, desc=f"{job.method} {job.dataset} seed{job.seed}")
 
 
 INPUT_FILE_PARAMS = (("distance_matrix",), ("embeddings",), ("zs_prefilter", "scores"))

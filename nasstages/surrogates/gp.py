@@ -517,12 +517,14 @@ class PoolPosterior:
             old = 0
             self._colsum = np.zeros(self.size)
             self.full_updates += 1
-        if gp.projector is not None:  # a clipped Gram (see DistanceGP._condition): never incremental
-            kernel = gp.projector @ kernel
         if old < len(train_ids):
             L = gp.chol
-            rhs = kernel[old:] - L[old:, :old] @ self._V[:old] if old else kernel
-            fresh = gp.chol_inv[old:, old:] @ rhs
+            if gp.projector is not None:  # a clipped Gram (see DistanceGP._condition): never incremental
+                # L⁻¹ (P K) as (L⁻¹ P) K: one n × n × N product instead of two
+                fresh = (gp.chol_inv @ gp.projector) @ kernel
+            else:
+                rhs = kernel[old:] - L[old:, :old] @ self._V[:old] if old else kernel
+                fresh = gp.chol_inv[old:, old:] @ rhs
             self._V = _with_rows(self._V, len(train_ids), keep=old)
             self._V[old:len(train_ids)] = fresh
             self._colsum += np.einsum("ij,ij->j", fresh, fresh)
