@@ -141,12 +141,19 @@ def _chain_grid() -> np.ndarray:
     return np.unique([i / L for L in range(1, MAX_LAYERS + 1) for i in range(L)])
 
 
+@functools.lru_cache(maxsize=None)
+def _chain_lookup(layers: int) -> tuple[np.ndarray, np.ndarray]:
+    """(CDF index at each grid point, grid interval widths) for an L-layer chain: fixed per L."""
+    grid = _chain_grid()
+    positions = np.arange(layers) / layers
+    return np.searchsorted(positions, grid, side="right"), np.diff(grid)
+
+
 def chain_embedding(mass: np.ndarray) -> np.ndarray:
     """Embedding whose L1 distances are 1-D Wasserstein distances between chains (bin i at i/L)."""
-    grid = _chain_grid()
-    positions = np.arange(len(mass)) / len(mass)
-    cdf = np.concatenate([[0.0], np.cumsum(mass)])[np.searchsorted(positions, grid, side="right")]
-    return cdf[:-1] * np.diff(grid)  # beyond the grid's last point both CDFs are 1
+    index, widths = _chain_lookup(len(mass))
+    cdf = np.concatenate([[0.0], np.cumsum(mass)])[index]
+    return cdf[:-1] * widths  # beyond the grid's last point both CDFs are 1
 
 
 def cell_embedding(cell: CellGraph, ngram: int = 2, alpha: float = 0.1, lambda_ops: float = 1.0,

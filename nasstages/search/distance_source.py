@@ -223,6 +223,8 @@ class TermDistances(DistanceSource):
         self._archs: list[Arch] = []
         self._features = np.zeros((0, 0))
         self._slices: list[slice] | None = None
+        self._gram_ids = np.zeros(0, dtype=np.int64)  # the last square block's ids and values
+        self._gram_values = np.zeros((0, 0, 0))
         self.solved = 0  # pairs computed (per term-stack entry)
 
     @property
@@ -243,15 +245,43 @@ class TermDistances(DistanceSource):
             if self._slices is None:
                 self._slices = self.metric.term_slices(fresh[0])
             rows = self.metric.memoized_features(fresh)
-            self._features = rows if not len(self._features) else np.concatenate([self._features, rows])
+            held = len(self._archs) - len(fresh)
+            if len(self._features) < len(self._archs):  # doubling: no copy of every row each round
+                grown = np.empty((max(len(self._archs), 2 * len(self._features), 256), rows.shape[1]))
+                if held:
+                    grown[:held] = self._features[:held]
+                self._features = grown
+            self._features[held:len(self._archs)] = rows
         return out
 
     def arch(self, i: int) -> Arch:
         return self._archs[i]
 
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        a = self._features[np.asarray(rows, dtype=np.int64)]
-        b = self._features[np.asarray(cols, dtype=np.int64)]
+        rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        if np.array_equal(rows, cols):
+            return self._gram(rows)
+        return self._l1(rows, cols)
+
+    def _gram(self, ids: np.ndarray) -> np.ndarray:
+        """The observed × observed stack of a GP fit: each round appends observations, so only the
+        new rows are computed against the held ones (the square block would cost the whole n²)."""
+        held = self._gram_ids
+        if 0 < len(held) <= len(ids) and np.array_equal(ids[:len(held)], held):
+            k = len(held)
+            out = np.empty((len(self._slices or ()), len(ids), len(ids)))
+            out[:, :k, :k] = self._gram_values
+            if k < len(ids):
+                fresh = self._l1(ids[k:], ids)
+                out[:, k:, :] = fresh
+                out[:, :k, k:] = fresh[:, :, :k].transpose(0, 2, 1)
+        else:
+            out = self._l1(ids, ids)
+        self._gram_ids, self._gram_values = ids.copy(), out
+        return out.copy()
+
+    def _l1(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        a, b = self._features[rows], self._features[cols]
         self.solved += len(a) * len(b)
         assert self._slices is not None
         out = np.zeros((len(self._slices), len(a), len(b)))
