@@ -238,8 +238,12 @@ class NASBOT(DistanceBO):
     :mod:`nasstages.distances.otmann`), EI maximized by the paper's evolutionary optimiser
     (``candidates: evolution``, :mod:`nasstages.search.evolutionary_acquisition`; §4.2). The
     variant ``nasbot_pool`` scores HOTNAS's Algorithm 1 pool instead (``candidates: pool``).
-    NASBOT's GP sums kernels over eight OTMANN distances and samples its hyperparameters by
-    marginal likelihood; ours is one distance with ML-II hyperparameters."""
+    Not as published: one OTMANN distance (ν_str 0.5) with ML-II hyperparameters. The reference GP
+    (``nn/nn_gp.py``, kernel ``lpemd_sum``, options ``mislabel_coeffs`` 1-1-1-1, ``struct_coeffs``
+    0.1-0.2-0.4-0.8, ``lp_power`` 1, ``emd_power`` 2) sums α₁ exp(−Σᵢ βᵢ dᵢ) over four unnormalized
+    and α₂ exp(−Σᵢ β̄ᵢ d̄ᵢ²) over four normalized OTMANN distances, its 2 scales, 8 β's and noise
+    fitted by marginal likelihood (its posterior sampling is not implemented): eight OT solves a
+    pair, which the default pipeline's TNB101 matrices cannot afford."""
 
     metric = "otmann"
     default_acquisition = "ei"
