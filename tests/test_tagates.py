@@ -98,8 +98,9 @@ def test_tagates_is_deterministic_by_seed():
 
 
 def test_reference_head_batch_and_pairs_are_aw_nas_settings():
-    """nb201_cfgs/tagates.yaml: mlp_hiddens [300] x 5 with mlp_dropout 0.1, batch 512, max_compare_ratio 4;
-    GATES keeps its one hidden layer of ``hidden`` units without dropout, on every ordered pair."""
+    """nb201_cfgs/tagates.yaml and aw_nas's NB201 GATES config: mlp_hiddens [300] x 5 with mlp_dropout
+    0.1, batch 512, max_compare_ratio 4; the MLP / LSTM baselines keep one layer of ``hidden`` units
+    without dropout, on every ordered pair."""
     space = get_space("nb201")
     graphs = graph_tensors(space, [space.sample(np.random.default_rng(0)) for _ in range(4)])
     config = PredictorConfig(encoder="tagates")
@@ -109,9 +110,11 @@ def test_reference_head_batch_and_pairs_are_aw_nas_settings():
     assert [(m.in_features, m.out_features) for m in linears] == [(128, 300)] + [(300, 300)] * 4 + [(300, 1)]
     assert [m.p for m in head if isinstance(m, torch.nn.Dropout)] == [0.1] * 5
     gates = PredictorConfig(encoder="gates", hidden=64)
-    assert (gates.batch_size, gates.head, gates.head_dropout, gates.pairs_per_arch) == (128, (64,), 0.0, 0.0)
-    gates_head = RankingPredictor(gates, seed=0)._build(graphs).head
-    assert [type(m).__name__ for m in gates_head] == ["Linear", "ReLU", "Linear"]
+    assert (gates.batch_size, gates.head, gates.head_dropout, gates.pairs_per_arch) == (512, (300,) * 5, 0.1, 4.0)
+    mlp = PredictorConfig(encoder="mlp", hidden=64)
+    assert (mlp.batch_size, mlp.head, mlp.head_dropout, mlp.pairs_per_arch) == (128, (64,), 0.0, 0.0)
+    mlp_head = RankingPredictor(mlp, seed=0)._build(graphs).head
+    assert [type(m).__name__ for m in mlp_head] == ["Linear", "ReLU", "Linear"]
     earlier = PredictorConfig(encoder="tagates", head=[128], head_dropout=0.0, pairs_per_arch=0, batch_size=128)
     assert (earlier.head, earlier.pairs_per_arch) == ((128,), 0.0)
 

@@ -26,11 +26,14 @@ from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.errors import ConfigError, reject_unknown_keys
 
 ENCODERS = ("gates", "tagates", "mlp", "lstm")
-# TA-GATES's training as aw_nas runs it on NB201 (examples/research/tagates/cfgs/nb201_cfgs/tagates.yaml):
-# mlp_hiddens [300] x 5, mlp_dropout 0.1, batch_size 512, max_compare_ratio 4.0 (pairs per batch <= 4n)
-REFERENCE_TRAINING: dict[str, dict[str, Any]] = {
-    "tagates": {"head": (300,) * 5, "head_dropout": 0.1, "batch_size": 512, "pairs_per_arch": 4.0},
-}
+# The ranking predictors' training as aw_nas runs them on NB201: mlp_hiddens [300] x 5, mlp_dropout 0.1,
+# batch_size 512, max_compare_ratio 4.0 (pairs per batch <= 4n), margin_linear 0.1, 200 epochs, in both
+# TA-GATES's config (examples/research/tagates/cfgs/nb201_cfgs/tagates.yaml) and aw_nas's NB201 GATES
+# predictor config (examples/research/dele/cfgs/train_nb201_gates_config.yaml). The GATES paper's own
+# release has only an NB101 config (examples/research/gates/nbc_flow_gcn128x4.yaml: mlp_hiddens [200],
+# 80 epochs, same batch and pairs), not applied here.
+_AW_NAS_NB201 = {"head": (300,) * 5, "head_dropout": 0.1, "batch_size": 512, "pairs_per_arch": 4.0}
+REFERENCE_TRAINING: dict[str, dict[str, Any]] = {"tagates": _AW_NAS_NB201, "gates": _AW_NAS_NB201}
 UPDATED_OPS = ("parametrized", "all")
 LOSSES = ("hinge", "mse")
 

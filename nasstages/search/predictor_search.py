@@ -31,7 +31,10 @@ class GatesPredictorSearch(HistoryOptimizer):
         super().__init__(space, rng)
         if n_init < 2 or batch_size < 1:
             raise ConfigError("gates_predictor: n_init must be at least 2 and batch_size at least 1")
-        self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps, hidden=hidden)
+        # our search's own small predictor (not an evaluation of the published ranking predictors):
+        # one hidden-unit head layer on every ordered pair, whatever the encoder's reference training
+        self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps, hidden=hidden,
+                                      head=(hidden,), head_dropout=0.0, pairs_per_arch=0.0, batch_size=128)
         self.n_init, self.batch_size = n_init, batch_size
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.prefilter = make_prefilter(space, rng, zs_prefilter)
