@@ -100,6 +100,25 @@ def test_decoded_samples_validity(tiny_model, cells):
         assert 0 <= result["validity_strict"] <= result["validity"] <= 1 and 0 <= result["uniqueness"] <= 1
     # samples near the training posteriors decode to cells far more often than N(0, I) draws
     assert fitted["validity"] > 0.2 and fitted["validity"] > 5 * standard["validity"]
+    # the arch2vec code's counting is more lenient (node 1 unchecked, decoded edges part of the identity)
+    assert fitted["validity_reference"] >= fitted["validity"]
+
+
+def test_reference_counting_follows_the_arch2vec_script():
+    """utils.is_valid_nasbench201 checks ops[0], ops[-1] and ops[2:-1] only; uniqueness hashes the
+    decoded adjacency with the ops (graph_util.hash_module)."""
+    from nasstages.encoders.quality import _reference_validity
+
+    vocabulary = ["input", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "none", "output"]
+    chain = np.triu(np.ones((4, 4), dtype=int), 1)
+    other = chain.copy()
+    other[0, 3] = 0
+    ops = [[0, 1, 2, 6], [0, 6, 2, 6], [0, 1, 2, 3], [0, 1, 2, 6], [0, 1, 2, 6], [0, 1, 0, 6]]
+    adjacency = [chain, chain, chain, other, chain, chain]
+    # valid: 0 (plain), 1 (node 1 decoded as output: unchecked), 3, 4 (= 0); not 2 (last not output) nor 5
+    # (node 2 decoded as input); fingerprints: {0, 4} one, 1 and 3 one each
+    counts = _reference_validity(vocabulary, np.array(adjacency), np.array(ops), samples=len(ops))
+    assert counts == {"validity_reference": 4 / 6, "uniqueness_reference": 3 / 4}
 
 
 def test_graph_edit_distance_counts_changed_edges():

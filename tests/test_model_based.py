@@ -171,7 +171,8 @@ def test_bo_on_a_precomputed_distance_matrix_and_thompson_sampling(nb201_bench, 
     np.testing.assert_array_equal(rows.block(a, b), matrix[np.ix_(a, b)])
     np.testing.assert_array_equal(rows.block(b, a), matrix[np.ix_(b, a)])
     out = tmp_path / "seed0.csv"
-    job = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30,
+    # TW-NAS with one length-scale reads a stored matrix (its per-term default needs each term: below)
+    job = SearchJob("nb201", "cifar10-valid", "twnas_shared", 0, 30,
                     params={"distance_matrix": str(tmp_path / "tw.h5"), "acquisition": "ts", "n_init": 5,
                             "candidates": "all"})
     run_search(job, nb201_bench, out, show_progress=False)
@@ -182,10 +183,13 @@ def test_bo_on_a_precomputed_distance_matrix_and_thompson_sampling(nb201_bench, 
     from nasstages.errors import ConfigError
 
     # Algorithm 1's mutants mostly fall outside a 60-cell pool: a clear error, not an empty round
-    narrow = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30, params={"distance_matrix": str(tmp_path / "tw.h5"),
-                                                                        "n_init": 5})
+    narrow = SearchJob("nb201", "cifar10-valid", "twnas_shared", 0, 30,
+                       params={"distance_matrix": str(tmp_path / "tw.h5"), "n_init": 5})
     with pytest.raises(ConfigError, match="candidates: all"):
         run_search(narrow, nb201_bench, tmp_path / "narrow.csv", show_progress=False)
+    per_term = SearchJob("nb201", "cifar10-valid", "twnas", 0, 30, params={"distance_matrix": str(tmp_path / "tw.h5")})
+    with pytest.raises(ConfigError, match="lengthscales: shared"):
+        run_search(per_term, nb201_bench, tmp_path / "per_term.csv", show_progress=False)
 
     with pytest.raises(ConfigError, match="holds 'tw' distances"):
         run_search(wrong, nb201_bench, tmp_path / "x.csv", show_progress=False)

@@ -24,7 +24,7 @@ def _params(method: str, embeddings) -> dict:
     params = dict(FAST.get(method, {}))
     if method.startswith("arch2vec"):
         params["embeddings"] = str(embeddings)
-    if method in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_kdpp", "twnas_kdpp_corr"):
+    if method in ("hotnas", "nasbot", "bo_edit", "twnas", "twnas_shared", "twnas_kdpp", "twnas_kdpp_corr"):
         params.update(n_init=8, pool_mutations=20, pool_random=10)
     return params
 

@@ -43,6 +43,14 @@ def prior_validity(trained: TrainedArch2vec, space: SearchSpace, graphs: GraphTe
     with ``skeleton`` given (fixed-skeleton spaces such as NB201) only the ops decide, as in the
     paper's NB201 check, and ``validity_strict`` also requires every decoded edge to be right.
     ``uniqueness``: distinct valid cells / valid cells.
+
+    On fixed-skeleton spaces it also gives the arch2vec code's own definitions
+    (``models/pretraining_nasbench201.py`` with ``utils.is_valid_nasbench201``), which its published
+    NB201 numbers use: ``validity_reference`` asks only that the first op decode as input, the last
+    as output and nodes 2..n−2 as operations (node 1 is never checked: the reference loops from 2),
+    and ``uniqueness_reference`` counts distinct nasbench ``hash_module`` fingerprints of the
+    *decoded* adjacency and ops among those, so two samples with equal ops but different decoded
+    edges are two.
     """
     generator = torch.Generator(device=trained.device).manual_seed(seed)
     shape = (samples, trained.n_nodes, trained.config.latent)
@@ -65,8 +73,30 @@ def prior_validity(trained: TrainedArch2vec, space: SearchSpace, graphs: GraphTe
         if skeleton is None or np.array_equal(a, skeleton):
             strict += 1
     unique = len({space.to_string(a) for a in valid})
-    return {"validity": len(valid) / samples, "validity_strict": strict / samples,
-            "uniqueness": unique / len(valid) if valid else 0.0}
+    out = {"validity": len(valid) / samples, "validity_strict": strict / samples,
+           "uniqueness": unique / len(valid) if valid else 0.0}
+    if skeleton is not None:
+        out.update(_reference_validity(trained.vocabulary, adjacency, ops, samples))
+    return out
+
+
+def _reference_validity(vocabulary: Sequence[str], adjacency: np.ndarray, ops: np.ndarray,
+                        samples: int) -> dict[str, float]:
+    """Validity and uniqueness exactly as arch2vec's NB201 pretraining script counts them."""
+    from nasstages.spaces.nb101 import hash_module  # nasbench's graph_util.hash_module
+
+    operations = {op for op in vocabulary if op not in ("input", "output")}
+    fingerprints = set()
+    valid = 0
+    for a, o in zip(adjacency, ops):
+        names = [vocabulary[k] for k in o]
+        if names[0] != "input" or names[-1] != "output" or any(n not in operations for n in names[2:-1]):
+            continue
+        valid += 1
+        matrix = tuple(tuple(int(x) for x in row) for row in np.triu(np.asarray(a), 1))
+        fingerprints.add(hash_module(matrix, [int(k) for k in o]))
+    return {"validity_reference": valid / samples,
+            "uniqueness_reference": len(fingerprints) / valid if valid else 0.0}
 
 
 def random_walk_distances(space: SearchSpace, embed: Callable[[Sequence[Arch]], np.ndarray],

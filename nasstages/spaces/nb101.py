@@ -165,8 +165,9 @@ def _ops_reason(ops: tuple) -> str | None:
     return None
 
 
-def _hash_module(matrix: Matrix, labeling: Sequence[int]) -> str:
-    """graph_util.hash_module on tuples, string for string."""
+def hash_module(matrix: Matrix, labeling: Sequence[int]) -> str:
+    """nasbench's graph_util.hash_module on tuples, string for string: an isomorphism-invariant fingerprint
+    of a labelled DAG (matrix rows as tuples, one label per vertex)."""
     vertices = len(matrix)
     in_edges = [sum(matrix[w][v] for w in range(vertices)) for v in range(vertices)]
     out_edges = [sum(row) for row in matrix]
@@ -192,7 +193,7 @@ def _official_hash_rows(matrix: Matrix, ops: tuple) -> str:
         labeling = [-1] + [AVAILABLE_OPS.index(op) for op in pops[1:-1]] + [-2]
     except ValueError:
         raise ValueError(f"ops {list(pops[1:-1])} are not all among {list(AVAILABLE_OPS)}") from None
-    return _hash_module(pmatrix, labeling)
+    return hash_module(pmatrix, labeling)
 
 
 # --- public, array-friendly forms ---
