@@ -212,7 +212,8 @@ class TermDistances(DistanceSource):
     """A feature distance that sums terms (TW-NAS: op tree, in- and out-degree chains), each term's
     block returned on its own, terms × rows × cols, for a GP with one length-scale per term
     (:class:`~nasstages.surrogates.gp.TermwiseDistanceGP`). Features are computed once per
-    architecture; a block is an L1 distance over tens of features, cheaper than a cache lookup."""
+    architecture (NB201: ~200 per cell, most of a tree's zero); a block is their per-term L1
+    distance, computed on demand, and the observed × observed block grows by its new rows."""
 
     def __init__(self, space: SearchSpace, metric) -> None:
         super().__init__(space)
@@ -286,8 +287,8 @@ class TermDistances(DistanceSource):
         assert self._slices is not None
         out = np.zeros((len(self._slices), len(a), len(b)))
         for t, part in enumerate(self._slices):
-            # feature by feature (most tree slots are zero on both sides and skipped): no rows ×
-            # cols × features temporary, 4x faster than the broadcast on NB201's blocks
+            # feature by feature, skipping those zero on both sides (most tree slots): no
+            # rows × cols × features temporary
             used = np.flatnonzero((a[:, part] != 0).any(axis=0) | (b[:, part] != 0).any(axis=0)) + part.start
             for k in used:
                 out[t] += np.abs(a[:, k, None] - b[None, :, k])
