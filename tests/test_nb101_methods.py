@@ -134,7 +134,8 @@ def test_tagates_predictor_is_evaluated_on_every_stored_cell(small_nb101):
     from nasstages.encoders.predictor_quality import EvaluationSettings, evaluate_on_benchmark
 
     bench, _, cells = small_nb101
-    settings = EvaluationSettings.from_params({"models": {"tagates_hinge": {"encoder": "tagates", "loss": "hinge"}},
+    settings = EvaluationSettings.from_params({"models": {"tagates_hinge": {"encoder": "tagates", "loss": "hinge",
+                                                                          "epochs": 100, "min_steps": 100}},
                                                "proportions": [0.1], "seeds": 1})  # GATES: gates_predictor above
     result = evaluate_on_benchmark(bench, "cifar10", settings, seeds=[0], split_seed=0, device="cpu")
     assert result["cells"] == len(cells) and {row["model"] for row in result["runs"]} == {"tagates_hinge"}
