@@ -279,3 +279,20 @@ def test_an_edited_embedding_is_refused_by_its_checksum(one_hot_embeddings, tmp_
         h5["embeddings"][3, 0] = h5["embeddings"][3, 0] + 0.5
     with pytest.raises(CorruptStoreError, match="does not match its recorded checksum.*re-run the pretrain stage"):
         read_embeddings(copy)
+
+
+def test_deterministic_after_decodes_the_posterior_means():
+    """The reference-quirk ablation: without sampling, the forward pass decodes μ itself."""
+    from nasstages.encoders.arch2vec import Arch2vec, Arch2vecConfig
+
+    torch.manual_seed(0)
+    graphs = graph_tensors(SPACE, [SPACE.from_index(i) for i in range(6)])
+    model = Arch2vec(graphs.ops.shape[-1], Arch2vecConfig(hidden=16, latent=4, layers=2)).eval()
+    adjacency, ops = torch.as_tensor(graphs.adjacency), torch.as_tensor(graphs.ops)
+    ops_logits, adjacency_logits, mu, _ = model(adjacency, ops, sample=False)
+    expected_ops, expected_adjacency = model.decode(mu)
+    assert torch.equal(ops_logits, expected_ops) and torch.equal(adjacency_logits, expected_adjacency)
+    sampled = model(adjacency, ops, torch.Generator().manual_seed(1))[0]
+    assert not torch.allclose(sampled, ops_logits)
+    with pytest.raises(ConfigError, match="deterministic_after"):
+        Arch2vecConfig(deterministic_after=-1)

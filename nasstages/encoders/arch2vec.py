@@ -41,6 +41,16 @@ class Arch2vecConfig:
     beta: float = 0.005        # weight of the KL term
     holdout: float = 0.1       # fraction of cells kept out of training to measure reconstruction
     prior_samples: int = 10000  # decoded samples from N(0, I) for validity / uniqueness
+    # ablation of a reference-code quirk (0: off): from this epoch on, z = μ. arch2vec's NB201 script
+    # calls model.eval() for its validity check after epoch 1 and never model.train() again, so its
+    # reparameterize() returns μ for the remaining epochs (and its dropout is off)
+    deterministic_after: int = 0
+
+    def __post_init__(self) -> None:
+        if self.deterministic_after < 0:
+            from nasstages.errors import ConfigError
+
+            raise ConfigError(f"arch2vec deterministic_after must be >= 0 (0: off), not {self.deterministic_after!r}")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "Arch2vecConfig":
@@ -90,10 +100,15 @@ class Arch2vec(nn.Module):
         """Logits of the ops (B, n, |V|) and of the adjacency (B, n, n)."""
         return self.ops_head(z), z @ z.transpose(1, 2)
 
-    def forward(self, adjacency: torch.Tensor, ops: torch.Tensor, generator: torch.Generator | None = None):
+    def forward(self, adjacency: torch.Tensor, ops: torch.Tensor, generator: torch.Generator | None = None,
+                sample: bool = True):
         mu, logvar = self.encode(adjacency, ops)
-        noise = torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None else torch.randn_like(mu)
-        z = mu + noise * torch.exp(0.5 * logvar)
+        if sample:
+            noise = (torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None
+                     else torch.randn_like(mu))
+            z = mu + noise * torch.exp(0.5 * logvar)
+        else:
+            z = mu
         ops_logits, adjacency_logits = self.decode(z)
         return ops_logits, adjacency_logits, mu, logvar
 
@@ -203,8 +218,9 @@ def train_arch2vec(graphs: GraphTensors, config: Arch2vecConfig, seed: int, devi
             batch = permutation[start:start + config.batch_size]
             if len(batch) < 2:  # batch norm needs two graphs
                 continue
-            terms = vgae_loss(model(adjacency_all[batch], ops_all[batch], generator), adjacency_all[batch],
-                              ops_all[batch], config.beta)
+            sample = not (config.deterministic_after and epoch >= config.deterministic_after)
+            terms = vgae_loss(model(adjacency_all[batch], ops_all[batch], generator, sample=sample),
+                              adjacency_all[batch], ops_all[batch], config.beta)
             optimizer.zero_grad()
             terms["loss"].backward()
             optimizer.step()
