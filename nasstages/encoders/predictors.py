@@ -168,7 +168,7 @@ class PredictorConfig:
     loss: str = "hinge"
     epochs: int = 200
     min_steps: int = 400       # tiny training sets still get this many optimizer steps
-    batch_size: int | None = None  # None: the encoder's reference value (TA-GATES 512, else 128)
+    batch_size: int | None = None  # None: the encoder's reference value (GATES, TA-GATES 512; else 128)
     lr: float = 1e-3
     weight_decay: float = 0.0
     margin: float = 0.1
@@ -239,7 +239,7 @@ class RankingPredictor:
 
     def fit(self, graphs: GraphTensors, y: np.ndarray) -> "RankingPredictor":
         started = time.perf_counter()
-        # the seed fixes the initial weights and the head's dropout masks; the global stream is left as it was
+        # the seed fixes the initial weights and the head's dropout masks; the global CPU stream is left as it was
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.model = self._build(graphs)
