@@ -212,13 +212,13 @@ def train_arch2vec(graphs: GraphTensors, config: Arch2vecConfig, seed: int, devi
     for epoch in epochs:
         model.train()
         permutation = torch.as_tensor(rng.permutation(len(train_index)), device=device)
+        sample = not (config.deterministic_after and epoch >= config.deterministic_after)  # z ~ q, or z = μ
         sums = {"loss": 0.0, "ops_ce": 0.0, "adjacency_bce": 0.0, "kl": 0.0}
         batches = 0
         for start in range(0, len(train_index), config.batch_size):
             batch = permutation[start:start + config.batch_size]
             if len(batch) < 2:  # batch norm needs two graphs
                 continue
-            sample = not (config.deterministic_after and epoch >= config.deterministic_after)
             terms = vgae_loss(model(adjacency_all[batch], ops_all[batch], generator, sample=sample),
                               adjacency_all[batch], ops_all[batch], config.beta)
             optimizer.zero_grad()

@@ -260,12 +260,15 @@ class RankingPredictor:
         epochs = max(c.epochs, -(-c.min_steps // batches))
         self.model.train()
         for _ in range(epochs):
-            order = torch.as_tensor(rng.permutation(len(y)), device=self.device)
+            permutation = rng.permutation(len(y))
+            order = torch.as_tensor(permutation, device=self.device)
             for start in range(0, len(y), c.batch_size):
                 batch = order[start:start + c.batch_size]
                 scores = self.model(adjacency[batch], ops[batch])
                 if c.loss == "hinge" and c.pairs_per_arch > 0:
-                    better, worse = sampled_pairs(y_standard[batch.cpu().numpy()], c.pairs_per_arch, rng)
+                    # the batch's targets from the host-side permutation: no device round trip per step
+                    batch_y = y_standard[permutation[start:start + c.batch_size]]
+                    better, worse = sampled_pairs(batch_y, c.pairs_per_arch, rng)
                     loss = sampled_pairs_hinge_loss(scores, torch.as_tensor(better, device=self.device),
                                                     torch.as_tensor(worse, device=self.device), c.margin)
                 elif c.loss == "hinge":

@@ -217,7 +217,8 @@ class TermDistances(DistanceSource):
 
     def __init__(self, space: SearchSpace, metric) -> None:
         super().__init__(space)
-        if not hasattr(metric, "term_slices"):
+        # only an L1 distance splits into per-slice terms that add up to it
+        if not hasattr(metric, "term_slices") or getattr(metric, "metric", None) != "cityblock":
             raise ConfigError(f"metric {metric.name!r} is not a sum of terms: use lengthscales: shared")
         self.metric = metric
         self._id: dict[str, int] = {}

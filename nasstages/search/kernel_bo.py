@@ -99,8 +99,9 @@ class DistanceBO(Optimizer):
         distance = make_distance(self.metric, space, metric_params or {})
         self.source: DistanceSource
         if self.lengthscales == "per_term":
-            self.source = TermDistances(space, distance)
-            self.gp = TermwiseDistanceGP(len(distance.terms), form=kernel, psd=psd, train_iters=train_iters)
+            terms = TermDistances(space, distance)
+            self.source = terms
+            self.gp = TermwiseDistanceGP(terms.terms, form=kernel, psd=psd, train_iters=train_iters)
         else:
             self.source = (MatrixDistances(space, distance_matrix, self.metric) if distance_matrix
                            else CachedDistances(space, distance))
