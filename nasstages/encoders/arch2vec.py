@@ -2,11 +2,39 @@
 
 Encoder (Eq. 1 of the paper): L GIN layers on Ã = A + Aᵀ and one-hot ops X,
     H^(k) = MLP^(k)((1 + ε^(k)) · H^(k−1) + Ã · H^(k−1)),   H^(0) = X,
-then a Gaussian posterior per node, q(z_i | A, X) = N(μ_i, diag σ_i²), with μ, log σ² linear in H^(L).
-Decoder (Eq. 2): p(A_ij = 1 | z) = σ(z_iᵀ z_j) and p(x_i | z_i) = softmax(W z_i + b).
-Loss (Eq. 3): −ELBO = op cross-entropy + adjacency binary cross-entropy + β · KL(q ‖ N(0, I)).
+then a Gaussian posterior per node, q(z_i | A, X) = N(μ_i, diag σ_i²), with μ and log σ linear in H^(L).
+Decoder (Eq. 2): p(A_ij = 1 | z) = σ(z_iᵀ z_j) and the ops from W z_i + b.
+Loss (Eq. 3): −ELBO = op reconstruction + adjacency binary cross-entropy + KL(q ‖ N(0, I)).
 Nodes are topologically ordered, so only the strict upper triangle of A is reconstructed.
 An architecture's embedding is the mean of its nodes' μ (as the paper's search code does).
+
+Defaults are the reference NB201 pretraining (AIoT-MLSys-Lab/arch2vec
+``models/pretraining_nasbench201.py`` with ``--cfg 4`` of ``models/configs.py`` and ``Model``,
+``Decoder``, ``VAEReconstructed_Loss`` of ``models/model.py``):
+
+* ``--hops 5`` builds hops − 1 = 4 GIN layers (``Model.__init__`` loops ``range(num_hops − 1)``),
+  each a 2-layer MLP with batch norm and ReLU, hidden 128, latent 16; Adam 1e-3, batch 32, 10 epochs;
+* the encoder's second head is log σ, not log σ²: ``reparameterize`` draws z = μ + ε·exp(logvar)
+  and the KL uses 2·logvar and exp(logvar)² (``std_parameterization: log_std``);
+* the decoder applies dropout 0.3 to z in training (``Decoder.forward``), then a *sigmoid* to the
+  op scores too (it applies ``activation_adj`` to both outputs), trained with BCE against the
+  one-hot ops (``ops_decoder: sigmoid``; Eq. 2's softmax with cross-entropy is ``softmax``);
+* the loss is BCE(ops) averaged over n·|V| entries + BCE(adjacency) averaged over all n² entries
+  of the triu'd matrices (``prep`` method 4's reverse) + the KL summed over latent dimensions,
+  averaged over nodes and scaled by 1/(B·n) (``loss_normalization: reference``; ``beta`` None);
+* gradients are clipped to norm 5 (``clip_grad_norm_``);
+* its first validity check (after epoch 1) calls ``model.eval()`` and never ``model.train()``
+  again, so from epoch 2 on the script trains in eval mode: batch norm on the running statistics
+  frozen after epoch 1, no dropout, z = μ. The published validity and uniqueness come from this
+  training, and the reference search scripts load its model, so it is the default
+  (``eval_mode_after: 1``).
+
+Not followed: the script trains on the first 90% of its dataset's indices in one fixed shuffled
+order, we on a seeded random 90% reshuffled each epoch. Named variants (``variant:``):
+``paper`` trains as Eq. 3 describes throughout (``eval_mode_after: 0``: sampled z, dropout and
+batch statistics in every epoch), :data:`EARLIER` (``earlier``) is our model before it followed
+the script (5 GIN layers, log σ², softmax ops, no dropout, per-term means with β 0.005, no clipping,
+train mode throughout).
 """
 
 from __future__ import annotations
@@ -26,38 +54,68 @@ from nasstages.encoders.graphs import GraphTensors
 log = logging.getLogger(__name__)
 
 
+OPS_DECODERS = ("sigmoid", "softmax")
+LOSS_NORMALIZATIONS = ("reference", "per_term")
+STD_PARAMETERIZATIONS = ("log_std", "log_var")
+
+
 @dataclass(frozen=True)
 class Arch2vecConfig:
-    """Hyperparameters; defaults are the paper's NB201 settings (hidden 128, latent 16, 5 GIN
-    layers of 2-layer MLPs, Adam 1e-3, batch 32) except ``epochs`` and ``beta`` (see README)."""
+    """Hyperparameters; defaults are the reference NB201 pretraining's (module docstring)."""
 
     hidden: int = 128
     latent: int = 16
-    layers: int = 5
+    layers: int = 4            # GIN layers: the reference's --hops 5 builds hops - 1
     mlp_layers: int = 2
     epochs: int = 10
     batch_size: int = 32
     lr: float = 1e-3
-    beta: float = 0.005        # weight of the KL term
+    beta: float | None = None  # weight of the KL term; None: the reference's 1/(B·n)
     holdout: float = 0.1       # fraction of cells kept out of training to measure reconstruction
-    prior_samples: int = 10000  # decoded samples from N(0, I) for validity / uniqueness
-    # ablation of a reference-code quirk (0: off): from this epoch on, z = μ. arch2vec's NB201 script
-    # calls model.eval() for its validity check after epoch 1 and never model.train() again, so its
-    # reparameterize() returns μ for the remaining epochs (and its dropout is off)
+    prior_samples: int = 10000  # decoded samples for validity / uniqueness
+    decoder_dropout: float = 0.3
+    ops_decoder: str = "sigmoid"
+    loss_normalization: str = "reference"
+    std_parameterization: str = "log_std"
+    grad_clip: float = 5.0     # max gradient norm (0: off)
+    # eval_mode_after: from this 0-based epoch on train in eval mode, as the NB201 script does from
+    # its second (1): batch norm on frozen running statistics, no dropout, z = μ (0: never).
+    # deterministic_after: an ablation, z = μ from this epoch on, batch norm and dropout as trained
+    eval_mode_after: int = 1
     deterministic_after: int = 0
 
     def __post_init__(self) -> None:
-        if self.deterministic_after < 0:
-            from nasstages.errors import ConfigError
+        from nasstages.errors import ConfigError
 
-            raise ConfigError(f"arch2vec deterministic_after must be >= 0 (0: off), not {self.deterministic_after!r}")
+        if self.deterministic_after < 0 or self.eval_mode_after < 0:
+            raise ConfigError("arch2vec deterministic_after and eval_mode_after must be >= 0 (0: off), not "
+                              f"{self.deterministic_after!r}, {self.eval_mode_after!r}")
+        for key, allowed in (("ops_decoder", OPS_DECODERS), ("loss_normalization", LOSS_NORMALIZATIONS),
+                             ("std_parameterization", STD_PARAMETERIZATIONS)):
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"arch2vec {key} must be one of {list(allowed)}, not {getattr(self, key)!r}")
+        if not 0 <= self.decoder_dropout < 1 or self.grad_clip < 0 or (self.beta is not None and self.beta < 0):
+            raise ConfigError("arch2vec decoder_dropout must be in [0, 1), grad_clip >= 0 and beta >= 0 or null")
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> "Arch2vecConfig":
-        from nasstages.errors import reject_unknown_keys
+        """From a config mapping; ``variant: earlier`` starts from :data:`EARLIER` instead of the
+        reference settings (keys beside it still override)."""
+        from nasstages.errors import ConfigError, reject_unknown_keys
 
+        params = dict(params)
+        variant = params.pop("variant", "reference")
+        if variant not in VARIANTS:
+            raise ConfigError(f"arch2vec variant must be one of {sorted(VARIANTS)}, not {variant!r}")
         reject_unknown_keys(params, set(cls.__dataclass_fields__), "arch2vec")
-        return cls(**params)
+        return cls(**{**VARIANTS[variant], **params})
+
+
+# our earlier model, before it followed the reference script (kept as ``variant: earlier``)
+EARLIER: dict[str, Any] = {"layers": 5, "beta": 0.005, "decoder_dropout": 0.0, "ops_decoder": "softmax",
+                           "loss_normalization": "per_term", "std_parameterization": "log_var", "grad_clip": 0.0,
+                           "eval_mode_after": 0}
+VARIANTS: dict[str, dict[str, Any]] = {"reference": {}, "paper": {"eval_mode_after": 0}, "earlier": EARLIER}
 
 
 class GINLayer(nn.Module):
@@ -88,8 +146,11 @@ class Arch2vec(nn.Module):
         self.mu = nn.Linear(config.hidden, config.latent)
         self.logvar = nn.Linear(config.hidden, config.latent)
         self.ops_head = nn.Linear(config.latent, n_ops)
+        self.decoder_dropout = config.decoder_dropout
+        self.log_std = config.std_parameterization == "log_std"
 
     def encode(self, adjacency: torch.Tensor, ops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-node μ and the scale head (log σ or log σ², by ``std_parameterization``)."""
         adjacency_sym = adjacency + adjacency.transpose(1, 2)
         h = ops
         for layer in self.layers:
@@ -106,22 +167,40 @@ class Arch2vec(nn.Module):
         if sample:
             noise = (torch.randn(mu.shape, generator=generator, device=mu.device) if generator is not None
                      else torch.randn_like(mu))
-            z = mu + noise * torch.exp(0.5 * logvar)
+            z = mu + noise * torch.exp(logvar if self.log_std else 0.5 * logvar)
         else:
             z = mu
+        if self.decoder_dropout and self.training:  # the reference's Decoder.forward: F.dropout on z
+            z = F.dropout(z, p=self.decoder_dropout, training=True)
         ops_logits, adjacency_logits = self.decode(z)
         return ops_logits, adjacency_logits, mu, logvar
 
 
-def vgae_loss(model_out, adjacency: torch.Tensor, ops: torch.Tensor, beta: float) -> dict[str, torch.Tensor]:
-    """−ELBO terms, each averaged per node (ops, KL) or per upper-triangle pair (adjacency)."""
+def vgae_loss(model_out, adjacency: torch.Tensor, ops: torch.Tensor, config: Arch2vecConfig
+              ) -> dict[str, torch.Tensor]:
+    """−ELBO terms under ``config``'s decoder and normalization (module docstring).
+
+    ``reference``: BCE(ops) over n·|V| entries + BCE(adjacency) over the n² entries of the triu'd
+    matrices (entries off the strict upper triangle are 0 in both, so they add 0) + KL/(B·n), as
+    ``VAEReconstructed_Loss``; ``per_term``: ops per node, adjacency per upper-triangle pair and β·KL."""
     ops_logits, adjacency_logits, mu, logvar = model_out
-    n = adjacency.shape[1]
+    batch, n = adjacency.shape[0], adjacency.shape[1]
     upper = torch.triu(torch.ones(n, n, dtype=torch.bool, device=adjacency.device), diagonal=1)
-    ops_ce = F.cross_entropy(ops_logits.reshape(-1, ops.shape[-1]), ops.argmax(-1).reshape(-1))
+    if config.ops_decoder == "sigmoid":
+        ops_term = F.binary_cross_entropy_with_logits(ops_logits, ops)
+    else:
+        ops_term = F.cross_entropy(ops_logits.reshape(-1, ops.shape[-1]), ops.argmax(-1).reshape(-1))
     adjacency_bce = F.binary_cross_entropy_with_logits(adjacency_logits[:, upper], adjacency[:, upper])
-    kl = -0.5 * torch.mean(torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=-1))
-    return {"loss": ops_ce + adjacency_bce + beta * kl, "ops_ce": ops_ce, "adjacency_bce": adjacency_bce, "kl": kl}
+    if config.loss_normalization == "reference":
+        adjacency_bce = adjacency_bce * (int(upper.sum()) / (n * n))
+    if config.std_parameterization == "log_std":
+        kl_sum = torch.sum(1 + 2 * logvar - mu.pow(2) - torch.exp(2 * logvar), dim=-1)
+    else:
+        kl_sum = torch.sum(1 + logvar - mu.pow(2) - logvar.exp(), dim=-1)
+    kl = -0.5 * torch.mean(kl_sum)
+    beta = config.beta if config.beta is not None else 1.0 / (batch * n)
+    return {"loss": ops_term + adjacency_bce + beta * kl, "ops_ce": ops_term, "adjacency_bce": adjacency_bce,
+            "kl": kl}
 
 
 def decode_graphs(model: Arch2vec, z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -176,7 +255,7 @@ class TrainedArch2vec:
 
     @classmethod
     def from_state(cls, state: dict[str, Any], device: str | torch.device = "cpu") -> "TrainedArch2vec":
-        config = Arch2vecConfig(**state["config"])
+        config = Arch2vecConfig(**{**EARLIER, **state["config"]})  # a model saved before these keys: earlier
         model = Arch2vec(len(state["vocabulary"]), config)
         model.load_state_dict(state["state_dict"])
         return cls(model.to(device).eval(), config, tuple(state["vocabulary"]), int(state["n_nodes"]))
@@ -196,23 +275,37 @@ def train_arch2vec(graphs: GraphTensors, config: Arch2vecConfig, seed: int, devi
     n_holdout = int(round(config.holdout * len(graphs)))
     holdout_index, train_index = np.sort(order[:n_holdout]), order[n_holdout:]
     generator = torch.Generator(device=device).manual_seed(seed)
+    started = time.perf_counter()
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # nn.Module initializers draw from the global generator
+        # the global generator: nn.Module initializers, then the decoder's dropout masks
+        torch.manual_seed(seed)
         model = Arch2vec(graphs.ops.shape[-1], config).to(device)
+        history = _train_epochs(model, config, graphs, train_index, rng, generator, show_progress)
+    model.eval()
+    return TrainedArch2vec(model, config, graphs.vocabulary, graphs.adjacency.shape[1], history, train_index,
+                           holdout_index, time.perf_counter() - started)
+
+
+def _train_epochs(model: Arch2vec, config: Arch2vecConfig, graphs: GraphTensors, train_index: np.ndarray,
+                  rng: np.random.Generator, generator: torch.Generator, show_progress: bool
+                  ) -> list[dict[str, float]]:
+    """The epochs of :func:`train_arch2vec`: Adam on −ELBO, gradients clipped as the reference's."""
+    device = next(model.parameters()).device
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     adjacency_all = torch.as_tensor(graphs.adjacency[train_index], device=device)
     ops_all = torch.as_tensor(graphs.ops[train_index], device=device)
     history: list[dict[str, float]] = []
-    started = time.perf_counter()
     epochs = range(config.epochs)
     if show_progress:
         from tqdm import tqdm
 
         epochs = tqdm(epochs, desc="arch2vec epochs", unit="epoch")
     for epoch in epochs:
-        model.train()
+        eval_mode = bool(config.eval_mode_after) and epoch >= config.eval_mode_after
+        model.train(not eval_mode)
         permutation = torch.as_tensor(rng.permutation(len(train_index)), device=device)
-        sample = not (config.deterministic_after and epoch >= config.deterministic_after)  # z ~ q, or z = μ
+        # z ~ q, or z = μ (the reference's reparameterize in eval mode)
+        sample = not eval_mode and not (config.deterministic_after and epoch >= config.deterministic_after)
         sums = {"loss": 0.0, "ops_ce": 0.0, "adjacency_bce": 0.0, "kl": 0.0}
         batches = 0
         for start in range(0, len(train_index), config.batch_size):
@@ -220,15 +313,16 @@ def train_arch2vec(graphs: GraphTensors, config: Arch2vecConfig, seed: int, devi
             if len(batch) < 2:  # batch norm needs two graphs
                 continue
             terms = vgae_loss(model(adjacency_all[batch], ops_all[batch], generator, sample=sample),
-                              adjacency_all[batch], ops_all[batch], config.beta)
+                              adjacency_all[batch], ops_all[batch], config)
             optimizer.zero_grad()
             terms["loss"].backward()
+            if config.grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             for key in sums:
                 sums[key] += float(terms[key].detach())
             batches += 1
         history.append({"epoch": epoch + 1, **{k: v / max(batches, 1) for k, v in sums.items()}})
-        log.info("arch2vec epoch %d: %s", epoch + 1, ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
-    model.eval()
-    return TrainedArch2vec(model, config, graphs.vocabulary, graphs.adjacency.shape[1], history, train_index,
-                           holdout_index, time.perf_counter() - started)
+        log.info("arch2vec epoch %d: %s", epoch + 1,
+                 ", ".join(f"{k} {v:.4f}" for k, v in history[-1].items() if k != "epoch"))
+    return history
