@@ -39,6 +39,29 @@ class DistanceSource(abc.ABC):
         return True
 
 
+class ArchRegistry:
+    """Integer ids of the architectures a computing source has seen, by string, in first-seen order."""
+
+    def __init__(self, space: SearchSpace) -> None:
+        self.space = space
+        self._id: dict[str, int] = {}
+        self.archs: list[Arch] = []
+
+    def register(self, archs: Sequence[Arch]) -> tuple[np.ndarray, list[Arch]]:
+        """The id of each architecture, and those seen for the first time (their ids follow the
+        earlier ones, in order)."""
+        out = np.empty(len(archs), dtype=np.int64)
+        fresh: list[Arch] = []
+        for k, arch in enumerate(archs):
+            key = self.space.to_string(arch)
+            if key not in self._id:
+                self._id[key] = len(self.archs)
+                self.archs.append(arch)
+                fresh.append(arch)
+            out[k] = self._id[key]
+        return out, fresh
+
+
 class MatrixDistances(DistanceSource):
     """A distance stage matrix file: ids are its rows, so its pool is the finite candidate set.
 
@@ -95,8 +118,8 @@ class CachedDistances(DistanceSource):
     def __init__(self, space: SearchSpace, metric) -> None:
         super().__init__(space)
         self.metric = metric
-        self._id: dict[str, int] = {}  # architecture string -> id
-        self._archs: list[Arch] = []
+        self._registry = ArchRegistry(space)
+        self._archs = self._registry.archs  # id -> architecture
         self._canonical_id: dict[str, int] = {}  # canonical string -> row of the cache
         self._row: list[int] = []  # id -> row
         self._representative: list[int] = []  # row -> the first id seen with that canonical form
@@ -106,18 +129,13 @@ class CachedDistances(DistanceSource):
         self.solved = 0  # pairs handed to the metric
 
     def ids(self, archs: Sequence[Arch]) -> np.ndarray:
-        out = np.empty(len(archs), dtype=np.int64)
-        for k, arch in enumerate(archs):
-            key = self.space.to_string(arch)
-            if key not in self._id:
-                self._id[key] = len(self._archs)
-                self._archs.append(arch)
-                canonical = self.space.to_string(self.space.canonicalize(arch))
-                if canonical not in self._canonical_id:
-                    self._canonical_id[canonical] = len(self._canonical_id)
-                    self._representative.append(len(self._archs) - 1)
-                self._row.append(self._canonical_id[canonical])
-            out[k] = self._id[key]
+        out, fresh = self._registry.register(archs)
+        for k, arch in enumerate(fresh, start=len(self._archs) - len(fresh)):
+            canonical = self.space.to_string(self.space.canonicalize(arch))
+            if canonical not in self._canonical_id:
+                self._canonical_id[canonical] = len(self._canonical_id)
+                self._representative.append(k)
+            self._row.append(self._canonical_id[canonical])
         return out
 
     def arch(self, i: int) -> Arch:
@@ -221,8 +239,8 @@ class TermDistances(DistanceSource):
         if not hasattr(metric, "term_slices") or getattr(metric, "metric", None) != "cityblock":
             raise ConfigError(f"metric {metric.name!r} is not a sum of terms: use lengthscales: shared")
         self.metric = metric
-        self._id: dict[str, int] = {}
-        self._archs: list[Arch] = []
+        self._registry = ArchRegistry(space)
+        self._archs = self._registry.archs  # id -> architecture
         self._features = np.zeros((0, 0))
         self._slices: list[slice] | None = None
         self._gram_ids = np.zeros(0, dtype=np.int64)  # the last square block's ids and values
@@ -234,15 +252,7 @@ class TermDistances(DistanceSource):
         return len(self.metric.terms)
 
     def ids(self, archs: Sequence[Arch]) -> np.ndarray:
-        out = np.empty(len(archs), dtype=np.int64)
-        fresh: list[Arch] = []
-        for k, arch in enumerate(archs):
-            key = self.space.to_string(arch)
-            if key not in self._id:
-                self._id[key] = len(self._archs)
-                self._archs.append(arch)
-                fresh.append(arch)
-            out[k] = self._id[key]
+        out, fresh = self._registry.register(archs)
         if fresh:
             if self._slices is None:
                 self._slices = self.metric.term_slices(fresh[0])
