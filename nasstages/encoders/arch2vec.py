@@ -29,6 +29,9 @@ Defaults are the reference NB201 pretraining (AIoT-MLSys-Lab/arch2vec
   training, and the reference search scripts load its model, so it is the default
   (``eval_mode_after: 1``).
 
+The NB101 script (``models/pretraining_nasbench101.py``, ``--cfg 4``) has the same settings and the
+same ``model.eval()`` after its first epoch, with 8 epochs (``configs/nb101.yaml``).
+
 Not followed: the script trains on the first 90% of its dataset's indices in one fixed shuffled
 order, we on a seeded random 90% reshuffled each epoch. Named variants (``variant:``):
 ``paper`` trains as Eq. 3 describes throughout (``eval_mode_after: 0``: sampled z, dropout and
