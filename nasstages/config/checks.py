@@ -92,6 +92,15 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
         raise ConfigError(f"{where}: method {method!r} uses no distance matrix; remove distance_pool")
     if "distance_matrix" in params:
         raise ConfigError(f"{where}: set distance_pool or distance_matrix, not both")
+    cls = method_class(method, params)
+    if hasattr(cls, "default_kernel"):  # a distance BO: can its kernel read one stored matrix?
+        from nasstages.search.kernel_bo import check_kernel_settings
+
+        try:
+            check_kernel_settings(metric, params.get("kernel") or cls.default_kernel,
+                                  params.get("lengthscales") or cls.default_lengthscales, True)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     search = config["search"]
     pools = params["distance_pool"]
     if isinstance(pools, dict):

@@ -25,7 +25,9 @@ problem on masses augmented with one dummy layer per side (paper eq. 3) by the c
 of :mod:`nasstages.distances.otmann_solver` (POT's ``emd2`` is its oracle and fallback);
 ``normalize`` divides by the total mass of both networks (the paper's d̄, the reference's
 ``emd``). NASBOT's GP sums exponentiated kernels over eight such distances (ν_str 0.1–0.8, lp and
-emd); ours takes one (ν_str 0.5, normalized).
+emd); :meth:`OTMANN.lpemd_stack` gives those eight (the NASBOT method's default kernel,
+:class:`~nasstages.surrogates.gp.LpEmdDistanceGP`), ``pairwise`` one (ν_str 0.5, normalized: the
+stored matrices and the ``nasbot_otmann`` variant).
 
 ``masses: kernel``, ``pool_mismatch: 0.2``, ``conv_mismatch: 0.2``, ``path_groups: all`` and
 ``io_mass_floor: 0.1`` give our earlier distance (conv mass k², pool / identity 1).
@@ -225,6 +227,27 @@ class OTMANN(Distance):
 
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
                  show_progress: bool = False) -> np.ndarray:
+        return self._solve_stack(archs_a, archs_b, (self.nu_str,), self.normalize, show_progress)[0]
+
+    def lpemd_stack(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
+                    struct_coeffs: Sequence[float] = (0.1, 0.2, 0.4, 0.8)) -> np.ndarray:
+        """NASBOT's GP distances (``nn/nn_comparators.py`` ``OTMANNDistanceComputer.evaluate_single``
+        with ``dist_type='lp-emd'``): one exact OT solve per structural coefficient ν_str (mislabel
+        coefficient 1) gives the unnormalized cost ``lp`` and the same cost over both networks' total
+        mass ``emd`` (``utils/oper_utils.py`` ``opt_transport``). Returns (2T, a, b): the T lp
+        matrices, then the T emd matrices, in ``struct_coeffs`` order."""
+        lp = self._solve_stack(archs_a, archs_b, tuple(float(c) for c in struct_coeffs), False, False)
+        total_a = self._total_masses(archs_a)
+        total_b = total_a if archs_b is None else self._total_masses(archs_b)
+        return np.concatenate([lp, lp / (total_a[:, None] + total_b[None, :])[None]])
+
+    def _total_masses(self, archs: Sequence[Arch]) -> np.ndarray:
+        """Each network's total layer mass (the sum of its layers' ℓm)."""
+        return np.array([self.memoized_layers(self.space.canonicalize(a))[1].sum() for a in archs])
+
+    def _solve_stack(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None, nu_strs: tuple[float, ...],
+                     normalize: bool, show_progress: bool) -> np.ndarray:
+        """(len(nu_strs), a, b): OTMANN for each structural coefficient, the networks packed once."""
         from nasstages.distances.otmann_solver import otmann_block
 
         keys_a, idx_a = unique_index([self.space.canonicalize(a) for a in archs_a])
@@ -252,32 +275,62 @@ class OTMANN(Distance):
         paths = np.ascontiguousarray(paths[:, varying])
         rows = np.array([position[k] for k in keys_a], dtype=np.int64)
         cols = np.array([position[k] for k in keys_b], dtype=np.int64)
-        unique = np.zeros((len(rows), len(cols)))
         square = archs_b is None
         step = max(1, min(len(rows), 256)) if show_progress else max(len(rows), 1)
-        for lo in tqdm(range(0, len(rows), step), disable=not show_progress, desc="otmann", mininterval=2):
-            hi = min(lo + step, len(rows))
-            # in a square call rows lo.. only need columns after them (upper triangle)
-            cols_here = cols[lo:] if square else cols
-            block = np.zeros((hi - lo, len(cols_here)))
-            otmann_block(rows[lo:hi], cols_here, ops, mass, paths, path_count, offsets, rank, table, self.nu_str,
-                         self.nu_nas, self.normalize, square, int(sizes.max()), block)
-            unique[lo:hi, (lo if square else 0):] = block
-        if square:  # the blocks filled the upper triangle only
-            unique = unique + unique.T
-        for r, c in zip(*np.nonzero(np.isnan(unique))):  # the compiled solver's guard: POT instead
-            unique[r, c] = self._solve_with_pot(layers[rows[r]], layers[cols[c]], table, rank[rows[r]] < rank[cols[c]])
-        return unique[idx_a[:, None], idx_b[None, :]]
+        out = np.empty((len(nu_strs), len(idx_a), len(idx_b)))
+        for t, nu_str in enumerate(nu_strs):
+            unique = np.zeros((len(rows), len(cols)))
+            for lo in tqdm(range(0, len(rows), step), disable=not show_progress, desc="otmann", mininterval=2):
+                hi = min(lo + step, len(rows))
+                # in a square call rows lo.. only need columns after them (upper triangle)
+                cols_here = cols[lo:] if square else cols
+                block = np.zeros((hi - lo, len(cols_here)))
+                otmann_block(rows[lo:hi], cols_here, ops, mass, paths, path_count, offsets, rank, table, nu_str,
+                             self.nu_nas, normalize, square, int(sizes.max()), block)
+                unique[lo:hi, (lo if square else 0):] = block
+            if square:  # the blocks filled the upper triangle only
+                unique = unique + unique.T
+            for r, c in zip(*np.nonzero(np.isnan(unique))):  # the compiled solver's guard: POT instead
+                unique[r, c] = self._solve_with_pot(layers[rows[r]], layers[cols[c]], table,
+                                                    rank[rows[r]] < rank[cols[c]], nu_str, normalize)
+            out[t] = unique[idx_a[:, None], idx_b[None, :]]
+        return out
 
-    def _solve_with_pot(self, first: tuple, second: tuple, table: np.ndarray, forward: bool) -> float:
+    def _solve_with_pot(self, first: tuple, second: tuple, table: np.ndarray, forward: bool,
+                        nu_str: float | None = None, normalize: bool | None = None) -> float:
         """One pair by POT's network simplex (the fallback when the compiled solver gives up)."""
+        nu_str = self.nu_str if nu_str is None else nu_str
+        normalize = self.normalize if normalize is None else normalize
         if not forward:
             first, second = second, first
         (ops_a, mass_a, paths_a), (ops_b, mass_b, paths_b) = first, second
         cost = np.full((len(mass_a) + 1, len(mass_b) + 1), self.nu_nas)
-        cost[:-1, :-1] = table[ops_a[:, None], ops_b[None, :]] + self.nu_str * np.abs(
+        cost[:-1, :-1] = table[ops_a[:, None], ops_b[None, :]] + nu_str * np.abs(
             paths_a[:, None, :] - paths_b[None, :, :]).mean(axis=2)
         cost[-1, -1] = 0.0
         a, b = np.append(mass_a, mass_b.sum()), np.append(mass_b, mass_a.sum())
         value = exact_emd_cost(a, b, cost)
-        return value / (mass_a.sum() + mass_b.sum()) if self.normalize else value
+        return value / (mass_a.sum() + mass_b.sum()) if normalize else value
+
+
+NASBOT_STRUCT_COEFFS = (0.1, 0.2, 0.4, 0.8)  # nn/nn_gp.py: struct_coeffs '0.1-0.2-0.4-0.8'
+
+
+class OTMANNLpEmd:
+    """NASBOT's GP distances as one stacked metric: for each structural coefficient its lp (OT
+    cost) and emd (cost over total mass), as :meth:`OTMANN.lpemd_stack` orders them. An on-the-fly
+    source for :class:`~nasstages.surrogates.lpemd_gp.LpEmdDistanceGP`, not a stored metric."""
+
+    stacked = True
+    name = "otmann_lpemd"
+
+    def __init__(self, otmann: OTMANN, struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS) -> None:
+        self.otmann = otmann
+        self.struct_coeffs = tuple(float(c) for c in struct_coeffs)
+        if not self.struct_coeffs or min(self.struct_coeffs) < 0:
+            raise ConfigError("struct_coeffs: give at least one non-negative structural coefficient")
+        self.terms = tuple(f"lp_{c:g}" for c in self.struct_coeffs) + tuple(f"emd_{c:g}" for c in self.struct_coeffs)
+
+    def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
+        """(2T, a, b): the lp matrices, then the emd matrices."""
+        return self.otmann.lpemd_stack(archs_a, archs_b, self.struct_coeffs)

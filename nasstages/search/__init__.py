@@ -19,6 +19,7 @@ METHODS.register("re")(RegularizedEvolution)
 # model-based methods import torch / gpytorch: registered lazily so rs and re jobs start fast
 METHODS.register_lazy("hotnas", "nasstages.search.kernel_bo:HOTNAS")
 METHODS.register_lazy("nasbot", "nasstages.search.kernel_bo:NASBOT")
+METHODS.register_lazy("nasbot_otmann", "nasstages.search.kernel_bo:NASBOTOneDistance")
 METHODS.register_lazy("bo_edit", "nasstages.search.kernel_bo:BOEdit")
 METHODS.register_lazy("twnas", "nasstages.search.kernel_bo:TWNAS")
 METHODS.register_lazy("twnas_shared", "nasstages.search.kernel_bo:TWNASShared")

@@ -113,11 +113,15 @@ class CachedDistances(DistanceSource):
     against the observed and old candidates against the newest observations. The cache holds
     those columns (architectures seen × observed: a few MB); pairs of two unobserved candidates
     (the joint covariance of Thompson sampling and the k-DPP) are solved each time they are asked.
-    Pairs are keyed by canonical form, since every metric works on canonical representatives."""
+    Pairs are keyed by canonical form, since every metric works on canonical representatives.
+
+    A metric with ``stacked = True`` (NASBOT's eight OTMANN distances) returns a stack of
+    ``len(metric.terms)`` matrices per call; its blocks are then terms × rows × cols, cached alike."""
 
     def __init__(self, space: SearchSpace, metric) -> None:
         super().__init__(space)
         self.metric = metric
+        self.stacked = bool(getattr(metric, "stacked", False))
         self._registry = ArchRegistry(space)
         self._archs = self._registry.archs  # id -> architecture
         self._canonical_id: dict[str, int] = {}  # canonical string -> row of the cache
@@ -125,7 +129,7 @@ class CachedDistances(DistanceSource):
         self._representative: list[int] = []  # row -> the first id seen with that canonical form
         self._column: dict[int, int] = {}  # row of an observed architecture -> its column
         self._column_rows: list[int] = []  # column -> its row
-        self._values = np.full((0, 0), np.nan)
+        self._values = np.full((len(metric.terms) if self.stacked else 1, 0, 0), np.nan)  # term, row, column
         self.solved = 0  # pairs handed to the metric
 
     def ids(self, archs: Sequence[Arch]) -> np.ndarray:
@@ -151,29 +155,30 @@ class CachedDistances(DistanceSource):
             self._column_rows.append(row)
             self._reserve()
             # what this row already knows against the earlier observed is their column's entry too
-            self._values[self._column_rows[:slot], slot] = self._values[row, :slot]
-            self._values[row, slot] = 0.0
+            self._values[:, self._column_rows[:slot], slot] = self._values[:, row, :slot]
+            self._values[:, row, slot] = 0.0
 
     def _reserve(self) -> None:
         rows, cols = len(self._canonical_id), len(self._column)
-        have_rows, have_cols = self._values.shape
+        have_rows, have_cols = self._values.shape[1:]
         if rows > have_rows or cols > have_cols:
             # each axis doubles only when it is full: doubling both on any growth made the cache
             # 8192 × 1024 after five row growths (64 MB filled with NaN, 9% of an NB201 HOTNAS run)
             shape = (max(rows, 2 * have_rows, 512) if rows > have_rows else have_rows,
                      max(cols, 2 * have_cols, 64) if cols > have_cols else have_cols)
-            grown = np.full(shape, np.nan)
-            grown[: self._values.shape[0], : self._values.shape[1]] = self._values
+            grown = np.full((len(self._values), *shape), np.nan)
+            grown[:, :have_rows, :have_cols] = self._values
             self._values = grown
 
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         row_keys = np.array([self._row[int(i)] for i in rows], dtype=np.int64)
         col_keys = np.array([self._row[int(j)] for j in cols], dtype=np.int64)
         if not all(int(c) in self._column for c in col_keys):
-            return self._solve_direct(row_keys, col_keys)
+            direct = self._solve_direct(row_keys, col_keys)
+            return direct if self.stacked else direct[0]
         self._reserve()
         slots = np.array([self._column[int(c)] for c in col_keys], dtype=np.int64)
-        missing = np.isnan(self._values[np.ix_(row_keys, slots)])
+        missing = np.isnan(self._values[0][np.ix_(row_keys, slots)])
         if missing.any():
             # first the rows never solved against any of cols (new candidates), then the others
             # against the columns they lack (usually the newest observations only)
@@ -188,7 +193,9 @@ class CachedDistances(DistanceSource):
                 groups.setdefault(missing[r].tobytes(), []).append(int(r))
             for members, columns in _merge_groups(missing, list(groups.values())):
                 self._solve(row_keys[members], col_keys[columns])
-        return self._values[np.ix_(row_keys, slots)].astype(np.float64, copy=True)
+        if self.stacked:
+            return self._values[:, row_keys[:, None], slots[None, :]].astype(np.float64, copy=True)
+        return self._values[0][np.ix_(row_keys, slots)].astype(np.float64, copy=True)
 
     def _representatives(self, keys: np.ndarray) -> list[Arch]:
         return [self._archs[self._representative[int(k)]] for k in keys]
@@ -199,30 +206,32 @@ class CachedDistances(DistanceSource):
             return
         fresh = self._pairwise(row_keys, col_keys)
         slots = np.array([self._column[int(c)] for c in col_keys], dtype=np.int64)
-        self._values[np.ix_(row_keys, slots)] = fresh
+        self._values[:, row_keys[:, None], slots[None, :]] = fresh
         # an observed row is also a column: keep both orientations equal
         for r, row in enumerate(row_keys):
             if int(row) in self._column:
-                self._values[col_keys, self._column[int(row)]] = fresh[r]
+                self._values[:, col_keys, self._column[int(row)]] = fresh[:, r]
 
     def _solve_direct(self, row_keys: np.ndarray, col_keys: np.ndarray) -> np.ndarray:
         unique_rows, row_index = np.unique(row_keys, return_inverse=True)
         if np.array_equal(row_keys, col_keys):  # a square block (candidates × candidates): half of it
-            return self._pairwise(unique_rows, None)[np.ix_(row_index, row_index)]
+            return self._pairwise(unique_rows, None)[:, row_index[:, None], row_index[None, :]]
         unique_cols, col_index = np.unique(col_keys, return_inverse=True)
-        return self._pairwise(unique_rows, unique_cols)[np.ix_(row_index, col_index)]
+        return self._pairwise(unique_rows, unique_cols)[:, row_index[:, None], col_index[None, :]]
 
     def _pairwise(self, row_keys: np.ndarray, col_keys: np.ndarray | None) -> np.ndarray:
         """The metric between two lists of canonical rows (``None``: the rows against themselves, each
-        unordered pair solved once); equal rows at 0, as the a×a matrices have it."""
+        unordered pair solved once), terms × rows × cols (one term unless stacked); equal rows at 0,
+        as the a×a matrices have it."""
         if col_keys is None:
             fresh = self.metric.pairwise(self._representatives(row_keys))
             self.solved += len(row_keys) * (len(row_keys) - 1) // 2
             col_keys = row_keys
         else:
             fresh = self.metric.pairwise(self._representatives(row_keys), self._representatives(col_keys))
-            self.solved += fresh.size
-        fresh[row_keys[:, None] == col_keys[None, :]] = 0.0
+            self.solved += len(row_keys) * len(col_keys)
+        fresh = fresh if self.stacked else fresh[None]
+        fresh[:, row_keys[:, None] == col_keys[None, :]] = 0.0
         return fresh
 
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from nasstages.benchmarks.base import Evaluation
 from nasstages.distances import make_distance
+from nasstages.distances.otmann import NASBOT_STRUCT_COEFFS, OTMANNLpEmd
 from nasstages.errors import ConfigError
 from nasstages.search.acquisition import ACQUISITIONS, Acquisition, AcquisitionContext, QualityKDPP, make_acquisition
 from nasstages.search.base import Optimizer
@@ -41,11 +42,36 @@ from nasstages.search.prefilter import make_prefilter
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates import DistanceGP
 from nasstages.surrogates.gp import FORMS, PSD_REPAIRS, PoolPosterior, Posterior, TermwiseDistanceGP
+from nasstages.surrogates.lpemd_gp import LpEmdDistanceGP
 
 
 PSD_SCOPES = ("anchored", "joint", "train")
+KERNELS = (*FORMS, "lpemd")  # exp / squared on one distance; lpemd: NASBOT's sum over eight OTMANN distances
 CANDIDATE_SETS = ("pool", "all", "evolution")
 LENGTHSCALE_MODES = ("shared", "per_term")
+
+
+def check_kernel_settings(metric: str, kernel: str, lengthscales: str, stored_matrix: bool) -> None:
+    """Fail early on a kernel the distances cannot feed: a stored matrix holds one summed distance,
+    so neither per-term length-scales nor NASBOT's eight-distance kernel can read it."""
+    if lengthscales not in LENGTHSCALE_MODES:
+        raise ConfigError(f"lengthscales must be one of {LENGTHSCALE_MODES}, not {lengthscales!r}")
+    if kernel not in KERNELS:
+        raise ConfigError(f"kernel must be one of {KERNELS}, not {kernel!r}")
+    if kernel == "lpemd":
+        if metric != "otmann":
+            raise ConfigError(f"kernel: lpemd is NASBOT's kernel on OTMANN's lp and emd distances; this method's "
+                              f"metric is {metric!r}: use kernel: exp")
+        if lengthscales != "shared":
+            raise ConfigError("kernel: lpemd fits its own weight per distance: leave lengthscales at shared")
+        if stored_matrix:
+            raise ConfigError("kernel: lpemd needs OTMANN's eight lp and emd distances, and a stored matrix holds one: "
+                              "compute them on the fly (no distance_pool for this benchmark) or use the one-distance "
+                              "variant (method nasbot_otmann, or kernel: exp)")
+    if lengthscales == "per_term" and stored_matrix:
+        raise ConfigError("lengthscales: per_term fits one length-scale per distance term, and a stored matrix "
+                          "holds only their sum: compute the distances on the fly (no distance_pool for this "
+                          "benchmark) or set lengthscales: shared")
 
 
 class DistanceBO(Optimizer):
@@ -55,27 +81,26 @@ class DistanceBO(Optimizer):
     default_acquisition = "ucb"
     default_candidates = "pool"
     default_lengthscales = "shared"  # one ℓ on the distance; "per_term": one per term of a summed distance
+    default_kernel = "exp"
+    struct_coeffs: tuple[float, ...] = ()  # kernel lpemd: OTMANN's structural coefficients (NASBOT sets them)
     # checked with the config, before any job (Registry.check_params)
-    param_choices = {"acquisition": ACQUISITIONS, "kernel": FORMS, "psd": PSD_REPAIRS,
+    param_choices = {"acquisition": ACQUISITIONS, "kernel": KERNELS, "psd": PSD_REPAIRS,
                      "candidates": CANDIDATE_SETS, "psd_scope": PSD_SCOPES, "lengthscales": LENGTHSCALE_MODES}
     param_ranges = {"beta_scale": (0.0, None), "pool_mutations": (0, None), "pool_random": (0, None),
                     "quality_weight": (0.0, None)}
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, metric_params: dict | None = None,
-                 acquisition: str | None = None, kernel: str = "exp", psd: str = "clip", n_init: int = 10,
+                 acquisition: str | None = None, kernel: str = "", psd: str = "clip", n_init: int = 10,
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
                  batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str | None = None,
                  psd_scope: str = "anchored", lengthscales: str | None = None) -> None:
         super().__init__(space, rng)
         candidates = candidates or self.default_candidates
+        kernel = kernel or self.default_kernel
         self.lengthscales = lengthscales or self.default_lengthscales
-        if self.lengthscales not in LENGTHSCALE_MODES:
-            raise ConfigError(f"lengthscales must be one of {LENGTHSCALE_MODES}, not {self.lengthscales!r}")
-        if self.lengthscales == "per_term" and distance_matrix:
-            raise ConfigError("lengthscales: per_term fits one length-scale per distance term, and a stored matrix "
-                              "holds only their sum: compute the distances on the fly (no distance_pool for this "
-                              "benchmark) or set lengthscales: shared")
+        check_kernel_settings(self.metric, kernel, self.lengthscales, bool(distance_matrix))
+        self.kernel = kernel
         if n_init < 1 or batch_size < 1:
             raise ConfigError("n_init and batch_size must be at least 1")
         if candidates not in CANDIDATE_SETS:
@@ -98,7 +123,10 @@ class DistanceBO(Optimizer):
             raise ConfigError("candidates: evolution climbs a per-candidate acquisition: use acquisition ucb or ei")
         distance = make_distance(self.metric, space, metric_params or {})
         self.source: DistanceSource
-        if self.lengthscales == "per_term":
+        if kernel == "lpemd":  # NASBOT's reference GP: lp and emd OTMANN stacks, solved on the fly
+            self.source = CachedDistances(space, OTMANNLpEmd(distance, self.struct_coeffs or NASBOT_STRUCT_COEFFS))
+            self.gp = LpEmdDistanceGP(terms=len(self.source.metric.struct_coeffs), psd=psd, train_iters=train_iters)
+        elif self.lengthscales == "per_term":
             terms = TermDistances(space, distance)
             self.source = terms
             self.gp = TermwiseDistanceGP(terms.terms, form=kernel, psd=psd, train_iters=train_iters)
@@ -210,6 +238,8 @@ class DistanceBO(Optimizer):
             facts["distance_pairs_solved"] = self.source.solved
         if isinstance(self.gp, TermwiseDistanceGP) and self._hyper is not None:
             facts["gp_lengthscales"] = dict(zip(self.source.metric.terms, map(float, self._hyper["lengthscale"])))
+        if isinstance(self.gp, LpEmdDistanceGP) and self._hyper is not None:
+            facts["gp_kernel"] = self.gp.kernel_parameters()
         if self.candidate_set == "evolution":
             facts["acquisition_evaluations"] = self.acquisition_evaluations
         return facts
@@ -235,20 +265,46 @@ class HOTNAS(DistanceBO):
 
 
 class NASBOT(DistanceBO):
-    """NASBOT (Kandasamy et al., 2018): OTMANN kernel (its reference masses and costs,
-    :mod:`nasstages.distances.otmann`), EI maximized by the paper's evolutionary optimiser
-    (``candidates: evolution``, :mod:`nasstages.search.evolutionary_acquisition`; §4.2). The
-    variant ``nasbot_pool`` scores HOTNAS's Algorithm 1 pool instead (``candidates: pool``).
-    Not as published: one OTMANN distance (ν_str 0.5) with ML-II hyperparameters. The reference GP
-    (``nn/nn_gp.py``, kernel ``lpemd_sum``, options ``mislabel_coeffs`` 1-1-1-1, ``struct_coeffs``
-    0.1-0.2-0.4-0.8, ``lp_power`` 1, ``emd_power`` 2) sums α₁ exp(−Σᵢ βᵢ dᵢ) over four unnormalized
-    and α₂ exp(−Σᵢ β̄ᵢ d̄ᵢ²) over four normalized OTMANN distances, its 2 scales, 8 β's and noise
-    fitted by marginal likelihood (its posterior sampling is not implemented): eight OT solves a
-    pair, which the default pipeline's TNB101 matrices cannot afford."""
+    """NASBOT (Kandasamy et al., NeurIPS 2018) as its reference code (``kirthevasank/nasbot``) runs it:
+
+    * OTMANN with the reference's layer masses and label costs (:mod:`nasstages.distances.otmann`);
+    * the GP kernel ``lpemd_sum`` (``nn/nn_gp.py``, the default ``kernel_type``): α₁ exp(−Σᵢ βᵢ lpᵢ) +
+      α₂ exp(−Σᵢ β̄ᵢ emdᵢ²) over OTMANN's unnormalized (lp) and mass-normalized (emd) costs at the
+      structural coefficients ``struct_coeffs`` 0.1, 0.2, 0.4, 0.8 (mislabel coefficients 1): four
+      OT solves a pair, computed on the fly and cached (``kernel: lpemd``,
+      :class:`~nasstages.surrogates.lpemd_gp.LpEmdDistanceGP`, where its boxes, median mean and
+      what is not followed are cited);
+    * EI maximized by the paper's evolutionary optimiser (§4.2; ``candidates: evolution``,
+      :mod:`nasstages.search.evolutionary_acquisition`).
+
+    Variants: ``nasbot_otmann`` is our earlier GP, one OTMANN distance (ν_str 0.5, normalized) with
+    one length-scale (``kernel: exp``), the only form a stored matrix can feed (the TNB101 whole-space
+    matrices); ``nasbot_pool`` scores HOTNAS's Algorithm 1 pool instead (``candidates: pool``)."""
 
     metric = "otmann"
     default_acquisition = "ei"
     default_candidates = "evolution"
+    default_kernel = "lpemd"
+
+    def __init__(self, space: SearchSpace, rng: np.random.Generator, metric_params: dict | None = None,
+                 acquisition: str | None = None, kernel: str = "", psd: str = "clip", n_init: int = 10,
+                 top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
+                 refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
+                 batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str | None = None,
+                 psd_scope: str = "anchored", lengthscales: str | None = None,
+                 struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS) -> None:
+        self.struct_coeffs = tuple(float(c) for c in struct_coeffs)
+        super().__init__(space, rng, metric_params, acquisition, kernel, psd, n_init, top_k, pool_mutations,
+                         pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size,
+                         zs_prefilter=zs_prefilter, candidates=candidates, psd_scope=psd_scope,
+                         lengthscales=lengthscales)
+
+
+class NASBOTOneDistance(NASBOT):
+    """Our earlier NASBOT GP, a named variant: one OTMANN distance (ν_str 0.5, normalized; the
+    metric's parameters) under exp(−d/ℓ), so it can read a stored matrix (see :class:`NASBOT`)."""
+
+    default_kernel = "exp"
 
 
 class BOEdit(DistanceBO):

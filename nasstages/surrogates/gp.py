@@ -228,18 +228,9 @@ class DistanceGP:
         initialization (σ² 1, ℓ the median distance, τ 0.1, m 0) where that point is better than
         the warm start: new observations that made the warm start poor cannot lock the fit into a
         worse basin (two evaluations per refit otherwise); the better optimum wins."""
-        lo = np.array([math.log(max(float(v), 1e-6)) - 5.0 for v in scales[:, 0]])
-        hi = np.array([math.log(max(float(v), 1e-6)) + 5.0 for v in scales[:, 2]])
-        default = self._pack({"outputscale": 1.0, "lengthscale": self._default_lengthscale(scales), "noise": 0.1,
-                              "mean": 0.0})
+        default = self._pack(self._default_hyper(scales))
         warm = self._pack(start)
-        ls = slice(1, 1 + len(scales))  # the log length-scales in θ
-        # the constant mean stays within the observed (standardized) targets: left free, it can
-        # drift far below them, and every candidate far from the data is then predicted there
-        lower = np.array([-9.0, *np.minimum(np.minimum(lo, warm[ls]), default[ls]), math.log(self.noise_floor),
-                          float(self.z.min())])
-        upper = np.array([9.0, *np.maximum(np.maximum(hi, warm[ls]), default[ls]), math.log(10.0),
-                          float(self.z.max())])
+        lower, upper = self._bounds(scales, warm, default)
         warm, default = np.clip(warm, lower, upper), np.clip(default, lower, upper)
         starts = [(warm, self._negative_mll(warm)[0])]
         if not np.array_equal(warm, default):
@@ -254,6 +245,24 @@ class DistanceGP:
             if value < best_value:
                 best, best_value = theta, value
         return self._unpack(best)
+
+    def _default_hyper(self, scales: np.ndarray) -> dict:
+        """The fit's cold start: σ² 1, ℓ from the distances, τ 0.1, m 0."""
+        return {"outputscale": 1.0, "lengthscale": self._default_lengthscale(scales), "noise": 0.1, "mean": 0.0}
+
+    def _bounds(self, scales: np.ndarray, warm: np.ndarray, default: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The box on θ: each log ℓ within 5 of its term's smallest and largest distance (widened to
+        hold both starts), σ² and τ within fixed ranges, the mean within the observed targets."""
+        lo = np.array([math.log(max(float(v), 1e-6)) - 5.0 for v in scales[:, 0]])
+        hi = np.array([math.log(max(float(v), 1e-6)) + 5.0 for v in scales[:, 2]])
+        ls = slice(1, 1 + len(scales))  # the log length-scales in θ
+        # the constant mean stays within the observed (standardized) targets: left free, it can
+        # drift far below them, and every candidate far from the data is then predicted there
+        lower = np.array([-9.0, *np.minimum(np.minimum(lo, warm[ls]), default[ls]), math.log(self.noise_floor),
+                          float(self.z.min())])
+        upper = np.array([9.0, *np.maximum(np.maximum(hi, warm[ls]), default[ls]), math.log(10.0),
+                          float(self.z.max())])
+        return lower, upper
 
     def _condition(self) -> None:
         """Factor the training covariance at the current hyperparameters (counts a repair)."""
