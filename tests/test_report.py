@@ -138,6 +138,13 @@ def test_reproduction_table_puts_published_numbers_beside_ours():
     text = reproduction_markdown(rows, [run, close])
     assert f"| {published:.2f} | {published + 1:.2f} ± 0.08 |" in text and "CVPR 2023" in text
     assert "query rule, 'string'" in text
+    # a named variant sits beside the published method's number, marked as ours, never in its place
+    variant = MethodRuns("tnb101_macro", "normal", "nasbot_otmann", [0, 1], (100.0 - errors[:2])[:, None], 100.0,
+                         np.ones(2), np.zeros(2), "string")
+    (row,) = reproduction_rows([variant])
+    assert row.published == PUBLISHED[("tnb101_macro", "normal", "nasbot")][0] and row.variant_of == "nasbot"
+    assert row.note.startswith("our variant beside the published NASBOT")
+    assert "NASBOT, one OTMANN distance (ours)" in reproduction_markdown([row], [variant])
 
 
 def test_reproduction_table_lists_nb101_numbers_as_needing_the_official_file():
