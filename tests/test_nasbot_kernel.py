@@ -168,6 +168,11 @@ def test_nasbot_defaults_to_the_reference_kernel_and_refuses_a_stored_matrix(nb2
         METHODS.get("nasbot")(space, np.random.default_rng(0), distance_matrix="some.h5")
     with pytest.raises(ConfigError, match="lpemd"):
         METHODS.get("hotnas")(space, np.random.default_rng(0), kernel="lpemd")
+    with pytest.raises(ConfigError, match="non-negative numbers"):
+        METHODS.get("nasbot")(space, np.random.default_rng(0), struct_coeffs=0.5)
+    with pytest.raises(ConfigError, match="nu_str"):
+        METHODS.get("nasbot_otmann")(space, np.random.default_rng(0), struct_coeffs=[0.5])
+    assert METHODS.get("nasbot")(space, np.random.default_rng(0), struct_coeffs=[0.5, 1]).gp.terms == 2
     out = tmp_path / "seed0.csv"
     run_search(SearchJob("nb201", "cifar10-valid", "nasbot", 0, 16, params={"n_init": 10}), nb201_bench, out,
                show_progress=False)

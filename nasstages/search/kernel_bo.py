@@ -293,6 +293,13 @@ class NASBOT(DistanceBO):
                  batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str | None = None,
                  psd_scope: str = "anchored", lengthscales: str | None = None,
                  struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS) -> None:
+        if isinstance(struct_coeffs, (str, bytes)) or not hasattr(struct_coeffs, "__iter__") or not all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0 for c in struct_coeffs):
+            raise ConfigError(f"struct_coeffs must be a list of non-negative numbers (NASBOT's: [0.1, 0.2, 0.4, 0.8]), "
+                              f"not {struct_coeffs!r}")
+        if tuple(struct_coeffs) != NASBOT_STRUCT_COEFFS and (kernel or self.default_kernel) != "lpemd":
+            raise ConfigError("struct_coeffs are the lpemd kernel's; the one-distance kernel takes its structural "
+                              "coefficient from metric_params: {nu_str: ...}")
         self.struct_coeffs = tuple(float(c) for c in struct_coeffs)
         super().__init__(space, rng, metric_params, acquisition, kernel, psd, n_init, top_k, pool_mutations,
                          pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size,
