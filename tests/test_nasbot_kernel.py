@@ -173,6 +173,8 @@ def test_nasbot_defaults_to_the_reference_kernel_and_refuses_a_stored_matrix(nb2
     with pytest.raises(ConfigError, match="nu_str"):
         METHODS.get("nasbot_otmann")(space, np.random.default_rng(0), struct_coeffs=[0.5])
     assert METHODS.get("nasbot")(space, np.random.default_rng(0), struct_coeffs=[0.5, 1]).gp.terms == 2
+    with pytest.raises(ConfigError, match="struct_coeffs instead"):
+        METHODS.get("nasbot")(space, np.random.default_rng(0), metric_params={"nu_str": 0.3})
     out = tmp_path / "seed0.csv"
     run_search(SearchJob("nb201", "cifar10-valid", "nasbot", 0, 16, params={"n_init": 10}), nb201_bench, out,
                show_progress=False)

@@ -124,6 +124,11 @@ class DistanceBO(Optimizer):
         distance = make_distance(self.metric, space, metric_params or {})
         self.source: DistanceSource
         if kernel == "lpemd":  # NASBOT's reference GP: lp and emd OTMANN stacks, solved on the fly
+            ignored = sorted({"nu_str", "normalize"} & set(metric_params or {}))
+            if ignored:
+                raise ConfigError(f"kernel lpemd computes OTMANN at each of struct_coeffs, both unnormalized and "
+                                  f"normalized: metric_params {', '.join(ignored)} would be ignored; set "
+                                  "struct_coeffs instead (or kernel: exp for one distance)")
             self.source = CachedDistances(space, OTMANNLpEmd(distance, self.struct_coeffs or NASBOT_STRUCT_COEFFS))
             self.gp = LpEmdDistanceGP(terms=len(self.source.metric.struct_coeffs), psd=psd, train_iters=train_iters)
         elif self.lengthscales == "per_term":
