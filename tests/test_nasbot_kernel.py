@@ -1,7 +1,7 @@
 """NASBOT's reference GP (kirthevasank/nasbot ``lpemd_sum``): OTMANN's lp and emd stacks against POT
 as the reference's ``opt_transport`` computes them, the kernel and marginal likelihood against the
 reference's formula written out, an exact gradient, the reference's boxes and median mean, the cached
-stacked source, and the method's defaults and early failures."""
+and the stored stacked sources, and the method's defaults and early failures."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import math
 
 import numpy as np
 import ot
+import pandas as pd
 import pytest
 
+from nasstages.distances import make_distance
 from nasstages.distances.otmann import NASBOT_STRUCT_COEFFS, OTMANN, OTMANNLpEmd
-from nasstages.errors import ConfigError
-from nasstages.search.distance_source import CachedDistances
+from nasstages.errors import ConfigError, CorruptStoreError
+from nasstages.search.distance_source import CachedDistances, MatrixDistances
 from nasstages.spaces import get_space
 from nasstages.surrogates.lpemd_gp import EMD_BETA_BOX, LP_BETA_BOX, NOISE_BOX, LpEmdDistanceGP
 
@@ -38,8 +40,8 @@ def test_lpemd_stack_is_the_references_four_solves(space_name):
     space = get_space(space_name)
     rng = np.random.default_rng(3)
     nets = [space.sample(rng) for _ in range(14)]
-    otmann = OTMANN(space)
-    stack = OTMANNLpEmd(otmann).pairwise(nets[:6], nets)
+    otmann = OTMANNLpEmd(space)
+    stack = otmann.pairwise(nets[:6], nets)
     assert stack.shape == (8, 6, 14)
     keys = [space.canonicalize(x) for x in nets]
     names = list(otmann._op_index)
@@ -56,7 +58,7 @@ def test_lpemd_stack_is_the_references_four_solves(space_name):
                 assert stack[4 + t, i, j] == pytest.approx(emd, rel=1e-9)
     # a larger structural coefficient never lowers a cost; the a×a call is symmetric
     assert np.all(np.diff(stack[:4], axis=0) >= -1e-9)
-    square = OTMANNLpEmd(otmann).pairwise(nets)
+    square = otmann.pairwise(nets)
     np.testing.assert_array_equal(square[:, :6], stack)
     np.testing.assert_array_equal(square, square.transpose(0, 2, 1))
 
@@ -112,7 +114,7 @@ def test_gradient_is_exact_also_through_a_repair(psd):
     rng = np.random.default_rng(2)
     space = get_space("nb201")
     nets = [space.sample(rng) for _ in range(25)]
-    d = OTMANNLpEmd(OTMANN(space)).pairwise(nets)
+    d = OTMANNLpEmd(space).pairwise(nets)
     y = rng.normal(size=25)
     gp = LpEmdDistanceGP(psd=psd).fit(d, y, optimize=False)
     theta = gp._pack(gp.hyper)
@@ -138,7 +140,7 @@ def test_cached_stacked_source_equals_direct_stacks():
     space = get_space("nb201")
     rng = np.random.default_rng(4)
     nets = [space.sample(rng) for _ in range(30)]
-    metric = OTMANNLpEmd(OTMANN(space))
+    metric = OTMANNLpEmd(space)
     source = CachedDistances(space, metric)
     ids = source.ids(nets)
     source.observe(ids[:10])
@@ -154,48 +156,115 @@ def test_cached_stacked_source_equals_direct_stacks():
     np.testing.assert_allclose(source.block(ids[20:], ids[20:]), metric.pairwise(nets[20:]), rtol=1e-12, atol=0)
 
 
-def test_nasbot_defaults_to_the_reference_kernel_and_refuses_a_stored_matrix(nb201_bench, tmp_path):
+def test_lpemd_stack_is_otmann_at_each_coefficient():
+    """The stack's lp / emd are ``otmann`` unnormalized / normalized at each ν_str; its parameters
+    are OTMANN's but ν_str and normalize (struct_coeffs instead)."""
+    space = get_space("nb201")
+    nets = [space.sample(np.random.default_rng(7)) for _ in range(9)]
+    stack = make_distance("otmann_lpemd", space, {"struct_coeffs": [0.3, 0.9]}).pairwise(nets)
+    for t, nu in enumerate((0.3, 0.9)):
+        np.testing.assert_array_equal(stack[t], OTMANN(space, nu_str=nu, normalize=False).pairwise(nets))
+        np.testing.assert_allclose(stack[2 + t], OTMANN(space, nu_str=nu).pairwise(nets), rtol=1e-14, atol=1e-15)
+    with pytest.raises(ConfigError, match="no parameter.*nu_str"):
+        make_distance("otmann_lpemd", space, {"nu_str": 0.5})
+    with pytest.raises(ConfigError, match="non-negative numbers"):
+        make_distance("otmann_lpemd", space, {"struct_coeffs": 0.5})
+
+
+def test_stored_stack_merges_from_tiles_and_reads_as_the_direct_stack(tmp_path):
+    from nasstages.distances.store import compute_tile, merge_tiles, read_matrix
+
+    space = get_space("tnb101_micro")
+    archs = space.sample_unique(11, np.random.default_rng(8))
+    strings = [space.to_string(a) for a in archs]
+    metric = make_distance("otmann_lpemd", space, {})
+    tiles = []
+    for i in range(3):
+        for j in range(i, 3):
+            tiles.append(tmp_path / f"t{i}{j}.h5")
+            compute_tile(metric, archs, strings, 3, i, j, tiles[-1])
+    merge_tiles(metric, strings, 3, tiles, tmp_path / "m.h5", {})
+    direct = metric.pairwise(archs)
+    stored = read_matrix(tmp_path / "m.h5").distances
+    assert stored.shape == (8, 11, 11) and stored.dtype == np.float32
+    np.testing.assert_allclose(stored, direct, rtol=1e-6)
+    source = MatrixDistances(space, str(tmp_path / "m.h5"), "otmann_lpemd")
+    ids = source.ids(archs)
+    np.testing.assert_allclose(source.block(ids[:7], ids[7:]), direct[:, :7, 7:], rtol=1e-6)
+    np.testing.assert_allclose(source.block(ids[7:], ids[:3]), direct[:, 7:, :3], rtol=1e-6)  # read transposed
+    assert source.matrix.rows(ids[:2]).shape == (8, 2, 11)
+    # a tile of one distance (another metric's shape) is refused by the merge, naming the fix
+    one = make_distance("otmann", space, {})
+    compute_tile(one, archs, strings, 3, 0, 1, tmp_path / "flat.h5")
+    import h5py
+
+    with h5py.File(tmp_path / "flat.h5", "r+") as h5:  # relabelled as if made by this metric
+        h5.attrs.update({"metric": metric.name, "params_hash": metric.params_hash()})
+    with pytest.raises(CorruptStoreError, match="has shape .* delete it and rerun"):
+        merge_tiles(metric, strings, 3, [tiles[0], tmp_path / "flat.h5", *tiles[2:]], tmp_path / "bad.h5", {})
+    assert not (tmp_path / "bad.h5").exists()
+
+
+def test_nasbot_defaults_to_the_reference_kernel_on_stored_and_computed_stacks(nb201_bench, tmp_path):
+    from nasstages.distances.store import compute_tile, merge_tiles
     from nasstages.search import METHODS
     from nasstages.search.runner import SearchJob, run_search
 
     space = get_space("nb201")
     nasbot = METHODS.get("nasbot")(space, np.random.default_rng(0))
-    assert nasbot.kernel == "lpemd" and isinstance(nasbot.gp, LpEmdDistanceGP)
+    assert nasbot.kernel == "lpemd" and isinstance(nasbot.gp, LpEmdDistanceGP) and nasbot.matrix_metric == "otmann_lpemd"
     assert nasbot.source.metric.struct_coeffs == (0.1, 0.2, 0.4, 0.8) and nasbot.candidate_set == "evolution"
     earlier = METHODS.get("nasbot_otmann")(space, np.random.default_rng(0))
-    assert earlier.kernel == "exp" and type(earlier.gp).__name__ == "DistanceGP"
-    with pytest.raises(ConfigError, match="nasbot_otmann"):
-        METHODS.get("nasbot")(space, np.random.default_rng(0), distance_matrix="some.h5")
+    assert earlier.kernel == "exp" and type(earlier.gp).__name__ == "DistanceGP" and earlier.matrix_metric == "otmann"
     with pytest.raises(ConfigError, match="lpemd"):
         METHODS.get("hotnas")(space, np.random.default_rng(0), kernel="lpemd")
-    with pytest.raises(ConfigError, match="non-negative numbers"):
-        METHODS.get("nasbot")(space, np.random.default_rng(0), struct_coeffs=0.5)
-    with pytest.raises(ConfigError, match="nu_str"):
-        METHODS.get("nasbot_otmann")(space, np.random.default_rng(0), struct_coeffs=[0.5])
-    assert METHODS.get("nasbot")(space, np.random.default_rng(0), struct_coeffs=[0.5, 1]).gp.terms == 2
-    with pytest.raises(ConfigError, match="struct_coeffs instead"):
+    with pytest.raises(ConfigError, match="no parameter.*nu_str"):
         METHODS.get("nasbot")(space, np.random.default_rng(0), metric_params={"nu_str": 0.3})
-    out = tmp_path / "seed0.csv"
+    assert METHODS.get("nasbot")(space, np.random.default_rng(0),
+                                 metric_params={"struct_coeffs": [0.5, 1]}).gp.terms == 2
+    out = tmp_path / "fly" / "seed0.csv"
     run_search(SearchJob("nb201", "cifar10-valid", "nasbot", 0, 16, params={"n_init": 10}), nb201_bench, out,
                show_progress=False)
     kernel = json.loads(out.with_suffix(".json").read_text())["optimizer"]["gp_kernel"]
     assert len(kernel["lp_betas"]) == len(kernel["emd_betas"]) == 4 and len(kernel["alphas"]) == 2
+    # on a stored 8-term matrix over a pool: the whole-pool posterior (candidates: all) reads the stack
+    archs = space.sample_unique(60, np.random.default_rng(9))
+    strings = [space.to_string(a) for a in archs]
+    metric = make_distance("otmann_lpemd", space, {})
+    compute_tile(metric, archs, strings, 1, 0, 0, tmp_path / "t.h5")
+    merge_tiles(metric, strings, 1, [tmp_path / "t.h5"], tmp_path / "m.h5", {})
+    out = tmp_path / "whole" / "seed0.csv"
+    run_search(SearchJob("nb201", "cifar10-valid", "nasbot", 0, 20,
+                         params={"n_init": 10, "candidates": "all", "distance_matrix": str(tmp_path / "m.h5")}),
+               nb201_bench, out, show_progress=False)
+    queried = pd.read_csv(out)["arch"]
+    assert queried.is_unique and set(queried) <= set(strings)
+    assert "gp_kernel" in json.loads(out.with_suffix(".json").read_text())["optimizer"]
+    with pytest.raises(ConfigError, match="holds 'otmann_lpemd' distances, not 'otmann'"):
+        METHODS.get("nasbot_otmann")(space, np.random.default_rng(0), distance_matrix=str(tmp_path / "m.h5"))
 
 
-def test_config_with_a_distance_pool_for_nasbot_fails_before_any_job():
+def test_config_reads_the_stacked_matrix_for_nasbot_and_fails_early_without_it():
     from conftest import SHARED
-    from nasstages.config import check_config
+    from nasstages.config import check_config, search_inputs
 
-    def config(**methods):
+    def config(metric, **methods):
         return {"results": "results", "seed": 0,
                 "benchmarks": {"tnb101_macro": {"mirror": str(SHARED / "benchmarks" / "tnb101"), "official": None}},
                 "pools": {"tnb101_macro": {"all": {"size": 3256, "dedup": "arch"}}},
-                "distances": {"tnb101_macro": {"pools": ["all"], "tiles": 2, "metrics": {"otmann": {}}}},
+                "distances": {"tnb101_macro": {"pools": ["all"], "tiles": 2, "metrics": {metric: {}}}},
                 "search": {"budget": 10, "seeds": 1,
                            "benchmarks": {"tnb101_macro": {"datasets": ["jigsaw"], "methods": list(methods)}},
                            "methods": methods}}
 
-    with pytest.raises(ConfigError, match="nasbot_otmann"):
-        check_config(config(nasbot={"distance_pool": {"tnb101_macro": "all"}}))
-    check_config(config(nasbot_otmann={"distance_pool": {"tnb101_macro": "all"}}))
-    check_config(config(nasbot={}))  # on the fly: the reference kernel
+    pooled = {"distance_pool": {"tnb101_macro": "all"}}
+    with pytest.raises(ConfigError, match="reads the 'otmann_lpemd' matrix of pool 'all'; add pool 'all' .* and "
+                                          "'otmann_lpemd' to distances.tnb101_macro.metrics"):
+        check_config(config("otmann", nasbot=pooled))
+    check_config(config("otmann_lpemd", nasbot=pooled))
+    assert search_inputs(config("otmann_lpemd", nasbot=pooled), "tnb101_macro", "nasbot").matrix.endswith(
+        "distances/tnb101_macro/otmann_lpemd/all.h5")
+    check_config(config("otmann", nasbot_otmann=pooled))
+    with pytest.raises(ConfigError, match="otmann"):
+        check_config(config("otmann_lpemd", nasbot_otmann=pooled))
+    check_config(config("otmann", nasbot={}))  # on the fly: no matrix needed

@@ -29,6 +29,14 @@ def encoder_spaces(config: dict[str, Any], encoder: str) -> set[str]:
     return {space for space, settings in config.get("encoders", {}).items() if encoder in (settings or {})}
 
 
+def matrix_metric(cls: type, params: dict[str, Any] | None) -> str | None:
+    """The metric of the matrix a method configured with ``params`` reads (a distance BO's own, or
+    the stacked one its kernel needs); None for a method that reads no distances."""
+    if hasattr(cls, "metric_for"):
+        return cls.metric_for(params)
+    return getattr(cls, "metric", None)
+
+
 def distance_pool_of(params: dict[str, Any] | None, benchmark: str) -> str | None:
     """The pool whose precomputed matrix a method reads on ``benchmark``: ``distance_pool: P`` for
     every benchmark, ``{benchmark: P}`` for those listed (others compute distances on the fly)."""
@@ -96,7 +104,7 @@ def search_inputs(config: dict[str, Any], benchmark: str, method: str) -> Search
     prefilter = params.get("zs_prefilter") or {}
     return SearchInputs(
         embeddings=layout.encoder(space, encoder) if encoder else None,
-        matrix=layout.matrix(space, method_class(method, params).metric, pool) if pool else None,
+        matrix=layout.matrix(space, matrix_metric(method_class(method, params), params), pool) if pool else None,
         proxy_scores=layout.estimates(space, prefilter["proxy"], prefilter["pool"]) if prefilter.get("pool") else None,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from nasstages.benchmarks import BENCHMARKS, plugin
 from nasstages.config.access import (benchmark_budget, benchmark_datasets, benchmark_methods, benchmark_space,
-                                     distance_pool_of, encoder_spaces, predictor_evaluation_settings)
+                                     distance_pool_of, encoder_spaces, matrix_metric, predictor_evaluation_settings)
 from nasstages.distances import DISTANCES
 from nasstages.errors import ConfigError
 from nasstages.evaluators.proxy_names import NETWORK_BUILDERS
@@ -87,7 +87,7 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
     """``distance_pool`` (a workflow setting): the method reads its metric's precomputed matrix over
     that pool of each benchmark's space, so that pool and metric must be configured under distances."""
     where = f"config search.methods.{method}.distance_pool"
-    metric = getattr(method_class(method, params), "metric", None)
+    metric = matrix_metric(method_class(method, params), params)
     if metric is None:
         raise ConfigError(f"{where}: method {method!r} uses no distance matrix; remove distance_pool")
     if "distance_matrix" in params:
@@ -97,7 +97,7 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
         from nasstages.search.kernel_bo import check_kernel_settings
 
         try:
-            check_kernel_settings(metric, params.get("kernel") or cls.default_kernel,
+            check_kernel_settings(cls.metric, params.get("kernel") or cls.default_kernel,
                                   params.get("lengthscales") or cls.default_lengthscales, True)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None

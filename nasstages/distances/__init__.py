@@ -9,14 +9,14 @@ import inspect
 from nasstages.distances.base import Distance
 from nasstages.distances.embedding import Arch2vecDistance, EmbeddingL2
 from nasstages.distances.hotnn import HOTNN
-from nasstages.distances.otmann import OTMANN
+from nasstages.distances.otmann import OTMANN, OTMANNLpEmd
 from nasstages.distances.simple import AnasodDistance, EditDistance, PathDistance
 from nasstages.distances.tree_wasserstein import TreeWasserstein
 from nasstages.registry import Registry
 from nasstages.spaces import SearchSpace
 
 DISTANCES: Registry[Distance] = Registry("distance metric")
-for _cls in (HOTNN, OTMANN, TreeWasserstein, EditDistance, PathDistance, AnasodDistance, EmbeddingL2,
+for _cls in (HOTNN, OTMANN, OTMANNLpEmd, TreeWasserstein, EditDistance, PathDistance, AnasodDistance, EmbeddingL2,
              Arch2vecDistance):
     DISTANCES.register(_cls.name)(_cls)
 

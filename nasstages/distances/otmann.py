@@ -25,9 +25,9 @@ problem on masses augmented with one dummy layer per side (paper eq. 3) by the c
 of :mod:`nasstages.distances.otmann_solver` (POT's ``emd2`` is its oracle and fallback);
 ``normalize`` divides by the total mass of both networks (the paper's d̄, the reference's
 ``emd``). NASBOT's GP sums exponentiated kernels over eight such distances (ν_str 0.1–0.8, lp and
-emd); :meth:`OTMANN.lpemd_stack` gives those eight (the NASBOT method's default kernel,
-:class:`~nasstages.surrogates.gp.LpEmdDistanceGP`), ``pairwise`` one (ν_str 0.5, normalized: the
-stored matrices and the ``nasbot_otmann`` variant).
+emd); the metric ``otmann_lpemd`` (:class:`OTMANNLpEmd`) gives those eight as one stack (the
+NASBOT method's default kernel, :class:`~nasstages.surrogates.lpemd_gp.LpEmdDistanceGP`),
+``otmann`` one (ν_str 0.5, normalized: the ``nasbot_otmann`` variant's).
 
 ``masses: kernel``, ``pool_mismatch: 0.2``, ``conv_mismatch: 0.2``, ``path_groups: all`` and
 ``io_mass_floor: 0.1`` give our earlier distance (conv mass k², pool / identity 1).
@@ -316,21 +316,35 @@ class OTMANN(Distance):
 NASBOT_STRUCT_COEFFS = (0.1, 0.2, 0.4, 0.8)  # nn/nn_gp.py: struct_coeffs '0.1-0.2-0.4-0.8'
 
 
-class OTMANNLpEmd:
-    """NASBOT's GP distances as one stacked metric: for each structural coefficient its lp (OT
-    cost) and emd (cost over total mass), as :meth:`OTMANN.lpemd_stack` orders them. An on-the-fly
-    source for :class:`~nasstages.surrogates.lpemd_gp.LpEmdDistanceGP`, not a stored metric."""
+class OTMANNLpEmd(OTMANN):
+    """NASBOT's GP distances as one stacked metric (``otmann_lpemd``): for each structural
+    coefficient of ``struct_coeffs`` its lp (OT cost) and emd (cost over total mass), in
+    :meth:`OTMANN.lpemd_stack`'s order, 2T × a × b. OTMANN's other parameters as ``otmann``'s;
+    stored as a T-term matrix by the distance stage, or computed on the fly by a search."""
 
-    stacked = True
     name = "otmann_lpemd"
+    stacked = True  # pairwise gives a stack of len(terms) matrices
+    param_ranges = {k: v for k, v in OTMANN.param_ranges.items() if k != "nu_str"}
 
-    def __init__(self, otmann: OTMANN, struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS) -> None:
-        self.otmann = otmann
+    def __init__(self, space: SearchSpace, struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS, nu_nas: float = 1.0,
+                 io_mass: float = 0.1, io_mass_floor: float = 100.0, channels: int = 16, masses: str = "nasbot",
+                 conv_scale: float = float(np.sqrt(2) / 10), conv_mismatch: float | None = None,
+                 pool_mismatch: float = 0.5, path_groups: str = "nasbot") -> None:
+        super().__init__(space, nu_nas=nu_nas, io_mass=io_mass, io_mass_floor=io_mass_floor, channels=channels,
+                         masses=masses, conv_scale=conv_scale, conv_mismatch=conv_mismatch,
+                         pool_mismatch=pool_mismatch, path_groups=path_groups)
+        if isinstance(struct_coeffs, (str, bytes)) or not hasattr(struct_coeffs, "__iter__") or not struct_coeffs \
+                or not all(isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0 for c in struct_coeffs):
+            raise ConfigError(f"otmann_lpemd: struct_coeffs must be a list of non-negative numbers (NASBOT's: "
+                              f"[0.1, 0.2, 0.4, 0.8]), not {struct_coeffs!r}")
         self.struct_coeffs = tuple(float(c) for c in struct_coeffs)
-        if not self.struct_coeffs or min(self.struct_coeffs) < 0:
-            raise ConfigError("struct_coeffs: give at least one non-negative structural coefficient")
         self.terms = tuple(f"lp_{c:g}" for c in self.struct_coeffs) + tuple(f"emd_{c:g}" for c in self.struct_coeffs)
 
-    def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None) -> np.ndarray:
+    def params(self) -> dict[str, Any]:
+        values = {k: v for k, v in super().params().items() if k not in ("nu_str", "normalize")}
+        return {**values, "struct_coeffs": list(self.struct_coeffs)}
+
+    def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
+                 show_progress: bool = False) -> np.ndarray:
         """(2T, a, b): the lp matrices, then the emd matrices."""
-        return self.otmann.lpemd_stack(archs_a, archs_b, self.struct_coeffs)
+        return self.lpemd_stack(archs_a, archs_b, self.struct_coeffs)

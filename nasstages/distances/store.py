@@ -7,7 +7,8 @@ hash and the pool's checksum; merging refuses tiles made from anything else.
 
 Matrix layout: ``/distances`` N×N float32 (chunked by row, uncompressed: a BO job reads the rows
 of the ~100 architectures it observed in milliseconds instead of inflating the whole matrix;
-symmetric, zero diagonal), ``/archs``;
+symmetric, zero diagonal), or T×N×N for a stacked metric (one matrix per term, e.g. NASBOT's eight
+OTMANN distances, attribute ``terms``), ``/archs``;
 attributes ``metric``, ``params`` (JSON), ``params_hash``, ``space``, ``pool_sha256``,
 ``distances_sha256`` (of the float32 matrix's bytes: verified whenever the file is opened),
 ``provenance``, ``format_version``, ``complete``. A tile records ``block_sha256`` likewise, checked
@@ -69,6 +70,9 @@ def compute_tile(distance: Distance, archs: Sequence, strings: Sequence[str], ti
     started = time.perf_counter()
     block = distance.pairwise(rows) if i == j else distance.pairwise(rows, cols)
     seconds = time.perf_counter() - started
+    if block.shape != (*_term_shape(distance), len(rows), len(cols)):
+        raise NasstagesError(f"metric {distance.name} gave a block of shape {block.shape} for {len(rows)} × {len(cols)} "
+                             "architectures")
     with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as h5:
             h5.create_dataset("block", data=block.astype(np.float32))
@@ -87,7 +91,8 @@ def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_pat
     bounds = tile_bounds(n, tiles)
     expected = {"metric": distance.name, "params_hash": distance.params_hash(), "pool_sha256": pool_checksum(strings),
                 "tiles": tiles}
-    matrix = np.zeros((n, n), dtype=np.float32)
+    terms = _term_shape(distance)
+    matrix = np.zeros((*terms, n, n), dtype=np.float32)
     seen = set()
     for path in tile_paths:
         try:
@@ -109,16 +114,22 @@ def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_pat
             raise CorruptStoreError(f"distance tile {path} holds non-finite distances; delete it and rerun its job "
                                     "(and report the metric's failure if it recurs)")
         i, j = int(attrs["i"]), int(attrs["j"])
-        matrix[bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]] = block
-        matrix[bounds[j] : bounds[j + 1], bounds[i] : bounds[i + 1]] = block.T
+        if block.shape != (*terms, bounds[i + 1] - bounds[i], bounds[j + 1] - bounds[j]):
+            raise CorruptStoreError(f"distance tile {path} has shape {block.shape}, not that of tile ({i}, {j}) of "
+                                    f"this metric; delete it and rerun its job")
+        matrix[..., bounds[i] : bounds[i + 1], bounds[j] : bounds[j + 1]] = block
+        matrix[..., bounds[j] : bounds[j + 1], bounds[i] : bounds[i + 1]] = np.swapaxes(block, -1, -2)
         seen.add((i, j))
     missing = sorted(set(tile_pairs(tiles)) - seen)
     if missing:
         raise NasstagesError(f"cannot merge: tiles {missing} are missing")
-    np.fill_diagonal(matrix, 0.0)
+    diagonal = np.arange(n)
+    matrix[..., diagonal, diagonal] = 0.0
     with atomic_path(out) as tmp:
         with h5py.File(tmp, "w") as h5:
-            h5.create_dataset("distances", data=matrix, chunks=(1, max(n, 1)))
+            h5.create_dataset("distances", data=matrix, chunks=(*(1 for _ in terms), 1, max(n, 1)))
+            if terms:
+                h5.attrs["terms"] = json.dumps(list(distance.terms))
             h5.create_dataset("archs", data=np.array(list(strings), dtype=object), dtype=h5py.string_dtype())
             h5.attrs.update({
                 "format_version": MATRIX_FORMAT_VERSION, "metric": distance.name, "space": distance.space.name,
@@ -127,6 +138,11 @@ def merge_tiles(distance: Distance, strings: Sequence[str], tiles: int, tile_pat
                 "provenance": json.dumps(provenance(config), sort_keys=True, default=str),
             })
             h5.attrs["complete"] = True
+
+
+def _term_shape(distance: Distance) -> tuple[int, ...]:
+    """(T,) for a stacked metric of T terms, () for one distance."""
+    return (len(distance.terms),) if getattr(distance, "stacked", False) else ()
 
 
 @dataclass
@@ -145,7 +161,8 @@ class MatrixRows:
     """A merged matrix, checked against its recorded checksums when opened, then read by rows.
 
     The whole matrix is read and verified once per process and file version (a multi-seed search
-    job opens it once per seed; 3,256² float32 is 42 MB, ~0.1 s to read and hash)."""
+    job opens it once per seed; 3,256² float32 is 42 MB, ~0.1 s to read and hash). A stacked
+    matrix (``terms``) gives terms × rows × cols blocks."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = path
@@ -153,22 +170,27 @@ class MatrixRows:
         self.metric, self.params = str(attrs["metric"]), json.loads(attrs["params"])
         self.params_hash = str(attrs["params_hash"])
         self.content_sha256 = str(attrs["distances_sha256"])
+        self.terms: list[str] | None = json.loads(attrs["terms"]) if "terms" in attrs else None
         self._rows: dict[int, np.ndarray] = {}
 
     def all(self) -> np.ndarray:
         return self._values
 
     def rows(self, ids: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
-        """Rows ``ids`` (len(ids) × N, or × len(cols) with ``cols``; float64)."""
+        """Rows ``ids`` (len(ids) × N, or × len(cols) with ``cols``; float64; a stacked matrix puts
+        its terms first)."""
+        stacked = self.terms is not None
         if cols is not None:  # only the block asked for is converted (a BO round's candidates × observed)
             ids, cols = np.asarray(ids, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+            if stacked:
+                return self._values[:, ids[:, None], cols[None, :]].astype(np.float64)
             return self._values[np.ix_(ids, cols)].astype(np.float64)
         for i in map(int, ids):
             if i not in self._rows:
-                self._rows[i] = self._values[i].astype(np.float64)
+                self._rows[i] = (self._values[:, i] if stacked else self._values[i]).astype(np.float64)
         if not len(ids):
-            return np.zeros((0, len(self.archs)))
-        return np.stack([self._rows[int(i)] for i in ids])
+            return np.zeros((*self._values.shape[:-2], 0, len(self.archs)))
+        return np.stack([self._rows[int(i)] for i in ids], axis=-2)
 
 
 _VERIFIED: dict[tuple[str, int, int], tuple[list[str], np.ndarray, dict]] = {}
@@ -196,8 +218,10 @@ def _verified_matrix(path: str, remember: bool = True) -> tuple[list[str], np.nd
         raise
     except (OSError, KeyError, ValueError) as exc:
         raise CorruptStoreError(f"distance matrix {path} cannot be read ({exc}); {MATRIX_FIX}") from exc
-    if values.shape != (len(archs), len(archs)):
-        raise CorruptStoreError(f"distance matrix {path} has shape {values.shape} for {len(archs)} archs; {MATRIX_FIX}")
+    terms = json.loads(attrs["terms"]) if "terms" in attrs else None
+    if values.shape != (*([len(terms)] if terms is not None else []), len(archs), len(archs)):
+        raise CorruptStoreError(f"distance matrix {path} has shape {values.shape} for {len(archs)} archs"
+                                f"{f' and {len(terms)} terms' if terms is not None else ''}; {MATRIX_FIX}")
     if pool_checksum(archs) != attrs.get("pool_sha256"):
         raise CorruptStoreError(f"distance matrix {path}: its architecture list does not match its recorded "
                                 f"checksum; {MATRIX_FIX}")

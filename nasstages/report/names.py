@@ -7,6 +7,7 @@ METHOD_NAMES = {
     "nasbot": "NASBOT",
     "bo_edit": "BO (edit kernel)",
     "hotnas_whole": "HOTNAS (whole space)",
+    "nasbot_whole": "NASBOT (whole space)",
     "nasbot_otmann": "NASBOT, one OTMANN distance (ours)",
     "nasbot_otmann_whole": "NASBOT, one OTMANN distance, whole space (ours)",
     "bo_edit_whole": "BO-edit (whole space)",

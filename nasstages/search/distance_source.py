@@ -64,6 +64,7 @@ class ArchRegistry:
 
 class MatrixDistances(DistanceSource):
     """A distance stage matrix file: ids are its rows, so its pool is the finite candidate set.
+    A stacked matrix (NASBOT's eight OTMANN distances) gives terms × rows × cols blocks.
 
     Rows are read when first needed; by symmetry a block (candidates × observed) is the observed
     architectures' rows, so a run reads ~budget rows, not the whole matrix."""
@@ -100,8 +101,8 @@ class MatrixDistances(DistanceSource):
 
     def block(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
-        if len(cols) < len(rows):
-            return np.ascontiguousarray(self.matrix.rows(cols, rows).T)  # symmetric: d(r, c) = d(c, r)
+        if len(cols) < len(rows):  # symmetric: d(r, c) = d(c, r)
+            return np.ascontiguousarray(np.swapaxes(self.matrix.rows(cols, rows), -1, -2))
         return self.matrix.rows(rows, cols)
 
 

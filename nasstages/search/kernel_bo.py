@@ -32,7 +32,6 @@ import numpy as np
 
 from nasstages.benchmarks.base import Evaluation
 from nasstages.distances import make_distance
-from nasstages.distances.otmann import NASBOT_STRUCT_COEFFS, OTMANNLpEmd
 from nasstages.errors import ConfigError
 from nasstages.search.acquisition import ACQUISITIONS, Acquisition, AcquisitionContext, QualityKDPP, make_acquisition
 from nasstages.search.base import Optimizer
@@ -51,9 +50,13 @@ CANDIDATE_SETS = ("pool", "all", "evolution")
 LENGTHSCALE_MODES = ("shared", "per_term")
 
 
+#: the stacked metric a kernel reads instead of its method's one distance
+STACKED_METRIC_OF_KERNEL = {"lpemd": "otmann_lpemd"}
+
+
 def check_kernel_settings(metric: str, kernel: str, lengthscales: str, stored_matrix: bool) -> None:
-    """Fail early on a kernel the distances cannot feed: a stored matrix holds one summed distance,
-    so neither per-term length-scales nor NASBOT's eight-distance kernel can read it."""
+    """Fail early on a kernel the distances cannot feed: a stored matrix of a summed distance holds
+    only the sum, so per-term length-scales cannot read it; NASBOT's kernel needs OTMANN."""
     if lengthscales not in LENGTHSCALE_MODES:
         raise ConfigError(f"lengthscales must be one of {LENGTHSCALE_MODES}, not {lengthscales!r}")
     if kernel not in KERNELS:
@@ -64,10 +67,6 @@ def check_kernel_settings(metric: str, kernel: str, lengthscales: str, stored_ma
                               f"metric is {metric!r}: use kernel: exp")
         if lengthscales != "shared":
             raise ConfigError("kernel: lpemd fits its own weight per distance: leave lengthscales at shared")
-        if stored_matrix:
-            raise ConfigError("kernel: lpemd needs OTMANN's eight lp and emd distances, and a stored matrix holds one: "
-                              "compute them on the fly (no distance_pool for this benchmark) or use the one-distance "
-                              "variant (method nasbot_otmann, or kernel: exp)")
     if lengthscales == "per_term" and stored_matrix:
         raise ConfigError("lengthscales: per_term fits one length-scale per distance term, and a stored matrix "
                           "holds only their sum: compute the distances on the fly (no distance_pool for this "
@@ -82,7 +81,6 @@ class DistanceBO(Optimizer):
     default_candidates = "pool"
     default_lengthscales = "shared"  # one ℓ on the distance; "per_term": one per term of a summed distance
     default_kernel = "exp"
-    struct_coeffs: tuple[float, ...] = ()  # kernel lpemd: OTMANN's structural coefficients (NASBOT sets them)
     # checked with the config, before any job (Registry.check_params)
     param_choices = {"acquisition": ACQUISITIONS, "kernel": KERNELS, "psd": PSD_REPAIRS,
                      "candidates": CANDIDATE_SETS, "psd_scope": PSD_SCOPES, "lengthscales": LENGTHSCALE_MODES}
@@ -121,22 +119,19 @@ class DistanceBO(Optimizer):
         self.acquisition = self._make_acquisition(acquisition or self.default_acquisition, beta_scale)
         if candidates == "evolution" and self.acquisition.joint:
             raise ConfigError("candidates: evolution climbs a per-candidate acquisition: use acquisition ucb or ei")
-        distance = make_distance(self.metric, space, metric_params or {})
+        self.matrix_metric = self.metric_for({"kernel": kernel})
+        distance = make_distance(self.matrix_metric, space, metric_params or {}, where="metric_params")
         self.source: DistanceSource
-        if kernel == "lpemd":  # NASBOT's reference GP: lp and emd OTMANN stacks, solved on the fly
-            ignored = sorted({"nu_str", "normalize"} & set(metric_params or {}))
-            if ignored:
-                raise ConfigError(f"kernel lpemd computes OTMANN at each of struct_coeffs, both unnormalized and "
-                                  f"normalized: metric_params {', '.join(ignored)} would be ignored; set "
-                                  "struct_coeffs instead (or kernel: exp for one distance)")
-            self.source = CachedDistances(space, OTMANNLpEmd(distance, self.struct_coeffs or NASBOT_STRUCT_COEFFS))
-            self.gp = LpEmdDistanceGP(terms=len(self.source.metric.struct_coeffs), psd=psd, train_iters=train_iters)
+        if kernel == "lpemd":  # NASBOT's reference GP on OTMANN's lp and emd stacks (stored, or on the fly)
+            self.source = (MatrixDistances(space, distance_matrix, self.matrix_metric) if distance_matrix
+                           else CachedDistances(space, distance))
+            self.gp = LpEmdDistanceGP(terms=len(distance.struct_coeffs), psd=psd, train_iters=train_iters)
         elif self.lengthscales == "per_term":
             terms = TermDistances(space, distance)
             self.source = terms
             self.gp = TermwiseDistanceGP(terms.terms, form=kernel, psd=psd, train_iters=train_iters)
         else:
-            self.source = (MatrixDistances(space, distance_matrix, self.metric) if distance_matrix
+            self.source = (MatrixDistances(space, distance_matrix, self.matrix_metric) if distance_matrix
                            else CachedDistances(space, distance))
             self.gp = DistanceGP(form=kernel, psd=psd, train_iters=train_iters)
         self.generator = self._make_generator(top_k, pool_mutations, pool_random, make_prefilter(space, rng, zs_prefilter))
@@ -151,6 +146,13 @@ class DistanceBO(Optimizer):
         # (the whole-space variants: their joint set is the whole pool, too large to repair each round)
         self.pool_posterior = (PoolPosterior(self.source.size)
                                if candidates == "all" and not self.acquisition.joint else None)
+
+    @classmethod
+    def metric_for(cls, params: dict | None) -> str:
+        """The metric whose distances (stored or on the fly) a configuration of this method reads:
+        its own, or the stacked one its kernel needs (NASBOT's lpemd: ``otmann_lpemd``)."""
+        kernel = (params or {}).get("kernel") or cls.default_kernel
+        return STACKED_METRIC_OF_KERNEL.get(kernel, cls.metric)
 
     def _make_acquisition(self, name: str, beta_scale: float) -> Acquisition:
         return make_acquisition(name, beta_scale)
@@ -275,46 +277,27 @@ class NASBOT(DistanceBO):
     * OTMANN with the reference's layer masses and label costs (:mod:`nasstages.distances.otmann`);
     * the GP kernel ``lpemd_sum`` (``nn/nn_gp.py``, the default ``kernel_type``): α₁ exp(−Σᵢ βᵢ lpᵢ) +
       α₂ exp(−Σᵢ β̄ᵢ emdᵢ²) over OTMANN's unnormalized (lp) and mass-normalized (emd) costs at the
-      structural coefficients ``struct_coeffs`` 0.1, 0.2, 0.4, 0.8 (mislabel coefficients 1): four
-      OT solves a pair, computed on the fly and cached (``kernel: lpemd``,
+      structural coefficients 0.1, 0.2, 0.4, 0.8 (mislabel coefficients 1; ``metric_params:
+      {struct_coeffs: [...]}``): four OT solves a pair, the metric ``otmann_lpemd``, read from its
+      stored 8-term matrix or computed on the fly and cached (``kernel: lpemd``,
       :class:`~nasstages.surrogates.lpemd_gp.LpEmdDistanceGP`, where its boxes, median mean and
       what is not followed are cited);
     * EI maximized by the paper's evolutionary optimiser (§4.2; ``candidates: evolution``,
       :mod:`nasstages.search.evolutionary_acquisition`).
 
     Variants: ``nasbot_otmann`` is our earlier GP, one OTMANN distance (ν_str 0.5, normalized) with
-    one length-scale (``kernel: exp``), the only form a stored matrix can feed (the TNB101 whole-space
-    matrices); ``nasbot_pool`` scores HOTNAS's Algorithm 1 pool instead (``candidates: pool``)."""
+    one length-scale (``kernel: exp``, metric ``otmann``); ``nasbot_pool`` scores HOTNAS's Algorithm 1
+    pool instead (``candidates: pool``)."""
 
     metric = "otmann"
     default_acquisition = "ei"
     default_candidates = "evolution"
     default_kernel = "lpemd"
 
-    def __init__(self, space: SearchSpace, rng: np.random.Generator, metric_params: dict | None = None,
-                 acquisition: str | None = None, kernel: str = "", psd: str = "clip", n_init: int = 10,
-                 top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
-                 refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
-                 batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str | None = None,
-                 psd_scope: str = "anchored", lengthscales: str | None = None,
-                 struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS) -> None:
-        if isinstance(struct_coeffs, (str, bytes)) or not hasattr(struct_coeffs, "__iter__") or not all(
-                isinstance(c, (int, float)) and not isinstance(c, bool) and c >= 0 for c in struct_coeffs):
-            raise ConfigError(f"struct_coeffs must be a list of non-negative numbers (NASBOT's: [0.1, 0.2, 0.4, 0.8]), "
-                              f"not {struct_coeffs!r}")
-        if tuple(struct_coeffs) != NASBOT_STRUCT_COEFFS and (kernel or self.default_kernel) != "lpemd":
-            raise ConfigError("struct_coeffs are the lpemd kernel's; the one-distance kernel takes its structural "
-                              "coefficient from metric_params: {nu_str: ...}")
-        self.struct_coeffs = tuple(float(c) for c in struct_coeffs)
-        super().__init__(space, rng, metric_params, acquisition, kernel, psd, n_init, top_k, pool_mutations,
-                         pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size,
-                         zs_prefilter=zs_prefilter, candidates=candidates, psd_scope=psd_scope,
-                         lengthscales=lengthscales)
-
 
 class NASBOTOneDistance(NASBOT):
     """Our earlier NASBOT GP, a named variant: one OTMANN distance (ν_str 0.5, normalized; the
-    metric's parameters) under exp(−d/ℓ), so it can read a stored matrix (see :class:`NASBOT`)."""
+    ``otmann`` metric's parameters) under exp(−d/ℓ) (see :class:`NASBOT`)."""
 
     default_kernel = "exp"
 
