@@ -58,3 +58,18 @@ def one_hot_embeddings(tmp_path_factory: pytest.TempPathFactory) -> Path:
     write_embeddings(path, Embeddings("nb201", "onehot", [space.to_string(a) for a in archs],
                                       one_hot_features(space, archs), {"note": "test"}))
     return path
+
+
+def tiled_matrix(metric, archs: list, tiles: int, folder: Path) -> tuple[list[str], list[Path], Path]:
+    """``metric`` over ``archs`` computed as the distance stage does: every upper tile of a
+    ``tiles`` × ``tiles`` grid written, then merged. Returns (strings, tile paths, matrix path)."""
+    from nasstages.distances.store import compute_tile, merge_tiles
+
+    strings = [metric.space.to_string(a) for a in archs]
+    paths = []
+    for i in range(tiles):
+        for j in range(i, tiles):
+            paths.append(folder / f"tile{i}{j}.h5")
+            compute_tile(metric, archs, strings, tiles, i, j, paths[-1])
+    merge_tiles(metric, strings, tiles, paths, folder / "m.h5", {})
+    return strings, paths, folder / "m.h5"

@@ -319,20 +319,12 @@ def test_cuda_requested_without_gpu_fails_clearly():
 
 
 def _matrix_with_tiles(tmp_path):
-    from nasstages.distances.store import compute_tile, merge_tiles
+    from conftest import tiled_matrix
 
     space_ = get_space("nb201")
-    rng = np.random.default_rng(5)
-    archs = space_.sample_unique(12, rng)
-    strings = [space_.to_string(a) for a in archs]
     metric = make_distance("edit", space_, {})
-    tiles = []
-    for i in range(2):
-        for j in range(i, 2):
-            tiles.append(tmp_path / f"tile{i}{j}.h5")
-            compute_tile(metric, archs, strings, 2, i, j, tiles[-1])
-    merge_tiles(metric, strings, 2, tiles, tmp_path / "m.h5", {})
-    return metric, strings, tiles, tmp_path / "m.h5"
+    strings, tiles, matrix = tiled_matrix(metric, space_.sample_unique(12, np.random.default_rng(5)), 2, tmp_path)
+    return metric, strings, tiles, matrix
 
 
 @pytest.mark.parametrize("damage", ["asymmetric", "nan_diagonal"])

@@ -172,18 +172,13 @@ def test_lpemd_stack_is_otmann_at_each_coefficient():
 
 
 def test_stored_stack_merges_from_tiles_and_reads_as_the_direct_stack(tmp_path):
+    from conftest import tiled_matrix
     from nasstages.distances.store import compute_tile, merge_tiles, read_matrix
 
     space = get_space("tnb101_micro")
     archs = space.sample_unique(11, np.random.default_rng(8))
-    strings = [space.to_string(a) for a in archs]
     metric = make_distance("otmann_lpemd", space, {})
-    tiles = []
-    for i in range(3):
-        for j in range(i, 3):
-            tiles.append(tmp_path / f"t{i}{j}.h5")
-            compute_tile(metric, archs, strings, 3, i, j, tiles[-1])
-    merge_tiles(metric, strings, 3, tiles, tmp_path / "m.h5", {})
+    strings, tiles, _ = tiled_matrix(metric, archs, 3, tmp_path)
     direct = metric.pairwise(archs)
     stored = read_matrix(tmp_path / "m.h5").distances
     assert stored.shape == (8, 11, 11) and stored.dtype == np.float32
@@ -206,7 +201,7 @@ def test_stored_stack_merges_from_tiles_and_reads_as_the_direct_stack(tmp_path):
 
 
 def test_nasbot_defaults_to_the_reference_kernel_on_stored_and_computed_stacks(nb201_bench, tmp_path):
-    from nasstages.distances.store import compute_tile, merge_tiles
+    from conftest import tiled_matrix
     from nasstages.search import METHODS
     from nasstages.search.runner import SearchJob, run_search
 
@@ -228,11 +223,8 @@ def test_nasbot_defaults_to_the_reference_kernel_on_stored_and_computed_stacks(n
     kernel = json.loads(out.with_suffix(".json").read_text())["optimizer"]["gp_kernel"]
     assert len(kernel["lp_betas"]) == len(kernel["emd_betas"]) == 4 and len(kernel["alphas"]) == 2
     # on a stored 8-term matrix over a pool: the whole-pool posterior (candidates: all) reads the stack
-    archs = space.sample_unique(60, np.random.default_rng(9))
-    strings = [space.to_string(a) for a in archs]
-    metric = make_distance("otmann_lpemd", space, {})
-    compute_tile(metric, archs, strings, 1, 0, 0, tmp_path / "t.h5")
-    merge_tiles(metric, strings, 1, [tmp_path / "t.h5"], tmp_path / "m.h5", {})
+    strings, _, _ = tiled_matrix(make_distance("otmann_lpemd", space, {}),
+                                 space.sample_unique(60, np.random.default_rng(9)), 1, tmp_path)
     out = tmp_path / "whole" / "seed0.csv"
     run_search(SearchJob("nb201", "cifar10-valid", "nasbot", 0, 20,
                          params={"n_init": 10, "candidates": "all", "distance_matrix": str(tmp_path / "m.h5")}),
