@@ -260,3 +260,26 @@ def test_config_reads_the_stacked_matrix_for_nasbot_and_fails_early_without_it()
     with pytest.raises(ConfigError, match="otmann"):
         check_config(config("otmann_lpemd", nasbot_otmann=pooled))
     check_config(config("otmann", nasbot={}))  # on the fly: no matrix needed
+
+
+def test_direct_fit_is_the_references_derivative_free_search_in_its_boxes():
+    """``optimizer='direct'`` (the reference's ml_hp_tune_opt): original DIRECT over the same boxes,
+    max(500, 50 × 11) evaluations; the mean stays at the median; other kernels refuse it."""
+    from nasstages.search import METHODS
+
+    d, y = _psd_case(40, seed=3)
+    gp = LpEmdDistanceGP(optimizer="direct").fit(d, y)
+    # DIRECT finishes the iteration that crosses its budget (SciPy's maxfun): here 647 evaluations
+    assert 550 <= gp.likelihood_evaluations < 2 * 550
+    params = gp.kernel_parameters()
+    assert all(LP_BETA_BOX[0] * (1 - 1e-9) <= b <= LP_BETA_BOX[1] * (1 + 1e-9) for b in params["lp_betas"])
+    assert NOISE_BOX[0] * (1 - 1e-9) <= params["noise"] <= NOISE_BOX[1] * (1 + 1e-9)
+    assert gp.hyperparameters()["mean"] == pytest.approx(np.median((y - y.mean()) / y.std()))
+    start = LpEmdDistanceGP().fit(d, y, optimize=False).marginal_log_likelihood()
+    assert gp.marginal_log_likelihood() > start  # the search improves on the default point
+    with pytest.raises(ValueError, match="optimizer"):
+        LpEmdDistanceGP(optimizer="bfgs")
+    space = get_space("nb201")
+    assert METHODS.get("nasbot")(space, np.random.default_rng(0), gp_optimizer="direct").gp.optimizer == "direct"
+    with pytest.raises(ConfigError, match="lpemd kernel's"):
+        METHODS.get("nasbot_otmann")(space, np.random.default_rng(0), gp_optimizer="direct")

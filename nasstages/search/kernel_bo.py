@@ -41,7 +41,7 @@ from nasstages.search.prefilter import make_prefilter
 from nasstages.spaces import Arch, SearchSpace
 from nasstages.surrogates import DistanceGP
 from nasstages.surrogates.gp import FORMS, PSD_REPAIRS, PoolPosterior, Posterior, TermwiseDistanceGP
-from nasstages.surrogates.lpemd_gp import LpEmdDistanceGP
+from nasstages.surrogates.lpemd_gp import OPTIMIZERS as GP_OPTIMIZERS, LpEmdDistanceGP
 
 
 PSD_SCOPES = ("anchored", "joint", "train")
@@ -83,7 +83,8 @@ class DistanceBO(Optimizer):
     default_kernel = "exp"
     # checked with the config, before any job (Registry.check_params)
     param_choices = {"acquisition": ACQUISITIONS, "kernel": KERNELS, "psd": PSD_REPAIRS,
-                     "candidates": CANDIDATE_SETS, "psd_scope": PSD_SCOPES, "lengthscales": LENGTHSCALE_MODES}
+                     "candidates": CANDIDATE_SETS, "psd_scope": PSD_SCOPES, "lengthscales": LENGTHSCALE_MODES,
+                     "gp_optimizer": GP_OPTIMIZERS}
     param_ranges = {"beta_scale": (0.0, None), "pool_mutations": (0, None), "pool_random": (0, None),
                     "quality_weight": (0.0, None)}
 
@@ -92,12 +93,15 @@ class DistanceBO(Optimizer):
                  top_k: int = 10, pool_mutations: int = 60, pool_random: int = 40, train_iters: int = 40,
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "",
                  batch_size: int = 1, zs_prefilter: dict | None = None, candidates: str | None = None,
-                 psd_scope: str = "anchored", lengthscales: str | None = None) -> None:
+                 psd_scope: str = "anchored", lengthscales: str | None = None, gp_optimizer: str = "gradient") -> None:
         super().__init__(space, rng)
         candidates = candidates or self.default_candidates
         kernel = kernel or self.default_kernel
         self.lengthscales = lengthscales or self.default_lengthscales
         check_kernel_settings(self.metric, kernel, self.lengthscales, bool(distance_matrix))
+        if gp_optimizer != "gradient" and kernel != "lpemd":
+            raise ConfigError(f"gp_optimizer: {gp_optimizer} is the lpemd kernel's (NASBOT's reference fit); other "
+                              "kernels fit by gradient")
         self.kernel = kernel
         if n_init < 1 or batch_size < 1:
             raise ConfigError("n_init and batch_size must be at least 1")
@@ -125,7 +129,8 @@ class DistanceBO(Optimizer):
         if kernel == "lpemd":  # NASBOT's reference GP on OTMANN's lp and emd stacks (stored, or on the fly)
             self.source = (MatrixDistances(space, distance_matrix, self.matrix_metric) if distance_matrix
                            else CachedDistances(space, distance))
-            self.gp = LpEmdDistanceGP(terms=len(distance.struct_coeffs), psd=psd, train_iters=train_iters)
+            self.gp = LpEmdDistanceGP(terms=len(distance.struct_coeffs), psd=psd, train_iters=train_iters,
+                                      optimizer=gp_optimizer)
         elif self.lengthscales == "per_term":
             terms = TermDistances(space, distance)
             self.source = terms
@@ -247,6 +252,8 @@ class DistanceBO(Optimizer):
             facts["gp_lengthscales"] = dict(zip(self.source.metric.terms, map(float, self._hyper["lengthscale"])))
         if isinstance(self.gp, LpEmdDistanceGP) and self._hyper is not None:
             facts["gp_kernel"] = self.gp.kernel_parameters()
+            if self.gp.optimizer == "direct":
+                facts["gp_likelihood_evaluations"] = self.gp.likelihood_evaluations
         if self.candidate_set == "evolution":
             facts["acquisition_evaluations"] = self.acquisition_evaluations
         return facts
@@ -347,13 +354,13 @@ class TWNASkDPP(TWNAS):
                  refit_every: int = 5, beta_scale: float = 0.2, distance_matrix: str = "", batch_size: int = 5,
                  quality_weight: float = 1.0, psd_scope: str = "joint", kdpp_kernel: str = "",
                  kdpp_quality: str = "", zs_prefilter: dict | None = None, candidates: str | None = None,
-                 lengthscales: str | None = None) -> None:
+                 lengthscales: str | None = None, gp_optimizer: str = "gradient") -> None:
         self.quality_weight = quality_weight
         self.kdpp = (kdpp_kernel or self.default_kdpp[0], kdpp_quality or self.default_kdpp[1])
         super().__init__(space, rng, metric_params, acquisition, kernel, psd, n_init, top_k, pool_mutations,
                          pool_random, train_iters, refit_every, beta_scale, distance_matrix, batch_size,
                          zs_prefilter=zs_prefilter, candidates=candidates, psd_scope=psd_scope,
-                         lengthscales=lengthscales)
+                         lengthscales=lengthscales, gp_optimizer=gp_optimizer)
 
     def _make_acquisition(self, name: str, beta_scale: float) -> Acquisition:
         make_acquisition(name, beta_scale)  # a bad name still fails, though the k-DPP replaces it

@@ -198,8 +198,9 @@ class DistanceGP:
         return {"outputscale": math.exp(theta[0]), "lengthscale": math.exp(theta[1]),
                 "noise": math.exp(theta[2]), "mean": float(theta[3])}
 
-    def _negative_mll(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """−log p(z | θ) / n and its gradient in θ = (log σ², log ℓ, log τ, m) (R&W eqs. 5.8, 5.9)."""
+    def _negative_mll(self, theta: np.ndarray, gradient: bool = True) -> tuple[float, np.ndarray | None]:
+        """−log p(z | θ) / n and its gradient in θ = (log σ², log ℓ, log τ, m) (R&W eqs. 5.8, 5.9);
+        the value alone with ``gradient=False`` (a derivative-free optimizer's)."""
         h = self._unpack(theta)
         d, z, n = self.train_distances, self.z, len(self.z)
         raw = self._base(d, h["lengthscale"])
@@ -214,6 +215,8 @@ class DistanceGP:
         K_inv = L_inv.T @ L_inv
         alpha = K_inv @ residual
         value = 0.5 * residual @ alpha + np.log(np.diag(L)).sum() + 0.5 * n * math.log(2 * math.pi)
+        if not gradient:
+            return value / n, None
         G = 0.5 * (K_inv - np.outer(alpha, alpha))  # ∂(−log p)/∂K
         grad = np.array([
             h["outputscale"] * float(np.sum(G * repair.matrix)),
