@@ -9,6 +9,7 @@ METHOD_NAMES = {
     "hotnas_whole": "HOTNAS (whole space)",
     "nasbot_whole": "NASBOT (whole space)",
     "nasbot_otmann": "NASBOT, one OTMANN distance (ours)",
+    "nasbot_direct": "NASBOT, DIRECT likelihood search (the reference's fit)",
     "nasbot_otmann_whole": "NASBOT, one OTMANN distance, whole space (ours)",
     "bo_edit_whole": "BO-edit (whole space)",
     "hotnas_joint": "HOTNAS, joint-repair posterior",
