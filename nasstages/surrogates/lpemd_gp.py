@@ -38,8 +38,8 @@ NOISE_BOX = (0.005, 0.2)  # × Var(y)
 SCALE_BOX = (0.02, 200.0)  # α₁ + α₂, each α in [0.01, 100] × Var(y)
 WEIGHT_BOX = (1e-4, 1.0 - 1e-4)
 LP_BETA_BOX = (1e-9, 1e-3)
-OPTIMIZERS = ("gradient", "direct")
 EMD_BETA_BOX = (0.1, 100.0)
+OPTIMIZERS = ("gradient", "direct")  # ours (default), the reference's
 
 
 def _logit(p: float) -> float:
