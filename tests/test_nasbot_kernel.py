@@ -18,7 +18,8 @@ from nasstages.distances.otmann import NASBOT_STRUCT_COEFFS, OTMANN, OTMANNLpEmd
 from nasstages.errors import ConfigError, CorruptStoreError
 from nasstages.search.distance_source import CachedDistances, MatrixDistances
 from nasstages.spaces import get_space
-from nasstages.surrogates.lpemd_gp import EMD_BETA_BOX, LP_BETA_BOX, NOISE_BOX, LpEmdDistanceGP
+from nasstages.surrogates.lpemd_gp import (EMD_BETA_BOX, LP_BETA_BOX, NOISE_BOX, SCALE_BOX, WEIGHT_BOX,
+                                           LpEmdDistanceGP)
 
 
 def _reference_opt_transport(layers_a, layers_b, table, mislabel, struct, nu_nas=1.0):
@@ -105,8 +106,9 @@ def test_fit_stays_in_the_references_boxes_and_beats_its_start():
     assert all(LP_BETA_BOX[0] * (1 - 1e-9) <= b <= LP_BETA_BOX[1] * (1 + 1e-9) for b in params["lp_betas"])
     assert all(EMD_BETA_BOX[0] * (1 - 1e-9) <= b <= EMD_BETA_BOX[1] * (1 + 1e-9) for b in params["emd_betas"])
     assert NOISE_BOX[0] * (1 - 1e-9) <= params["noise"] <= NOISE_BOX[1] * (1 + 1e-9)
-    assert all(0.01 * 0.99 <= a for a in params["alphas"]) or min(params["alphas"]) < 0.01  # ratio-boxed
-    assert sum(params["alphas"]) <= 200 * (1 + 1e-9)
+    total = sum(params["alphas"])  # α₁ + α₂ and α₁'s share, boxed for the reference's two α boxes
+    assert SCALE_BOX[0] * (1 - 1e-9) <= total <= SCALE_BOX[1] * (1 + 1e-9)
+    assert WEIGHT_BOX[0] * (1 - 1e-9) <= params["alphas"][0] / total <= WEIGHT_BOX[1] * (1 + 1e-9)
 
 
 @pytest.mark.parametrize("psd", ["clip", "jitter"])
