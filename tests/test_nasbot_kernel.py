@@ -162,8 +162,9 @@ def test_lpemd_stack_is_otmann_at_each_coefficient():
     """The stack's lp / emd are ``otmann`` unnormalized / normalized at each ν_str; its parameters
     are OTMANN's but ν_str and normalize (struct_coeffs instead)."""
     space = get_space("nb201")
-    nets = [space.sample(np.random.default_rng(7)) for _ in range(9)]
+    nets = space.sample_unique(9, np.random.default_rng(7))
     stack = make_distance("otmann_lpemd", space, {"struct_coeffs": [0.3, 0.9]}).pairwise(nets)
+    assert stack.shape == (4, 9, 9) and np.count_nonzero(stack[0]) > 60  # distinct cells: a real comparison
     for t, nu in enumerate((0.3, 0.9)):
         np.testing.assert_array_equal(stack[t], OTMANN(space, nu_str=nu, normalize=False).pairwise(nets))
         np.testing.assert_allclose(stack[2 + t], OTMANN(space, nu_str=nu).pairwise(nets), rtol=1e-14, atol=1e-15)
