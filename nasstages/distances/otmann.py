@@ -94,6 +94,8 @@ def exact_emd_cost(a: np.ndarray, b: np.ndarray, cost: np.ndarray) -> float:
 
 
 PATH_GROUPS = {"nasbot": ("all", "conv", "pool", "fc"), "all": ("all",)}  # the reference's CNN groups
+NASBOT_STRUCT_COEFFS = (0.1, 0.2, 0.4, 0.8)  # nn/nn_gp.py: struct_coeffs '0.1-0.2-0.4-0.8'
+
 
 
 def _path_lengths(adj: np.ndarray, nodes: np.ndarray, counts: list[bool] | None = None) -> np.ndarray:
@@ -227,27 +229,23 @@ class OTMANN(Distance):
 
     def pairwise(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
                  show_progress: bool = False) -> np.ndarray:
-        return self._solve_stack(archs_a, archs_b, (self.nu_str,), self.normalize, show_progress)[0]
+        return self._solve_stack(archs_a, archs_b, (self.nu_str,), self.normalize, show_progress)[0][0]
 
     def lpemd_stack(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None = None,
-                    struct_coeffs: Sequence[float] = (0.1, 0.2, 0.4, 0.8)) -> np.ndarray:
+                    struct_coeffs: Sequence[float] = NASBOT_STRUCT_COEFFS) -> np.ndarray:
         """NASBOT's GP distances (``nn/nn_comparators.py`` ``OTMANNDistanceComputer.evaluate_single``
         with ``dist_type='lp-emd'``): one exact OT solve per structural coefficient ν_str (mislabel
         coefficient 1) gives the unnormalized cost ``lp`` and the same cost over both networks' total
         mass ``emd`` (``utils/oper_utils.py`` ``opt_transport``). Returns (2T, a, b): the T lp
         matrices, then the T emd matrices, in ``struct_coeffs`` order."""
-        lp = self._solve_stack(archs_a, archs_b, tuple(float(c) for c in struct_coeffs), False, False)
-        total_a = self._total_masses(archs_a)
-        total_b = total_a if archs_b is None else self._total_masses(archs_b)
+        lp, (total_a, total_b) = self._solve_stack(archs_a, archs_b, tuple(float(c) for c in struct_coeffs), False,
+                                                   False)
         return np.concatenate([lp, lp / (total_a[:, None] + total_b[None, :])[None]])
 
-    def _total_masses(self, archs: Sequence[Arch]) -> np.ndarray:
-        """Each network's total layer mass (the sum of its layers' ℓm)."""
-        return np.array([self.memoized_layers(self.space.canonicalize(a))[1].sum() for a in archs])
-
     def _solve_stack(self, archs_a: Sequence[Arch], archs_b: Sequence[Arch] | None, nu_strs: tuple[float, ...],
-                     normalize: bool, show_progress: bool) -> np.ndarray:
-        """(len(nu_strs), a, b): OTMANN for each structural coefficient, the networks packed once."""
+                     normalize: bool, show_progress: bool) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """(len(nu_strs), a, b): OTMANN for each structural coefficient, the networks packed once;
+        and each network's total layer mass, of ``archs_a`` and of ``archs_b``."""
         from nasstages.distances.otmann_solver import otmann_block
 
         keys_a, idx_a = unique_index([self.space.canonicalize(a) for a in archs_a])
@@ -294,7 +292,8 @@ class OTMANN(Distance):
                 unique[r, c] = self._solve_with_pot(layers[rows[r]], layers[cols[c]], table,
                                                     rank[rows[r]] < rank[cols[c]], nu_str, normalize)
             out[t] = unique[idx_a[:, None], idx_b[None, :]]
-        return out
+        totals = np.array([m.sum() for _, m, _ in layers])
+        return out, (totals[rows][idx_a], totals[cols][idx_b])
 
     def _solve_with_pot(self, first: tuple, second: tuple, table: np.ndarray, forward: bool,
                         nu_str: float | None = None, normalize: bool | None = None) -> float:
@@ -311,9 +310,6 @@ class OTMANN(Distance):
         a, b = np.append(mass_a, mass_b.sum()), np.append(mass_b, mass_a.sum())
         value = exact_emd_cost(a, b, cost)
         return value / (mass_a.sum() + mass_b.sum()) if normalize else value
-
-
-NASBOT_STRUCT_COEFFS = (0.1, 0.2, 0.4, 0.8)  # nn/nn_gp.py: struct_coeffs '0.1-0.2-0.4-0.8'
 
 
 class OTMANNLpEmd(OTMANN):
