@@ -87,18 +87,19 @@ def _check_distance_pool(config: dict[str, Any], method: str, params: dict[str, 
     """``distance_pool`` (a workflow setting): the method reads its metric's precomputed matrix over
     that pool of each benchmark's space, so that pool and metric must be configured under distances."""
     where = f"config search.methods.{method}.distance_pool"
-    metric = matrix_metric(method_class(method, params), params)
+    cls = method_class(method, params)
+    metric = matrix_metric(cls, params)
     if metric is None:
         raise ConfigError(f"{where}: method {method!r} uses no distance matrix; remove distance_pool")
     if "distance_matrix" in params:
         raise ConfigError(f"{where}: set distance_pool or distance_matrix, not both")
-    cls = method_class(method, params)
-    if hasattr(cls, "default_kernel"):  # a distance BO: can its kernel read one stored matrix?
+    if hasattr(cls, "default_kernel"):  # a distance BO: can its kernel settings read a stored matrix?
         from nasstages.search.kernel_bo import check_kernel_settings
 
         try:
             check_kernel_settings(cls.metric, params.get("kernel") or cls.default_kernel,
-                                  params.get("lengthscales") or cls.default_lengthscales, True)
+                                  params.get("lengthscales") or cls.default_lengthscales, True,
+                                  params.get("gp_optimizer", "gradient"))
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
     search = config["search"]

@@ -54,9 +54,11 @@ LENGTHSCALE_MODES = ("shared", "per_term")
 STACKED_METRIC_OF_KERNEL = {"lpemd": "otmann_lpemd"}
 
 
-def check_kernel_settings(metric: str, kernel: str, lengthscales: str, stored_matrix: bool) -> None:
+def check_kernel_settings(metric: str, kernel: str, lengthscales: str, stored_matrix: bool,
+                          gp_optimizer: str = "gradient") -> None:
     """Fail early on a kernel the distances cannot feed: a stored matrix of a summed distance holds
-    only the sum, so per-term length-scales cannot read it; NASBOT's kernel needs OTMANN."""
+    only the sum, so per-term length-scales cannot read it; NASBOT's kernel needs OTMANN, and only
+    it has the reference's DIRECT fit."""
     if lengthscales not in LENGTHSCALE_MODES:
         raise ConfigError(f"lengthscales must be one of {LENGTHSCALE_MODES}, not {lengthscales!r}")
     if kernel not in KERNELS:
@@ -67,6 +69,9 @@ def check_kernel_settings(metric: str, kernel: str, lengthscales: str, stored_ma
                               f"metric is {metric!r}: use kernel: exp")
         if lengthscales != "shared":
             raise ConfigError("kernel: lpemd fits its own weight per distance: leave lengthscales at shared")
+    if gp_optimizer != "gradient" and kernel != "lpemd":
+        raise ConfigError(f"gp_optimizer: {gp_optimizer} is the lpemd kernel's (NASBOT's reference fit); other "
+                          "kernels fit by gradient")
     if lengthscales == "per_term" and stored_matrix:
         raise ConfigError("lengthscales: per_term fits one length-scale per distance term, and a stored matrix "
                           "holds only their sum: compute the distances on the fly (no distance_pool for this "
@@ -98,10 +103,7 @@ class DistanceBO(Optimizer):
         candidates = candidates or self.default_candidates
         kernel = kernel or self.default_kernel
         self.lengthscales = lengthscales or self.default_lengthscales
-        check_kernel_settings(self.metric, kernel, self.lengthscales, bool(distance_matrix))
-        if gp_optimizer != "gradient" and kernel != "lpemd":
-            raise ConfigError(f"gp_optimizer: {gp_optimizer} is the lpemd kernel's (NASBOT's reference fit); other "
-                              "kernels fit by gradient")
+        check_kernel_settings(self.metric, kernel, self.lengthscales, bool(distance_matrix), gp_optimizer)
         self.kernel = kernel
         if n_init < 1 or batch_size < 1:
             raise ConfigError("n_init and batch_size must be at least 1")
@@ -126,19 +128,16 @@ class DistanceBO(Optimizer):
         self.matrix_metric = self.metric_for({"kernel": kernel})
         distance = make_distance(self.matrix_metric, space, metric_params or {}, where="metric_params")
         self.source: DistanceSource
-        if kernel == "lpemd":  # NASBOT's reference GP on OTMANN's lp and emd stacks (stored, or on the fly)
-            self.source = (MatrixDistances(space, distance_matrix, self.matrix_metric) if distance_matrix
-                           else CachedDistances(space, distance))
-            self.gp = LpEmdDistanceGP(terms=len(distance.struct_coeffs), psd=psd, train_iters=train_iters,
-                                      optimizer=gp_optimizer)
-        elif self.lengthscales == "per_term":
+        if self.lengthscales == "per_term":
             terms = TermDistances(space, distance)
             self.source = terms
             self.gp = TermwiseDistanceGP(terms.terms, form=kernel, psd=psd, train_iters=train_iters)
-        else:
+        else:  # one distance, or NASBOT's lp and emd stack (lpemd): stored, or on the fly
             self.source = (MatrixDistances(space, distance_matrix, self.matrix_metric) if distance_matrix
                            else CachedDistances(space, distance))
-            self.gp = DistanceGP(form=kernel, psd=psd, train_iters=train_iters)
+            self.gp = (LpEmdDistanceGP(terms=len(distance.struct_coeffs), psd=psd, train_iters=train_iters,
+                                       optimizer=gp_optimizer) if kernel == "lpemd"
+                       else DistanceGP(form=kernel, psd=psd, train_iters=train_iters))
         self.generator = self._make_generator(top_k, pool_mutations, pool_random, make_prefilter(space, rng, zs_prefilter))
         self.n_init, self.batch_size = n_init, batch_size
         self.refit_every = max(1, refit_every)
