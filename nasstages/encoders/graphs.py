@@ -1,7 +1,9 @@
 """Batched graph tensors of architectures: the adjacency and one-hot op matrices encoders consume.
 
 Both arch2vec and GATES read the op-on-node DAG of a single-cell space (``space.to_graph``),
-node 0 the input and the last node the output, as dense (N, n, n) and (N, n, |V|) arrays.
+node 0 the input and the last node the output, as dense (N, n, n) and (N, n, |V|) arrays. Spaces
+whose ops sit on edges (NB201, TNB101 micro) also give the op-on-edge form (N, V, V) of op indices
+(``space.edge_op_matrix``), which GATES reads there as its reference code does.
 """
 
 from __future__ import annotations
@@ -17,18 +19,23 @@ from nasstages.spaces import Arch, SearchSpace
 
 @dataclass(frozen=True)
 class GraphTensors:
-    """``adjacency[k, i, j] = 1`` for an edge i -> j of arch k; ``ops[k, i]`` one-hot over ``vocabulary``."""
+    """``adjacency[k, i, j] = 1`` for an edge i -> j of arch k; ``ops[k, i]`` one-hot over ``vocabulary``;
+    ``edge_ops[k, to, from]`` the index in ``edge_vocabulary`` of the op on edge from -> to (0: no
+    edge), or None where the space's ops sit on nodes."""
 
     adjacency: np.ndarray
     ops: np.ndarray
     vocabulary: tuple[str, ...]
+    edge_ops: np.ndarray | None = None
+    edge_vocabulary: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return len(self.adjacency)
 
     def subset(self, index: np.ndarray | Sequence[int]) -> "GraphTensors":
         index = np.asarray(index)
-        return GraphTensors(self.adjacency[index], self.ops[index], self.vocabulary)
+        edge_ops = None if self.edge_ops is None else self.edge_ops[index]
+        return GraphTensors(self.adjacency[index], self.ops[index], self.vocabulary, edge_ops, self.edge_vocabulary)
 
 
 def single_cell(space: SearchSpace, arch: Arch):
@@ -48,7 +55,10 @@ def graph_tensors(space: SearchSpace, archs: Sequence[Arch]) -> GraphTensors:
     if len(sizes) == 1 and (space.max_network_nodes is None or sizes == {space.max_network_nodes}):
         adjacency = np.stack([c.adjacency for c in cells]).astype(np.float32)
         ops = np.stack([c.one_hot() for c in cells])
-        return GraphTensors(adjacency, ops, cells[0].vocabulary)
+        edges = [space.edge_op_matrix(a) for a in archs]
+        if edges[0] is None:
+            return GraphTensors(adjacency, ops, cells[0].vocabulary)
+        return GraphTensors(adjacency, ops, cells[0].vocabulary, np.stack(edges), tuple(space.operations))
     if space.max_network_nodes is None:
         raise ConfigError(f"encoders need a fixed node count per cell; {space.name} gives {sorted(sizes)}")
     return _padded(cells, space.max_network_nodes)

@@ -8,19 +8,24 @@ starting from a learned embedding of the input node; one layer moves information
 stack of layers (with residuals) at least as deep as the longest path carries it to the output
 node, whose vector is read out by an MLP into a score. Trained with the pairwise hinge ranking loss
 Σ_{y_i > y_j} max(0, m − (P(a_i) − P(a_j))) (Eq. 6) or, for comparison, mean squared error.
+On spaces whose ops sit on edges (NB201, TNB101 micro) GATES reads the op-on-edge cell instead
+(``gates_form: auto``, :mod:`nasstages.encoders.gates_flow`), as its reference code does on NB201;
+the op-on-node form there is the named variant ``gates_form: node`` (our encoder before).
 """
 
 from __future__ import annotations
 
+import copy
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+from nasstages.encoders.gates_flow import GatesEdgeFlowEncoder
 from nasstages.encoders.graphs import GraphTensors
 from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.errors import ConfigError, reject_unknown_keys
@@ -32,9 +37,12 @@ ENCODERS = ("gates", "tagates", "mlp", "lstm")
 # predictor config (examples/research/dele/cfgs/train_nb201_gates_config.yaml). The GATES paper's own
 # release has only an NB101 config (examples/research/gates/nbc_flow_gcn128x4.yaml: mlp_hiddens [200],
 # 80 epochs, same batch and pairs), not applied here.
-_AW_NAS_NB201 = {"head": (300,) * 5, "head_dropout": 0.1, "batch_size": 512, "pairs_per_arch": 4.0}
+# The scripts train exactly ``epochs`` epochs (min_steps 0): at 0.1-1% of the training half that is one
+# batch an epoch, 200 steps.
+_AW_NAS_NB201 = {"head": (300,) * 5, "head_dropout": 0.1, "batch_size": 512, "pairs_per_arch": 4.0, "min_steps": 0}
 REFERENCE_TRAINING: dict[str, dict[str, Any]] = {"tagates": _AW_NAS_NB201, "gates": _AW_NAS_NB201}
 UPDATED_OPS = ("parametrized", "all")
+GATES_FORMS = ("auto", "edge", "node")
 LOSSES = ("hinge", "mse")
 
 
@@ -122,8 +130,8 @@ class ScoreModel(nn.Module):
             width = hidden
         self.head = nn.Sequential(*blocks, nn.Linear(width, 1))
 
-    def forward(self, adjacency: torch.Tensor, ops: torch.Tensor) -> torch.Tensor:
-        return self.head(self.encoder(adjacency, ops)).squeeze(-1)
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(*inputs)).squeeze(-1)
 
 
 def pairwise_hinge_loss(scores: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
@@ -167,12 +175,15 @@ class PredictorConfig:
     encoder: str = "gates"
     loss: str = "hinge"
     epochs: int = 200
-    min_steps: int = 400       # tiny training sets still get this many optimizer steps
+    min_steps: int | None = None  # tiny training sets still get this many steps (None: reference 0, else 400)
     batch_size: int | None = None  # None: the encoder's reference value (GATES, TA-GATES 512; else 128)
     lr: float = 1e-3
     weight_decay: float = 0.0
     margin: float = 0.1
     hidden: int = 128
+    # GATES's graph: "edge" reads ops on edges (aw_nas's nb201-flow, the reference on NB201), "node" the
+    # op-on-node DAG (our encoder before, GATES's NB101 form); "auto": edge where the space has ops on edges
+    gates_form: str = "auto"
     # score head and pair sampling; None: the encoder's reference value (REFERENCE_TRAINING)
     head: tuple[int, ...] | None = None   # widths of the head's hidden layers
     head_dropout: float | None = None     # dropout after each hidden layer of the head
@@ -187,11 +198,13 @@ class PredictorConfig:
     def __post_init__(self) -> None:
         reference = REFERENCE_TRAINING.get(self.encoder, {})
         resolved = {"batch_size": 128, "head": (self.hidden,), "head_dropout": 0.0, "pairs_per_arch": 0.0,
-                    **reference}
+                    "min_steps": 400, **reference}
         for name, default in resolved.items():  # frozen: set the resolved defaults once, here
             value = getattr(self, name)
             object.__setattr__(self, name, default if value is None else value)
         object.__setattr__(self, "head", tuple(int(width) for width in self.head))
+        if self.min_steps < 0:
+            raise ConfigError(f"predictor min_steps must be >= 0, not {self.min_steps!r}")
         if (self.batch_size < 1 or not self.head or min(self.head) < 1 or not 0 <= self.head_dropout < 1
                 or self.pairs_per_arch < 0):
             raise ConfigError(f"predictor batch_size must be >= 1, head a non-empty list of widths >= 1, "
@@ -204,6 +217,8 @@ class PredictorConfig:
         if self.steps < 1 or self.symmetry_breaking < 0 or self.update_scale <= 0:
             raise ConfigError(f"predictor steps must be >= 1, symmetry_breaking >= 0 and update_scale > 0, not "
                               f"{self.steps!r} / {self.symmetry_breaking!r} / {self.update_scale!r}")
+        if self.gates_form not in GATES_FORMS:
+            raise ConfigError(f"predictor gates_form must be one of {GATES_FORMS}, not {self.gates_form!r}")
         if self.updated_ops not in UPDATED_OPS:
             raise ConfigError(f"predictor updated_ops must be one of {UPDATED_OPS}, not {self.updated_ops!r}")
 
@@ -224,8 +239,11 @@ class RankingPredictor:
     def _build(self, graphs: GraphTensors) -> ScoreModel:
         n_nodes, n_ops = graphs.ops.shape[1], graphs.ops.shape[2]
         c = self.config
-        if c.encoder == "gates":
-            encoder: nn.Module = GatesEncoder(n_ops, hidden=c.hidden, layers=longest_path(graphs.adjacency))
+        if self.reads_edges(graphs):
+            assert graphs.edge_vocabulary is not None
+            encoder: nn.Module = GatesEdgeFlowEncoder(len(graphs.edge_vocabulary), layers=(c.hidden,) * 5)
+        elif c.encoder == "gates":
+            encoder = GatesEncoder(n_ops, hidden=c.hidden, layers=longest_path(graphs.adjacency))
         elif c.encoder == "tagates":
             updated = None if c.updated_ops == "all" else ["conv" in op for op in graphs.vocabulary]
             encoder = TAGatesEncoder(n_ops, n_nodes, hidden=c.hidden, steps=c.steps,
@@ -237,34 +255,57 @@ class RankingPredictor:
             encoder = LSTMEncoder(n_ops, hidden=c.hidden)
         return ScoreModel(encoder, head=c.head, dropout=c.head_dropout).to(self.device)
 
-    def fit(self, graphs: GraphTensors, y: np.ndarray) -> "RankingPredictor":
+    def reads_edges(self, graphs: GraphTensors) -> bool:
+        """Whether the model reads ``graphs``' op-on-edge form (GATES, ``gates_form`` edge or auto)."""
+        c = self.config
+        if c.encoder != "gates" or c.gates_form == "node":
+            return False
+        if graphs.edge_ops is None and c.gates_form == "edge":
+            raise ConfigError("predictor gates_form 'edge' needs a space with ops on edges (NB201, TNB101 micro); "
+                              "use gates_form 'node' or 'auto'")
+        return graphs.edge_ops is not None
+
+    def _inputs(self, graphs: GraphTensors) -> tuple[torch.Tensor, ...]:
+        """What the encoder reads, on the device: the op-on-edge matrix, or adjacency and one-hot ops."""
+        if self.reads_edges(graphs):
+            return (torch.as_tensor(graphs.edge_ops, dtype=torch.long, device=self.device),)
+        return (torch.as_tensor(graphs.adjacency, device=self.device), torch.as_tensor(graphs.ops, device=self.device))
+
+    def fit(self, graphs: GraphTensors, y: np.ndarray, monitor: Callable[["RankingPredictor"], float] | None = None,
+            every: int = 1) -> "RankingPredictor":
+        """Train on ``graphs`` / ``y``. With ``monitor`` (a score of the model in eval mode, higher is
+        better), it is called after every ``every``-th epoch and the last, and the model keeps the
+        weights of the best-scoring epoch (the first among ties): epoch selection as aw_nas's
+        ``train_nasbench201.py`` logs it (``--test-every``, ``early_stop_valid``)."""
         started = time.perf_counter()
+        self.selected_epoch, self.monitor_curve = None, []
         # the seed fixes the initial weights and the head's dropout masks; the global CPU stream is left as it was
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.model = self._build(graphs)
-            self._train(graphs, y)
+            self._train(graphs, y, monitor, max(1, int(every)))
         self.seconds = time.perf_counter() - started
         return self
 
-    def _train(self, graphs: GraphTensors, y: np.ndarray) -> None:
+    def _train(self, graphs: GraphTensors, y: np.ndarray, monitor: Callable[["RankingPredictor"], float] | None = None,
+               every: int = 1) -> None:
         c = self.config
         assert self.model is not None
         rng = np.random.default_rng(self.seed)
-        adjacency = torch.as_tensor(graphs.adjacency, device=self.device)
-        ops = torch.as_tensor(graphs.ops, device=self.device)
+        inputs = self._inputs(graphs)
         y_standard = ((y - np.mean(y)) / (np.std(y) or 1.0)).astype(np.float32)
         target = torch.as_tensor(y_standard, device=self.device)
         optimizer = torch.optim.Adam(self.model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
         batches = max(1, -(-len(y) // c.batch_size))
         epochs = max(c.epochs, -(-c.min_steps // batches))
         self.model.train()
-        for _ in range(epochs):
+        best_score, best_state = -np.inf, None
+        for epoch in range(1, epochs + 1):
             permutation = rng.permutation(len(y))
             order = torch.as_tensor(permutation, device=self.device)
             for start in range(0, len(y), c.batch_size):
                 batch = order[start:start + c.batch_size]
-                scores = self.model(adjacency[batch], ops[batch])
+                scores = self.model(*(tensor[batch] for tensor in inputs))
                 if c.loss == "hinge" and c.pairs_per_arch > 0:
                     # the batch's targets from the host-side permutation: no device round trip per step
                     batch_y = y_standard[permutation[start:start + c.batch_size]]
@@ -278,6 +319,15 @@ class RankingPredictor:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+            if monitor is not None and (epoch % every == 0 or epoch == epochs):
+                self.model.eval()  # eval mode draws no dropout masks: the training stream is unchanged
+                score = float(monitor(self))
+                self.model.train()
+                self.monitor_curve.append((epoch, score))
+                if score > best_score:
+                    best_score, best_state, self.selected_epoch = score, copy.deepcopy(self.model.state_dict()), epoch
+        if best_state is not None:
+            self.model.load_state_dict(best_state)
         self.model.eval()
 
     @torch.no_grad()
@@ -285,7 +335,6 @@ class RankingPredictor:
         assert self.model is not None, "fit first"
         out = []
         for start in range(0, len(graphs), batch_size):
-            adjacency = torch.as_tensor(graphs.adjacency[start:start + batch_size], device=self.device)
-            ops = torch.as_tensor(graphs.ops[start:start + batch_size], device=self.device)
-            out.append(self.model(adjacency, ops).cpu().numpy())
+            inputs = self._inputs(graphs.subset(np.arange(start, min(start + batch_size, len(graphs)))))
+            out.append(self.model(*inputs).cpu().numpy())
         return np.concatenate(out)

@@ -113,6 +113,12 @@ class SearchSpace(abc.ABC):
         """
         return arch
 
+    def edge_op_matrix(self, arch: Arch) -> np.ndarray | None:
+        """The op-on-edge form of a single-cell space whose ops sit on edges: ``M[to, from]`` the
+        index of the edge's op in :attr:`operations` (0, the no-edge op ``none``, where there is no
+        edge), as GATES encodes such spaces; None where ops sit on nodes."""
+        return None
+
     #: What this space offers beyond the core interface. Methods and metrics that need one of
     #: these declare it, and config validation rejects them on spaces without it:
     #: ``single_cell`` (one cell graph per network: tree/path encodings, encoders),

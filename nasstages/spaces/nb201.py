@@ -249,6 +249,22 @@ class NB201Space(SearchSpace):
         code_of_index = _official_order()[0]
         return (_decode(int(code)) for code in code_of_index)
 
+    def edge_op_matrix(self, arch: NB201Arch) -> np.ndarray:
+        """4×4 ``M[to, from]`` = index in ``OPS`` of the op on edge from -> to (``none``, index 0, as no
+        edge): the cell as aw_nas's NB201 GATES reads it (``genotype[to][from]``)."""
+        matrix = np.zeros((N_NODES, N_NODES), dtype=np.int64)
+        code = self._op_code()
+        for (to, source), op in zip(EDGES, arch):
+            matrix[to, source] = code[op]
+        return matrix
+
+    def _op_code(self) -> dict[str, int]:
+        table = type(self).__dict__.get("_OP_INDEX")
+        if table is None:
+            table = {op: k for k, op in enumerate(self.OPS)}
+            type(self)._OP_INDEX = table
+        return table
+
     def to_graph(self, arch: NB201Arch) -> ArchGraph:
         """8-node op-on-node DAG: input, the six edge ops (string order), output (as arch2vec)."""
         n = len(EDGES) + 2
