@@ -43,10 +43,17 @@ def test_predictor_defaults_are_the_reference_settings():
     """aw_nas nb201_cfgs/tagates.yaml: 4 time steps (3 updates), scale 0.1, conv ops only."""
     space = get_space("nb201")
     graphs = graph_tensors(space, [space.sample(np.random.default_rng(0)) for _ in range(4)])
-    encoder = RankingPredictor(PredictorConfig(encoder="tagates"), seed=0)._build(graphs).encoder
-    assert (encoder.steps, encoder.update_scale) == (3, 0.1)
-    flagged = {op for op, flag in zip(graphs.vocabulary, encoder.updated_ops.tolist()) if flag}
-    assert flagged == {"nor_conv_1x1", "nor_conv_3x3"}
+    for cell_form, vocabulary in (("auto", graphs.edge_vocabulary), ("node", graphs.vocabulary)):
+        encoder = RankingPredictor(PredictorConfig(encoder="tagates", cell_form=cell_form), seed=0)._build(graphs).encoder
+        assert (encoder.steps, encoder.update_scale) == (3, 0.1)
+        flagged = {op for op, flag in zip(vocabulary, encoder.updated_ops.tolist()) if flag}
+        assert flagged == {"nor_conv_1x1", "nor_conv_3x3"}
+    # nb201-fbflow: 3 forward and 3 backward 128-wide layers, skip edges with gate 1 (skip_connection_index 1)
+    edge = RankingPredictor(PredictorConfig(encoder="tagates"), seed=0)._build(graphs).encoder
+    assert [tuple(layer.weight.shape) for layer in edge.forward_layers] == [(96, 128), (128, 128), (128, 128)]
+    assert [tuple(layer.weight.shape) for layer in edge.backward_layers] == [(128, 128)] * 3
+    assert {layer.skip_index for layer in [*edge.forward_layers, *edge.backward_layers]} == {1}
+    assert graphs.edge_vocabulary[1] == "skip_connect"
 
 
 def test_same_ops_at_symmetric_positions_stay_identical_without_symmetry_breaking():

@@ -8,9 +8,9 @@ starting from a learned embedding of the input node; one layer moves information
 stack of layers (with residuals) at least as deep as the longest path carries it to the output
 node, whose vector is read out by an MLP into a score. Trained with the pairwise hinge ranking loss
 Σ_{y_i > y_j} max(0, m − (P(a_i) − P(a_j))) (Eq. 6) or, for comparison, mean squared error.
-On spaces whose ops sit on edges (NB201, TNB101 micro) GATES reads the op-on-edge cell instead
-(``gates_form: auto``, :mod:`nasstages.encoders.gates_flow`), as its reference code does on NB201;
-the op-on-node form there is the named variant ``gates_form: node`` (our encoder before).
+On spaces whose ops sit on edges (NB201, TNB101 micro) GATES and TA-GATES read the op-on-edge cell
+instead (``cell_form: auto``, :mod:`nasstages.encoders.gates_flow`), as their reference code does on
+NB201; the op-on-node form there is the named variant ``cell_form: node`` (our encoders before).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from nasstages.encoders.gates_flow import GatesEdgeFlowEncoder
+from nasstages.encoders.gates_flow import GatesEdgeFlowEncoder, TAGatesEdgeFlowEncoder
 from nasstages.encoders.graphs import GraphTensors
 from nasstages.encoders.tagates import TAGatesEncoder
 from nasstages.errors import ConfigError, reject_unknown_keys
@@ -42,7 +42,7 @@ ENCODERS = ("gates", "tagates", "mlp", "lstm")
 _AW_NAS_NB201 = {"head": (300,) * 5, "head_dropout": 0.1, "batch_size": 512, "pairs_per_arch": 4.0, "min_steps": 0}
 REFERENCE_TRAINING: dict[str, dict[str, Any]] = {"tagates": _AW_NAS_NB201, "gates": _AW_NAS_NB201}
 UPDATED_OPS = ("parametrized", "all")
-GATES_FORMS = ("auto", "edge", "node")
+CELL_FORMS = ("auto", "edge", "node")
 LOSSES = ("hinge", "mse")
 
 
@@ -181,9 +181,10 @@ class PredictorConfig:
     weight_decay: float = 0.0
     margin: float = 0.1
     hidden: int = 128
-    # GATES's graph: "edge" reads ops on edges (aw_nas's nb201-flow, the reference on NB201), "node" the
-    # op-on-node DAG (our encoder before, GATES's NB101 form); "auto": edge where the space has ops on edges
-    gates_form: str = "auto"
+    # GATES's / TA-GATES's cell: "edge" reads ops on edges (aw_nas's nb201-flow / nb201-fbflow, the reference
+    # on NB201), "node" the op-on-node DAG (our encoders before; GATES's NB101 form); "auto": edge where the
+    # space has ops on edges
+    cell_form: str = "auto"
     # score head and pair sampling; None: the encoder's reference value (REFERENCE_TRAINING)
     head: tuple[int, ...] | None = None   # widths of the head's hidden layers
     head_dropout: float | None = None     # dropout after each hidden layer of the head
@@ -217,8 +218,8 @@ class PredictorConfig:
         if self.steps < 1 or self.symmetry_breaking < 0 or self.update_scale <= 0:
             raise ConfigError(f"predictor steps must be >= 1, symmetry_breaking >= 0 and update_scale > 0, not "
                               f"{self.steps!r} / {self.symmetry_breaking!r} / {self.update_scale!r}")
-        if self.gates_form not in GATES_FORMS:
-            raise ConfigError(f"predictor gates_form must be one of {GATES_FORMS}, not {self.gates_form!r}")
+        if self.cell_form not in CELL_FORMS:
+            raise ConfigError(f"predictor cell_form must be one of {CELL_FORMS}, not {self.cell_form!r}")
         if self.updated_ops not in UPDATED_OPS:
             raise ConfigError(f"predictor updated_ops must be one of {UPDATED_OPS}, not {self.updated_ops!r}")
 
@@ -240,8 +241,15 @@ class RankingPredictor:
         n_nodes, n_ops = graphs.ops.shape[1], graphs.ops.shape[2]
         c = self.config
         if self.reads_edges(graphs):
-            assert graphs.edge_vocabulary is not None
-            encoder: nn.Module = GatesEdgeFlowEncoder(len(graphs.edge_vocabulary), layers=(c.hidden,) * 5)
+            assert graphs.edge_ops is not None and graphs.edge_vocabulary is not None
+            edge_ops = len(graphs.edge_vocabulary)
+            if c.encoder == "gates":
+                encoder: nn.Module = GatesEdgeFlowEncoder(edge_ops, layers=(c.hidden,) * 5)
+            else:
+                updated = None if c.updated_ops == "all" else ["conv" in op for op in graphs.edge_vocabulary]
+                encoder = TAGatesEdgeFlowEncoder(edge_ops, graphs.edge_ops.shape[1], width=c.hidden, steps=c.steps,
+                                                 symmetry_breaking=c.symmetry_breaking, update_scale=c.update_scale,
+                                                 updated_ops=updated, detach_update_inputs=c.detach_update_inputs)
         elif c.encoder == "gates":
             encoder = GatesEncoder(n_ops, hidden=c.hidden, layers=longest_path(graphs.adjacency))
         elif c.encoder == "tagates":
@@ -256,13 +264,13 @@ class RankingPredictor:
         return ScoreModel(encoder, head=c.head, dropout=c.head_dropout).to(self.device)
 
     def reads_edges(self, graphs: GraphTensors) -> bool:
-        """Whether the model reads ``graphs``' op-on-edge form (GATES, ``gates_form`` edge or auto)."""
+        """Whether the model reads ``graphs``' op-on-edge form (GATES / TA-GATES, ``cell_form`` edge or auto)."""
         c = self.config
-        if c.encoder != "gates" or c.gates_form == "node":
+        if c.encoder not in ("gates", "tagates") or c.cell_form == "node":
             return False
-        if graphs.edge_ops is None and c.gates_form == "edge":
-            raise ConfigError("predictor gates_form 'edge' needs a space with ops on edges (NB201, TNB101 micro); "
-                              "use gates_form 'node' or 'auto'")
+        if graphs.edge_ops is None and c.cell_form == "edge":
+            raise ConfigError("predictor cell_form 'edge' needs a space with ops on edges (NB201, TNB101 micro); "
+                              "use cell_form 'node' or 'auto'")
         return graphs.edge_ops is not None
 
     def _inputs(self, graphs: GraphTensors) -> tuple[torch.Tensor, ...]:
