@@ -1,5 +1,5 @@
 """GATES's and TA-GATES's op-on-edge forms (aw_nas nb201-flow / nb201-fbflow): the cell matrix, the
-layer formula, the TA-GATES rounds, which form a space gets, and epoch selection by a monitor."""
+layer formula, the TA-GATES rounds, and which form a space gets."""
 
 from __future__ import annotations
 
@@ -123,27 +123,6 @@ def test_edge_gates_ranks_nb201_cells(nb201_bench):
     predictor.fit(graphs.subset(np.arange(150)), accuracy[:150])
     tau = kendalltau(predictor.predict(graphs.subset(np.arange(150, 2000))), accuracy[150:]).statistic
     assert tau > 0.5, tau
-
-
-def test_a_monitor_keeps_the_best_epochs_weights():
-    """Selecting epoch 3 of 8 gives exactly the model trained for 3 epochs: the training stream
-    is the same, and scoring in eval mode draws nothing from it."""
-    graphs = graph_tensors(NB201, [NB201.from_index(i) for i in range(0, 15625, 97)])
-    y = np.random.default_rng(0).random(len(graphs))
-    config = dict(encoder="gates", hidden=16, batch_size=32, min_steps=0)
-    calls = []
-
-    def monitor(predictor: RankingPredictor) -> float:
-        calls.append(predictor.model.training)
-        return -abs(len(calls) - 3)  # best at the third call, epoch 3
-
-    selected = RankingPredictor(PredictorConfig(epochs=8, **config), seed=4).fit(graphs, y, monitor=monitor)
-    assert selected.selected_epoch == 3 and [e for e, _ in selected.monitor_curve] == list(range(1, 9))
-    assert calls == [False] * 8
-    three = RankingPredictor(PredictorConfig(epochs=3, **config), seed=4).fit(graphs, y)
-    assert np.array_equal(selected.predict(graphs), three.predict(graphs))
-    last = RankingPredictor(PredictorConfig(epochs=8, **config), seed=4).fit(graphs, y)
-    assert not np.array_equal(last.predict(graphs), three.predict(graphs))
 
 
 def _tagates(symmetry_breaking: float = 0.1, seed: int = 0, **kwargs) -> TAGatesEdgeFlowEncoder:

@@ -15,10 +15,9 @@ NB201; the op-on-node form there is the named variant ``cell_form: node`` (our e
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -279,24 +278,17 @@ class RankingPredictor:
             return (torch.as_tensor(graphs.edge_ops, dtype=torch.long, device=self.device),)
         return (torch.as_tensor(graphs.adjacency, device=self.device), torch.as_tensor(graphs.ops, device=self.device))
 
-    def fit(self, graphs: GraphTensors, y: np.ndarray, monitor: Callable[["RankingPredictor"], float] | None = None,
-            every: int = 1) -> "RankingPredictor":
-        """Train on ``graphs`` / ``y``. With ``monitor`` (a score of the model in eval mode, higher is
-        better), it is called after every ``every``-th epoch and the last, and the model keeps the
-        weights of the best-scoring epoch (the first among ties): epoch selection as aw_nas's
-        ``train_nasbench201.py`` logs it (``--test-every``, ``early_stop_valid``)."""
+    def fit(self, graphs: GraphTensors, y: np.ndarray) -> "RankingPredictor":
         started = time.perf_counter()
-        self.selected_epoch, self.monitor_curve = None, []
         # the seed fixes the initial weights and the head's dropout masks; the global CPU stream is left as it was
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.seed)
             self.model = self._build(graphs)
-            self._train(graphs, y, monitor, max(1, int(every)))
+            self._train(graphs, y)
         self.seconds = time.perf_counter() - started
         return self
 
-    def _train(self, graphs: GraphTensors, y: np.ndarray, monitor: Callable[["RankingPredictor"], float] | None = None,
-               every: int = 1) -> None:
+    def _train(self, graphs: GraphTensors, y: np.ndarray) -> None:
         c = self.config
         assert self.model is not None
         rng = np.random.default_rng(self.seed)
@@ -307,8 +299,7 @@ class RankingPredictor:
         batches = max(1, -(-len(y) // c.batch_size))
         epochs = max(c.epochs, -(-c.min_steps // batches))
         self.model.train()
-        best_score, best_state = -np.inf, None
-        for epoch in range(1, epochs + 1):
+        for _ in range(epochs):
             permutation = rng.permutation(len(y))
             order = torch.as_tensor(permutation, device=self.device)
             for start in range(0, len(y), c.batch_size):
@@ -327,15 +318,6 @@ class RankingPredictor:
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-            if monitor is not None and (epoch % every == 0 or epoch == epochs):
-                self.model.eval()  # eval mode draws no dropout masks: the training stream is unchanged
-                score = float(monitor(self))
-                self.model.train()
-                self.monitor_curve.append((epoch, score))
-                if score > best_score:
-                    best_score, best_state, self.selected_epoch = score, copy.deepcopy(self.model.state_dict()), epoch
-        if best_state is not None:
-            self.model.load_state_dict(best_state)
         self.model.eval()
 
     @torch.no_grad()

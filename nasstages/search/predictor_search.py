@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from nasstages.encoders.graphs import graph_tensors
-from nasstages.encoders.predictors import PredictorConfig, RankingPredictor
+from nasstages.encoders.predictors import CELL_FORMS, PredictorConfig, RankingPredictor
 from nasstages.errors import ConfigError
 from nasstages.search.base import HistoryOptimizer
 from nasstages.search.candidates import candidate_pool
@@ -23,18 +23,21 @@ class GatesPredictorSearch(HistoryOptimizer):
 
     requires = {"single_cell": "the GATES encoder reads one fixed-size cell graph"}
     param_ranges = {"pool_mutations": (0, None), "pool_random": (0, None), "min_steps": (0, None)}
+    param_choices = {"cell_form": CELL_FORMS}
 
     def __init__(self, space: SearchSpace, rng: np.random.Generator, n_init: int = 10, batch_size: int = 5,
                  encoder: str = "gates", loss: str = "hinge", epochs: int = 100, min_steps: int = 200, hidden: int = 64,
                  top_k: int = 10, pool_mutations: int = 200, pool_random: int = 200,
-                 zs_prefilter: dict | None = None) -> None:
+                 zs_prefilter: dict | None = None, cell_form: str = "auto") -> None:
         super().__init__(space, rng)
         if n_init < 2 or batch_size < 1:
             raise ConfigError("gates_predictor: n_init must be at least 2 and batch_size at least 1")
         # our search's own small predictor (not an evaluation of the published ranking predictors):
-        # one hidden-unit head layer on every ordered pair, whatever the encoder's reference training
+        # one hidden-unit head layer on every ordered pair, whatever the encoder's reference training; the
+        # encoder reads the cell as GATES does (cell_form auto: ops on edges where the space has them)
         self.config = PredictorConfig(encoder=encoder, loss=loss, epochs=epochs, min_steps=min_steps, hidden=hidden,
-                                      head=(hidden,), head_dropout=0.0, pairs_per_arch=0.0, batch_size=128)
+                                      head=(hidden,), head_dropout=0.0, pairs_per_arch=0.0, batch_size=128,
+                                      cell_form=cell_form)
         self.n_init, self.batch_size = n_init, batch_size
         self.top_k, self.pool_mutations, self.pool_random = top_k, pool_mutations, pool_random
         self.prefilter = make_prefilter(space, rng, zs_prefilter)
