@@ -90,6 +90,19 @@ class TabularBenchmark(Benchmark):
         self.check_dataset(dataset)
         return self._mean[dataset]
 
+    def valid_of_seed_all(self, dataset: str, slot: int = 0) -> np.ndarray:
+        """One training seed's validation accuracy of every cell, in row order: the noisier target a
+        benchmark logging one run per cell gives (the mean averages the seeds' noise away)."""
+        self.check_dataset(dataset)
+        table = self._tables[dataset].valid_acc
+        if not 0 <= slot < table.shape[1]:
+            raise ConfigError(f"{self.name} {dataset} has training seeds 0..{table.shape[1] - 1}, not {slot}")
+        values = table[:, slot]
+        missing = int(np.isnan(values).sum())
+        if missing:
+            raise ConfigError(f"{self.name} {dataset}: {missing} cells lack training seed {slot}; use the mean target")
+        return values
+
     def optimum(self, dataset: str) -> float:
         self.check_dataset(dataset)
         return float(np.max(self._mean[dataset]))

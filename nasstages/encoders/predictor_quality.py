@@ -19,6 +19,18 @@ from nasstages.analysis.ranking import precision_at_top, rank_error_bias, rankin
 log = logging.getLogger(__name__)
 
 SPLITS = ("half", "all")
+# What a model is trained on and scored against: each cell's mean validation accuracy over training
+# seeds, or the first seed's alone (a noisier target, as a benchmark logging one run per cell gives)
+TARGETS = ("mean", "first_seed")
+
+
+def split_model_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """A configured model's predictor settings and its evaluation target (key ``target``, default mean)."""
+    settings = dict(params)
+    target = str(settings.pop("target", "mean"))
+    if target not in TARGETS:
+        raise ConfigError(f"predictor target must be one of {TARGETS}, not {target!r}")
+    return settings, target
 
 
 def training_and_test_cells(n: int, proportion: float, seed: int, split: str, split_seed: int
@@ -43,23 +55,32 @@ def training_and_test_cells(n: int, proportion: float, seed: int, split: str, sp
 def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict[str, dict[str, Any]],
                         proportions: Sequence[float], seeds: Sequence[int], top: float = 0.05,
                         device: str = "cpu", progress=None, split: str = "half", split_seed: int = 0,
-                        covariates: Mapping[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
+                        covariates: Mapping[str, np.ndarray] | None = None,
+                        targets: Mapping[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
     """One row per (model, proportion, seed): ranking metrics on every test cell, and the Spearman
-    bias of the rank error against each covariate (``bias_<name>``)."""
+    bias of the rank error against each covariate (``bias_<name>``). ``accuracy`` is the mean
+    target; a model with ``target: first_seed`` trains and is scored on ``targets['first_seed']``."""
     rows = []
     for name, params in models.items():
-        config = PredictorConfig.from_params(params)
+        settings, target = split_model_params(params)
+        config = PredictorConfig.from_params(settings)
+        if target == "mean":
+            values = accuracy
+        elif targets is None or target not in targets:
+            raise ConfigError(f"predictor model {name!r}: target {target!r} was not provided")
+        else:
+            values = targets[target]
         for proportion in proportions:
             for seed in seeds:
                 train, test = training_and_test_cells(len(graphs), proportion, seed, split, split_seed)
-                predictor = RankingPredictor(config, seed, device).fit(graphs.subset(train), accuracy[train])
+                predictor = RankingPredictor(config, seed, device).fit(graphs.subset(train), values[train])
                 predicted = predictor.predict(graphs.subset(test))
-                row = {"model": name, "proportion": proportion, "seed": seed, "train_archs": len(train),
-                       "test_archs": len(test), **ranking_metrics(predicted, accuracy[test]),
-                       f"precision_top{top:g}": precision_at_top(predicted, accuracy[test], top),
+                row = {"model": name, "target": target, "proportion": proportion, "seed": seed, "train_archs": len(train),
+                       "test_archs": len(test), **ranking_metrics(predicted, values[test]),
+                       f"precision_top{top:g}": precision_at_top(predicted, values[test], top),
                        "fit_seconds": predictor.seconds}
-                for covariate, values in (covariates or {}).items():
-                    row[f"bias_{covariate}"] = rank_error_bias(predicted, accuracy[test], values[test])
+                for covariate, covariate_values in (covariates or {}).items():
+                    row[f"bias_{covariate}"] = rank_error_bias(predicted, values[test], covariate_values[test])
                 rows.append(row)
                 log.info("%s at %g (%d archs), seed %d: tau %.4f", name, proportion, len(train), seed,
                          row["kendall_tau"])
@@ -68,7 +89,7 @@ def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict
     return rows
 
 
-IDENTITY = ("model", "proportion", "seed", "train_archs", "test_archs", "fit_seconds")
+IDENTITY = ("model", "target", "proportion", "seed", "train_archs", "test_archs", "fit_seconds")
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -80,7 +101,8 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     grouped = frame.groupby(["model", "proportion"], sort=False)
     out = []
     for (model, proportion), group in grouped:
-        entry = {"model": model, "proportion": float(proportion), "train_archs": int(group["train_archs"].iloc[0]),
+        entry = {"model": model, "target": str(group["target"].iloc[0]) if "target" in group else "mean",
+                 "proportion": float(proportion), "train_archs": int(group["train_archs"].iloc[0]),
                  "test_archs": int(group["test_archs"].iloc[0]) if "test_archs" in group else None,
                  "seeds": int(len(group)), "fit_seconds": float(group["fit_seconds"].mean())}
         for column in metric_columns:
@@ -110,7 +132,7 @@ class EvaluationSettings:
         models = {name: dict(model or {}) for name, model in (params.get("models") or {"gates_hinge": {}}).items()}
         for name, model in models.items():
             try:
-                PredictorConfig.from_params(model)
+                PredictorConfig.from_params(split_model_params(model)[0])
             except ConfigError as exc:
                 raise ConfigError(f"predictor evaluation model {name!r}: {exc}") from None
         settings = cls(models=models, proportions=tuple(float(p) for p in params.get("proportions", cls.proportions)),
@@ -130,9 +152,11 @@ def evaluate_on_benchmark(bench, dataset: str, settings: EvaluationSettings, see
 
     bench.check_dataset(dataset)
     archs = bench.archs()  # in row order, as mean_valid_all
+    wanted = {split_model_params(model)[1] for model in settings.models.values()}
+    targets = {"first_seed": np.asarray(bench.valid_of_seed_all(dataset, 0))} if "first_seed" in wanted else None
     rows = evaluate_predictors(graph_tensors(bench.space, archs), np.asarray(bench.mean_valid_all(dataset)),
                                dict(settings.models), list(settings.proportions), list(seeds), settings.top, device,
                                progress=progress, split=settings.split, split_seed=split_seed,
-                               covariates=bias_covariates(bench, dataset, archs))
+                               covariates=bias_covariates(bench, dataset, archs), targets=targets)
     return {"benchmark": bench.name, "dataset": dataset, "cells": len(archs), "top": settings.top,
             "split": settings.split, "summary": summarize(rows), "runs": rows}

@@ -15,6 +15,7 @@ PUBLISHED_GATES_TAU = {0.001: 0.4309, 0.005: 0.6702, 0.01: 0.7571, 0.05: 0.8583,
 # TA-GATES (Ning, Zhou et al. 2022), NAS-Bench-201 Kendall's tau, same protocol (proportions of a 7,813-cell half)
 PUBLISHED_TAGATES_TAU = {0.001: 0.5382, 0.005: 0.6707, 0.01: 0.7731, 0.05: 0.8660, 0.1: 0.8890}
 PUBLISHED_TAU = {"GATES": PUBLISHED_GATES_TAU, "TA-GATES": PUBLISHED_TAGATES_TAU}
+TARGET_NAMES = {"first_seed": "first seed"}
 
 
 def _read(paths: Iterable[str | Path]) -> list[dict[str, Any]]:
@@ -90,13 +91,16 @@ def predictor_markdown(paths: Iterable[str | Path]) -> str:
             for model in models:
                 values = " | ".join(f"{cell[(model, p)][key]:.4f} ± {cell[(model, p)][key + '_std']:.4f}"
                                     for p in proportions)
-                lines.append(f"| {model} | {values} |")
+                target = cell[(model, proportions[0])].get("target", "mean")
+                lines.append(f"| {model}{'' if target == 'mean' else f' (target: {TARGET_NAMES[target]})'} | {values} |")
             if key == "kendall_tau" and record["benchmark"] == "nb201" and record.get("split", "all") == "half":
                 for label, published in PUBLISHED_TAU.items():
                     lines.append(f"| {label} (published) | " + " | ".join(
                         f"{published[p]:.4f}" if p in published else "—" for p in proportions) + " |")
             lines.append("")
         seeds = summary[0]["seeds"]
+        lines += ["Targets: each cell's validation accuracy averaged over its training seeds, unless the model names "
+                  "another (first seed: one training run's, for both training and scoring).", ""]
         if record.get("split", "all") == "half":
             test = summary[0]["test_archs"]
             lines += [f"Trained on the given proportion (cell count) of a fixed training half of the {record['cells']:,} "

@@ -15,7 +15,8 @@ def predictor_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     for entry in record["summary"]:
         row = {key: value for key, value in entry.items() if not key.endswith("_std")}
         row["estimator"] = f"{entry['model']} @ {100 * entry['proportion']:g}% ({entry['train_archs']} archs)"
-        row["data"] = f"{entry['seeds']} seeds, test half"
+        target = entry.get("target", "mean")
+        row["data"] = f"{entry['seeds']} seeds, test half" + ("" if target == "mean" else f", target {target}")
         row["seconds"] = entry["fit_seconds"]
         row["kendall_tau_std"] = entry.get("kendall_tau_std")
         row["n"] = entry.get("n", entry.get("test_archs"))
