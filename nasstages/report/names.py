@@ -29,6 +29,11 @@ METHOD_NAMES = {
     "bananas_fast": "BANANAS, fast setting (ours)",
     "arch2vec_bo": "arch2vec-BO",
     "arch2vec_bo_fast": "arch2vec-BO, earlier setting (ours)",
+    # configs/nb201_arch2vec_ablation.yaml: one difference of the earlier setting at a time
+    "a2vbo_batch5": "arch2vec-BO, batches of 5",
+    "a2vbo_dngo_fast": "arch2vec-BO, DNGO 50 units x 500 full-batch epochs",
+    "a2vbo_normalized": "arch2vec-BO, standardized targets",
+    "a2vbo_incumbent": "arch2vec-BO, EI against the incumbent",
     "arch2vec_rl": "arch2vec-RL",
     "arch2vec_rl_ema": "arch2vec-RL, earlier setting (ours)",
     "gates_predictor": "GATES predictor search",
