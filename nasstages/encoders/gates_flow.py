@@ -34,7 +34,8 @@ class EdgeFlowLayer(nn.Module):
         super().__init__()
         self.attention = nn.Linear(op_dim, out_dim)
         # reset_parameters: W ~ U(-1/sqrt(out), 1/sqrt(out)), no bias
-        self.weight = nn.Parameter(torch.empty(in_dim, out_dim).uniform_(-1 / math.sqrt(out_dim), 1 / math.sqrt(out_dim)))
+        bound = 1 / math.sqrt(out_dim)
+        self.weight = nn.Parameter(torch.empty(in_dim, out_dim).uniform_(-bound, bound))
         self.keep, self.skip_index = keep, skip_index
 
     def forward(self, information: torch.Tensor, edge_ops: torch.Tensor, op_vectors: torch.Tensor
@@ -147,7 +148,8 @@ class TAGatesEdgeFlowEncoder(nn.Module):
             backward_start = torch.zeros_like(information)
             backward_start[:, -1] = self.conversion(information[:, -1])
             _, backward_messages = flow(self.backward_layers, backward_start, reversed_ops, op_vectors.transpose(1, 2))
-            own, seen = (op_vectors.detach(), messages.detach()) if self.detach_update_inputs else (op_vectors, messages)
+            own, seen = ((op_vectors.detach(), messages.detach()) if self.detach_update_inputs
+                         else (op_vectors, messages))
             delta = self.update(torch.cat([own, seen, backward_messages.transpose(1, 2)], dim=-1))
             op_vectors = op_vectors + self.update_scale * may_change * delta
             history.append(op_vectors)

@@ -75,8 +75,8 @@ def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict
                 train, test = training_and_test_cells(len(graphs), proportion, seed, split, split_seed)
                 predictor = RankingPredictor(config, seed, device).fit(graphs.subset(train), values[train])
                 predicted = predictor.predict(graphs.subset(test))
-                row = {"model": name, "target": target, "proportion": proportion, "seed": seed, "train_archs": len(train),
-                       "test_archs": len(test), **ranking_metrics(predicted, values[test]),
+                row = {"model": name, "target": target, "proportion": proportion, "seed": seed,
+                       "train_archs": len(train), "test_archs": len(test), **ranking_metrics(predicted, values[test]),
                        f"precision_top{top:g}": precision_at_top(predicted, values[test], top),
                        "fit_seconds": predictor.seconds}
                 for covariate, covariate_values in (covariates or {}).items():

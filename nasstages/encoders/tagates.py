@@ -19,7 +19,8 @@ train), and U's inputs E_j and Σ N_i detached (``updateopemb_detach_opemb``, ``
 so the update learns from the backward signal. The reference puts ops on edges (NB201's native form),
 and so does our default there (:class:`nasstages.encoders.gates_flow.TAGatesEdgeFlowEncoder`,
 ``cell_form: auto``); this module is the op-on-node form, for spaces with ops on nodes (NB101) and as
-the named variant ``cell_form: node`` on NB201, where each non-input/output node is one NB201 edge. Training as the same config and ``train_nasbench201.py`` (set in
+the named variant ``cell_form: node`` on NB201, where each non-input/output node is one NB201 edge.
+Training as the same config and ``train_nasbench201.py`` (set in
 ``predictors.REFERENCE_TRAINING``): a score head of five 300-unit ReLU layers with dropout 0.1
 (``mlp_hiddens``, ``mlp_dropout``), batches of 512, and the hinge (``margin_linear``, margin 0.1) on at
 most 4n random pairs of differing accuracy per batch (``max_compare_ratio: 4.0``); our earlier training

@@ -92,7 +92,8 @@ def predictor_markdown(paths: Iterable[str | Path]) -> str:
                 values = " | ".join(f"{cell[(model, p)][key]:.4f} ± {cell[(model, p)][key + '_std']:.4f}"
                                     for p in proportions)
                 target = cell[(model, proportions[0])].get("target", "mean")
-                lines.append(f"| {model}{'' if target == 'mean' else f' (target: {TARGET_NAMES[target]})'} | {values} |")
+                label = model if target == "mean" else f"{model} (target: {TARGET_NAMES[target]})"
+                lines.append(f"| {label} | {values} |")
             if key == "kendall_tau" and record["benchmark"] == "nb201" and record.get("split", "all") == "half":
                 for label, published in PUBLISHED_TAU.items():
                     lines.append(f"| {label} (published) | " + " | ".join(

@@ -261,6 +261,8 @@ class NB201Space(SearchSpace):
     def _op_code(self) -> dict[str, int]:
         table = type(self).__dict__.get("_OP_INDEX")
         if table is None:
+            if self.OPS[0] != "none":  # index 0 means "no edge" to the edge-flow encoders
+                raise ValueError(f"{self.name}: the edge form needs 'none' as op 0, not {self.OPS[0]!r}")
             table = {op: k for k, op in enumerate(self.OPS)}
             type(self)._OP_INDEX = table
         return table
