@@ -97,7 +97,6 @@ PATH_GROUPS = {"nasbot": ("all", "conv", "pool", "fc"), "all": ("all",)}  # the 
 NASBOT_STRUCT_COEFFS = (0.1, 0.2, 0.4, 0.8)  # nn/nn_gp.py: struct_coeffs '0.1-0.2-0.4-0.8'
 
 
-
 def _path_lengths(adj: np.ndarray, nodes: np.ndarray, counts: list[bool] | None = None) -> np.ndarray:
     """(len(nodes), 6): shortest, longest, random-walk path lengths from input, then to output;
     an edge i -> j adds ``counts[i]`` (default: every edge 1).

@@ -22,6 +22,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from nasstages.encoders.tagates import updated_ops_mask
+
 
 class EdgeFlowLayer(nn.Module):
     """One ``DenseGraphSimpleOpEdgeFlow`` layer: X'_j = Σ_i g_ji ⊙ X_i W + [j = kept] X_j W, with
@@ -128,10 +130,7 @@ class TAGatesEdgeFlowEncoder(nn.Module):
         self.conversion = nn.Sequential(nn.Linear(width, width), nn.ReLU(), nn.Linear(width, width))
         self.update = nn.Sequential(nn.Linear(op_dim + 2 * width, width), nn.ReLU(), nn.Linear(width, op_dim))
         self.register_buffer("position_noise", symmetry_breaking * torch.randn(n_nodes, n_nodes, op_dim))
-        mask = torch.ones(n_ops) if updated_ops is None else torch.tensor([float(u) for u in updated_ops])
-        if mask.shape != (n_ops,):
-            raise ValueError(f"updated_ops needs one flag per op type ({n_ops}), not {len(mask)}")
-        self.register_buffer("updated_ops", mask)
+        self.register_buffer("updated_ops", updated_ops_mask(n_ops, updated_ops))
         self.out_dim = width
 
     def embeddings(self, edge_ops: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

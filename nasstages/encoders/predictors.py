@@ -323,8 +323,8 @@ class RankingPredictor:
     @torch.no_grad()
     def predict(self, graphs: GraphTensors, batch_size: int = 8192) -> np.ndarray:
         assert self.model is not None, "fit first"
+        inputs = self._inputs(graphs)
         out = []
         for start in range(0, len(graphs), batch_size):
-            inputs = self._inputs(graphs.subset(np.arange(start, min(start + batch_size, len(graphs)))))
-            out.append(self.model(*inputs).cpu().numpy())
+            out.append(self.model(*(tensor[start:start + batch_size] for tensor in inputs)).cpu().numpy())
         return np.concatenate(out)

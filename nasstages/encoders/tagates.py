@@ -47,6 +47,14 @@ import torch
 from torch import nn
 
 
+def updated_ops_mask(n_ops: int, updated_ops: Sequence[bool] | None) -> torch.Tensor:
+    """One flag per op type: may an update change its embedding (all ones when ``updated_ops`` is None)."""
+    mask = torch.ones(n_ops) if updated_ops is None else torch.tensor([float(u) for u in updated_ops])
+    if mask.shape != (n_ops,):
+        raise ValueError(f"updated_ops needs one flag per op type ({n_ops}), not {len(mask)}")
+    return mask
+
+
 class TAGatesEncoder(nn.Module):
     """``steps`` forward / backward / update rounds over the op embeddings; returns the output node's
     information from the final forward pass. Node 0 is the input, the last node the output; nodes are
@@ -68,10 +76,7 @@ class TAGatesEncoder(nn.Module):
         # per-position initialization noise: part of the model's state (saved, seeded), never trained
         self.register_buffer("position_noise", symmetry_breaking * torch.randn(n_nodes, op_dim))
         # which op types an update may change (1: parametrized, as the reference; all ones: every op)
-        mask = torch.ones(n_ops) if updated_ops is None else torch.tensor([float(u) for u in updated_ops])
-        if mask.shape != (n_ops,):
-            raise ValueError(f"updated_ops needs one flag per op type ({n_ops}), not {len(mask)}")
-        self.register_buffer("updated_ops", mask)
+        self.register_buffer("updated_ops", updated_ops_mask(n_ops, updated_ops))
         self.out_dim = hidden
 
     def _forward_flow(self, adjacency: torch.Tensor, embeddings: torch.Tensor):
