@@ -295,7 +295,7 @@ def cmd_predictors_evaluate(args: argparse.Namespace) -> None:
     bench = load_benchmark(args.benchmark, args.store)
     base_seed = _job_seed(args.global_seed, "predictors", args.benchmark, args.dataset)
     split_seed = _job_seed(args.global_seed, "predictors", args.benchmark, "split")
-    fits = len(settings.models) * len(settings.proportions) * settings.seeds
+    fits = settings.fits()
     with tqdm(total=fits, desc="predictor fits", disable=args.quiet) as bar:
         record = evaluate_on_benchmark(bench, args.dataset, settings, [base_seed + k for k in range(settings.seeds)],
                                        split_seed, resolve_device(args.device), progress=bar)

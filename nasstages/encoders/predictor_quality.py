@@ -24,20 +24,65 @@ SPLITS = ("half", "all")
 TARGETS = ("mean", "first_seed")
 
 
-def split_model_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    """A configured model's predictor settings and its evaluation target (key ``target``, default mean)."""
+# How a model's training cells are drawn: ``per_seed`` draws a new subset with every seed (our
+# default, so the seed mean averages over subsets); ``fixed`` trains every seed on the same cells,
+# the first k of one fixed order of the training pool, nested across proportions, as the reference
+# does (aw_nas's GATES / TA-GATES scripts take the first int(n × ratio) cells of their data pickle),
+# drawn ``subsets`` times so the spread of one subset's seed mean can be measured
+SUBSETS = ("per_seed", "fixed")
+FIXED_SUBSETS_DEFAULT = 5
+
+
+@dataclass(frozen=True)
+class ModelProtocol:
+    """How one configured model is evaluated, beside its predictor settings: the target it trains and
+    is scored on, how its training cells are drawn, and (optionally) the proportions it runs at."""
+
+    target: str = "mean"
+    subset: str = "per_seed"
+    subsets: int = 1
+    proportions: tuple[float, ...] | None = None
+
+    def subset_seeds(self, split_seed: int) -> list[int | None]:
+        """The order seed of each fixed subset (from the job's split seed); [None] for per-seed draws."""
+        if self.subset == "per_seed":
+            return [None]
+        return [int(np.random.SeedSequence([split_seed, 1, draw]).generate_state(1)[0]) for draw in range(self.subsets)]
+
+
+def split_model_params(params: Mapping[str, Any]) -> tuple[dict[str, Any], ModelProtocol]:
+    """A configured model's predictor settings and its evaluation protocol: keys ``target`` (default
+    mean), ``subset`` (default per_seed), ``subsets`` (fixed only, default 5) and ``proportions``."""
     settings = dict(params)
     target = str(settings.pop("target", "mean"))
     if target not in TARGETS:
         raise ConfigError(f"predictor target must be one of {TARGETS}, not {target!r}")
-    return settings, target
+    subset = str(settings.pop("subset", "per_seed"))
+    if subset not in SUBSETS:
+        raise ConfigError(f"predictor subset must be one of {SUBSETS}, not {subset!r}")
+    subsets = settings.pop("subsets", None)
+    if subset == "per_seed" and subsets is not None:
+        raise ConfigError("predictor 'subsets' counts fixed training subsets: set 'subset: fixed' or drop 'subsets'")
+    if subset == "fixed":
+        subsets = FIXED_SUBSETS_DEFAULT if subsets is None else subsets
+        if isinstance(subsets, bool) or not isinstance(subsets, int) or subsets < 2:
+            raise ConfigError(f"predictor 'subsets' must be an integer >= 2 (the spread needs two), not {subsets!r}")
+    proportions = settings.pop("proportions", None)
+    if proportions is not None:
+        if not isinstance(proportions, (list, tuple)) or not proportions or not all(
+                isinstance(p, (int, float)) and not isinstance(p, bool) and 0 < p <= 1 for p in proportions):
+            raise ConfigError(f"a model's 'proportions' must be a non-empty list of fractions in (0, 1], not "
+                              f"{proportions!r}")
+        proportions = tuple(float(p) for p in proportions)
+    return settings, ModelProtocol(target, subset, int(subsets or 1), proportions)
 
 
-def training_and_test_cells(n: int, proportion: float, seed: int, split: str, split_seed: int
-                            ) -> tuple[np.ndarray, np.ndarray]:
+def training_and_test_cells(n: int, proportion: float, seed: int, split: str, split_seed: int,
+                            nested: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``half``: a fixed split (by ``split_seed``) into ceil(n/2) training and floor(n/2) test cells,
     ``round(proportion × ceil(n/2))`` training cells drawn by ``seed``; ``all``: that proportion of all
-    cells, tested on every other cell."""
+    cells, tested on every other cell. ``nested``: the first cells of one order drawn by ``seed``
+    alone, so a smaller proportion's cells are a prefix of a larger one's (the reference's design)."""
     if split not in SPLITS:
         raise ConfigError(f"predictor evaluation split must be one of {SPLITS}, not {split!r}")
     if split == "half":
@@ -45,7 +90,8 @@ def training_and_test_cells(n: int, proportion: float, seed: int, split: str, sp
         pool, test = order[: (n + 1) // 2], np.sort(order[(n + 1) // 2:])
     else:
         pool, test = np.arange(n), None
-    picked = np.random.default_rng([seed, int(round(proportion * 1e6))]).permutation(len(pool))
+    key = [seed] if nested else [seed, int(round(proportion * 1e6))]
+    picked = np.random.default_rng(key).permutation(len(pool))
     train = pool[picked[: max(2, int(round(proportion * len(pool))))]]
     if test is None:
         test = np.setdiff1d(pool, train)
@@ -57,43 +103,52 @@ def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict
                         device: str = "cpu", progress=None, split: str = "half", split_seed: int = 0,
                         covariates: Mapping[str, np.ndarray] | None = None,
                         targets: Mapping[str, np.ndarray] | None = None) -> list[dict[str, Any]]:
-    """One row per (model, proportion, seed): ranking metrics on every test cell, and the Spearman
-    bias of the rank error against each covariate (``bias_<name>``). ``accuracy`` is the mean
-    target; a model with ``target: first_seed`` trains and is scored on ``targets['first_seed']``."""
+    """One row per (model, proportion, subset, seed): ranking metrics on every test cell, and the
+    Spearman bias of the rank error against each covariate (``bias_<name>``). ``accuracy`` is the mean
+    target; a model with ``target: first_seed`` trains and is scored on ``targets['first_seed']``; a
+    model with ``subset: fixed`` trains all seeds on each of its fixed subsets in turn."""
     rows = []
     for name, params in models.items():
-        settings, target = split_model_params(params)
+        settings, protocol = split_model_params(params)
         config = PredictorConfig.from_params(settings)
-        if target == "mean":
+        if protocol.target == "mean":
             values = accuracy
-        elif targets is None or target not in targets:
-            raise ConfigError(f"predictor model {name!r}: target {target!r} was not provided")
+        elif targets is None or protocol.target not in targets:
+            raise ConfigError(f"predictor model {name!r}: target {protocol.target!r} was not provided")
         else:
-            values = targets[target]
-        for proportion in proportions:
-            for seed in seeds:
-                train, test = training_and_test_cells(len(graphs), proportion, seed, split, split_seed)
-                predictor = RankingPredictor(config, seed, device).fit(graphs.subset(train), values[train])
-                predicted = predictor.predict(graphs.subset(test))
-                row = {"model": name, "target": target, "proportion": proportion, "seed": seed,
-                       "train_archs": len(train), "test_archs": len(test), **ranking_metrics(predicted, values[test]),
-                       f"precision_top{top:g}": precision_at_top(predicted, values[test], top),
-                       "fit_seconds": predictor.seconds}
-                for covariate, covariate_values in (covariates or {}).items():
-                    row[f"bias_{covariate}"] = rank_error_bias(predicted, values[test], covariate_values[test])
-                rows.append(row)
-                log.info("%s at %g (%d archs), seed %d: tau %.4f", name, proportion, len(train), seed,
-                         row["kendall_tau"])
-                if progress is not None:
-                    progress.update(1)
+            values = targets[protocol.target]
+        for proportion in protocol.proportions or proportions:
+            for draw, order_seed in enumerate(protocol.subset_seeds(split_seed)):
+                for seed in seeds:
+                    if order_seed is None:
+                        train, test = training_and_test_cells(len(graphs), proportion, seed, split, split_seed)
+                    else:
+                        train, test = training_and_test_cells(len(graphs), proportion, order_seed, split, split_seed,
+                                                              nested=True)
+                    predictor = RankingPredictor(config, seed, device).fit(graphs.subset(train), values[train])
+                    predicted = predictor.predict(graphs.subset(test))
+                    row = {"model": name, "target": protocol.target, "subset": protocol.subset,
+                           "draw": None if order_seed is None else draw, "proportion": proportion, "seed": seed,
+                           "train_archs": len(train), "test_archs": len(test),
+                           **ranking_metrics(predicted, values[test]),
+                           f"precision_top{top:g}": precision_at_top(predicted, values[test], top),
+                           "fit_seconds": predictor.seconds}
+                    for covariate, covariate_values in (covariates or {}).items():
+                        row[f"bias_{covariate}"] = rank_error_bias(predicted, values[test], covariate_values[test])
+                    rows.append(row)
+                    log.info("%s at %g (%d archs)%s, seed %d: tau %.4f", name, proportion, len(train),
+                             "" if order_seed is None else f", subset {draw}", seed, row["kendall_tau"])
+                    if progress is not None:
+                        progress.update(1)
     return rows
 
 
-IDENTITY = ("model", "target", "proportion", "seed", "train_archs", "test_archs", "fit_seconds")
+IDENTITY = ("model", "target", "subset", "draw", "proportion", "seed", "train_archs", "test_archs", "fit_seconds")
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and std over seeds of every metric, per (model, proportion)."""
+    """Mean and std over a (model, proportion)'s fits of every metric; for fixed subsets also
+    ``<metric>_subset_std``, the std (ddof 1) over subsets of a subset's seed mean."""
     import pandas as pd
 
     frame = pd.DataFrame(rows)
@@ -101,13 +156,19 @@ def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     grouped = frame.groupby(["model", "proportion"], sort=False)
     out = []
     for (model, proportion), group in grouped:
+        subset = str(group["subset"].iloc[0]) if "subset" in group else "per_seed"
         entry = {"model": model, "target": str(group["target"].iloc[0]) if "target" in group else "mean",
-                 "proportion": float(proportion), "train_archs": int(group["train_archs"].iloc[0]),
+                 "subset": subset, "proportion": float(proportion), "train_archs": int(group["train_archs"].iloc[0]),
                  "test_archs": int(group["test_archs"].iloc[0]) if "test_archs" in group else None,
-                 "seeds": int(len(group)), "fit_seconds": float(group["fit_seconds"].mean())}
+                 "seeds": int(group["seed"].nunique()), "fits": int(len(group)),
+                 "fit_seconds": float(group["fit_seconds"].mean())}
+        if subset == "fixed":
+            entry["subsets"] = int(group["draw"].nunique())
         for column in metric_columns:
             entry[column] = float(group[column].mean())
             entry[f"{column}_std"] = float(group[column].std(ddof=0))
+            if subset == "fixed":
+                entry[f"{column}_subset_std"] = float(group.groupby("draw")[column].mean().std(ddof=1))
         out.append(entry)
     return out
 
@@ -130,17 +191,31 @@ class EvaluationSettings:
         if unknown:
             raise ConfigError(f"predictor evaluation: unknown key(s) {unknown}; accepted: {sorted(known)}")
         models = {name: dict(model or {}) for name, model in (params.get("models") or {"gates_hinge": {}}).items()}
+        proportions = tuple(float(p) for p in params.get("proportions", cls.proportions))
         for name, model in models.items():
             try:
-                PredictorConfig.from_params(split_model_params(model)[0])
+                predictor_settings, protocol = split_model_params(model)
+                PredictorConfig.from_params(predictor_settings)
             except ConfigError as exc:
                 raise ConfigError(f"predictor evaluation model {name!r}: {exc}") from None
-        settings = cls(models=models, proportions=tuple(float(p) for p in params.get("proportions", cls.proportions)),
+            extra = sorted(set(protocol.proportions or ()) - set(proportions))
+            if extra:
+                raise ConfigError(f"predictor evaluation model {name!r}: proportions {extra} are not among the "
+                                  f"evaluation's {list(proportions)}; a model runs a subset of them")
+        settings = cls(models=models, proportions=proportions,
                        seeds=int(params.get("seeds", cls.seeds)), top=float(params.get("top", cls.top)),
                        split=str(params.get("split", cls.split)))
         if settings.split not in SPLITS:
             raise ConfigError(f"predictor evaluation split must be one of {SPLITS}, not {settings.split!r}")
         return settings
+
+    def fits(self) -> int:
+        """How many predictors the evaluation trains (for the progress bar)."""
+        total = 0
+        for model in self.models.values():
+            protocol = split_model_params(model)[1]
+            total += len(protocol.proportions or self.proportions) * protocol.subsets * self.seeds
+        return total
 
 
 def evaluate_on_benchmark(bench, dataset: str, settings: EvaluationSettings, seeds: Sequence[int], split_seed: int,
@@ -152,7 +227,7 @@ def evaluate_on_benchmark(bench, dataset: str, settings: EvaluationSettings, see
 
     bench.check_dataset(dataset)
     archs = bench.archs()  # in row order, as mean_valid_all
-    wanted = {split_model_params(model)[1] for model in settings.models.values()}
+    wanted = {split_model_params(model)[1].target for model in settings.models.values()}
     targets = {"first_seed": np.asarray(bench.valid_of_seed_all(dataset, 0))} if "first_seed" in wanted else None
     rows = evaluate_predictors(graph_tensors(bench.space, archs), np.asarray(bench.mean_valid_all(dataset)),
                                dict(settings.models), list(settings.proportions), list(seeds), settings.top, device,

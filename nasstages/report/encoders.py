@@ -74,6 +74,22 @@ def encoder_markdown(metric_paths: Iterable[str | Path], quality_paths: Iterable
     return "\n".join(lines)
 
 
+def _spread_key(row: dict[str, Any], key: str) -> str:
+    """The ± a summary row shows: the std over subsets of a subset's seed mean for fixed training
+    subsets (the spread the reference's one subset carries), the std over seeds otherwise."""
+    return f"{key}_subset_std" if row.get("subset") == "fixed" else f"{key}_std"
+
+
+def _model_label(row: dict[str, Any]) -> str:
+    """A model's name with what sets its row apart: a target other than the mean, fixed subsets."""
+    notes = []
+    if row.get("target", "mean") != "mean":
+        notes.append(f"target: {TARGET_NAMES[row['target']]}")
+    if row.get("subset") == "fixed":
+        notes.append(f"{row['subsets']} fixed subsets")
+    return row["model"] + (f" ({', '.join(notes)})" if notes else "")
+
+
 def predictor_markdown(paths: Iterable[str | Path]) -> str:
     """Kendall's tau and precision at the top, per model and training proportion (GATES protocol)."""
     lines: list[str] = []
@@ -82,18 +98,18 @@ def predictor_markdown(paths: Iterable[str | Path]) -> str:
         proportions = list(dict.fromkeys(row["proportion"] for row in summary))
         models = list(dict.fromkeys(row["model"] for row in summary))
         cell = {(row["model"], row["proportion"]): row for row in summary}
+        cells_at = {row["proportion"]: row["train_archs"] for row in reversed(summary)}
         top_key = next(k for k in summary[0] if k.startswith("precision_top") and not k.endswith("_std"))
-        header = " | ".join(f"{100 * p:g}% ({cell[(models[0], p)]['train_archs']})" for p in proportions)
+        header = " | ".join(f"{100 * p:g}% ({cells_at[p]})" for p in proportions)
         title = f"{benchmark_name(record['benchmark'])} / {dataset_name(record['dataset'])}"
         for label, key in (("Kendall's tau", "kendall_tau"), (f"P@top{100 * record['top']:g}%", top_key)):
             lines += [f"## Predictors, {title}: {label}", "", f"| Model | {header} |",
                       "|---|" + "---:|" * len(proportions)]
             for model in models:
-                values = " | ".join(f"{cell[(model, p)][key]:.4f} ± {cell[(model, p)][key + '_std']:.4f}"
-                                    for p in proportions)
-                target = cell[(model, proportions[0])].get("target", "mean")
-                label = model if target == "mean" else f"{model} (target: {TARGET_NAMES[target]})"
-                lines.append(f"| {label} | {values} |")
+                rows = [cell.get((model, p)) for p in proportions]
+                values = " | ".join("—" if row is None else f"{row[key]:.4f} ± {row[_spread_key(row, key)]:.4f}"
+                                    for row in rows)
+                lines.append(f"| {_model_label(next(row for row in rows if row is not None))} | {values} |")
             if key == "kendall_tau" and record["benchmark"] == "nb201" and record.get("split", "all") == "half":
                 for label, published in PUBLISHED_TAU.items():
                     lines.append(f"| {label} (published) | " + " | ".join(
@@ -102,6 +118,11 @@ def predictor_markdown(paths: Iterable[str | Path]) -> str:
         seeds = summary[0]["seeds"]
         lines += ["Targets: each cell's validation accuracy averaged over its training seeds, unless the model names "
                   "another (first seed: one training run's, for both training and scoring).", ""]
+        if any(row.get("subset") == "fixed" for row in summary):
+            lines += ["Fixed subsets: every seed trains on the same cells, the first ones of one random order of the "
+                      "training cells (a smaller proportion's cells begin a larger one's), as the reference code takes "
+                      "the first cells of its data file; ± is the std over the subsets of a subset's seed mean, the "
+                      "spread a single subset's result carries. Other models draw new cells with every seed.", ""]
         if record.get("split", "all") == "half":
             test = summary[0]["test_archs"]
             lines += [f"Trained on the given proportion (cell count) of a fixed training half of the {record['cells']:,} "
@@ -115,7 +136,7 @@ def predictor_markdown(paths: Iterable[str | Path]) -> str:
 
 def plot_predictor_curves(record: dict[str, Any], out_stem: Path) -> list[Path]:
     """Kendall's τ and P@top-K against the training proportion, one line per model (mean ± std over
-    seeds), published τ values dashed."""
+    seeds; fixed subsets: over subsets), published τ values dashed."""
     from nasstages.report.figures import plt, save_figure
 
     summary = record["summary"]
@@ -125,8 +146,8 @@ def plot_predictor_curves(record: dict[str, Any], out_stem: Path) -> list[Path]:
         rows = [row for row in summary if row["model"] == model]
         x = [100 * row["proportion"] for row in rows]
         for ax, key in zip(axes, ("kendall_tau", top_key)):
-            ax.errorbar(x, [row[key] for row in rows], yerr=[row[key + "_std"] for row in rows], marker="o",
-                        markersize=3, capsize=2, label=model)
+            ax.errorbar(x, [row[key] for row in rows], yerr=[row[_spread_key(row, key)] for row in rows], marker="o",
+                        markersize=3, capsize=2, label=_model_label(rows[0]))
     if record["benchmark"] == "nb201" and record.get("split", "all") == "half":
         for label, published in PUBLISHED_TAU.items():
             axes[0].plot([100 * p for p in published], list(published.values()), linestyle="--", marker="x",

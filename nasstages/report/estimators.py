@@ -17,6 +17,8 @@ def predictor_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
         row["estimator"] = f"{entry['model']} @ {100 * entry['proportion']:g}% ({entry['train_archs']} archs)"
         target = entry.get("target", "mean")
         row["data"] = f"{entry['seeds']} seeds, test half" + ("" if target == "mean" else f", target {target}")
+        if entry.get("subset") == "fixed":
+            row["data"] += f", {entry['subsets']} fixed subsets"
         row["seconds"] = entry["fit_seconds"]
         row["kendall_tau_std"] = entry.get("kendall_tau_std")
         row["n"] = entry.get("n", entry.get("test_archs"))
