@@ -1,7 +1,8 @@
 """How well do ranking predictors rank? The GATES / TA-GATES protocol on a tabular benchmark: split
 the cells into a training half and a test half once, train on a small random proportion of the
-training half, score every test cell; report Kendall's τ, Spearman, P@top/bottom-K, BR@K / WR@K and
-the rank-error biases of the estimator diagnosis, per seed and as mean ± std over seeds."""
+training half (drawn anew per seed, or fixed subsets every seed shares, as the reference's), score
+every test cell; report Kendall's τ, Spearman, P@top/bottom-K, BR@K / WR@K and the rank-error biases
+of the estimator diagnosis, per seed and as mean ± std over seeds (and over fixed subsets)."""
 
 from __future__ import annotations
 
