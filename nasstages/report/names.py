@@ -37,6 +37,7 @@ METHOD_NAMES = {
     "arch2vec_rl": "arch2vec-RL",
     "arch2vec_rl_ema": "arch2vec-RL, earlier setting (ours)",
     "gates_predictor": "GATES predictor search",
+    "gates_predictor_node": "GATES predictor search, op-on-node cell",
 }
 BENCHMARK_NAMES = {"nb201": "NAS-Bench-201", "tnb101_micro": "TransNAS-Bench-101 micro",
                    "tnb101_macro": "TransNAS-Bench-101 macro", "darts": "DARTS",
