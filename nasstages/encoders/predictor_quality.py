@@ -121,15 +121,13 @@ def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict
         for proportion in protocol.proportions or proportions:
             for draw, order_seed in enumerate(protocol.subset_seeds(split_seed)):
                 for seed in seeds:
-                    if order_seed is None:
-                        train, test = training_and_test_cells(len(graphs), proportion, seed, split, split_seed)
-                    else:
-                        train, test = training_and_test_cells(len(graphs), proportion, order_seed, split, split_seed,
-                                                              nested=True)
+                    fixed = order_seed is not None  # fixed: the subset's order draws the cells, not the seed
+                    train, test = training_and_test_cells(len(graphs), proportion, order_seed if fixed else seed,
+                                                          split, split_seed, nested=fixed)
                     predictor = RankingPredictor(config, seed, device).fit(graphs.subset(train), values[train])
                     predicted = predictor.predict(graphs.subset(test))
                     row = {"model": name, "target": protocol.target, "subset": protocol.subset,
-                           "draw": None if order_seed is None else draw, "proportion": proportion, "seed": seed,
+                           "draw": draw if fixed else None, "proportion": proportion, "seed": seed,
                            "train_archs": len(train), "test_archs": len(test),
                            **ranking_metrics(predicted, values[test]),
                            f"precision_top{top:g}": precision_at_top(predicted, values[test], top),
@@ -138,7 +136,7 @@ def evaluate_predictors(graphs: GraphTensors, accuracy: np.ndarray, models: dict
                         row[f"bias_{covariate}"] = rank_error_bias(predicted, values[test], covariate_values[test])
                     rows.append(row)
                     log.info("%s at %g (%d archs)%s, seed %d: tau %.4f", name, proportion, len(train),
-                             "" if order_seed is None else f", subset {draw}", seed, row["kendall_tau"])
+                             f", subset {draw}" if fixed else "", seed, row["kendall_tau"])
                     if progress is not None:
                         progress.update(1)
     return rows
